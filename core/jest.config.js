@@ -1,0 +1,6 @@
+module.exports = {
+  displayName: 'core',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/src'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] }
+}

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import type { Model } from '../model/compile'
+import { loadModel } from '../model/load'
+import { ValidationError } from '../engine/errors'
+import type { ProductEvent } from '../engine/event'
+import { segmentMessageToProductEvent } from '../engine/segment-message'
+
+export type Output = { write(text: string): unknown }
+export type Io = { stdout: Output; stderr: Output; cwd: string }
+
+/** A problem the user must fix (exit 1), as opposed to a wrong command line (exit 2). */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'InputError'
+  }
+}
+
+/** A wrong command line: exit 2 with usage. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
+export function readText(io: Io, path: string, what: string): string {
+  try {
+    return readFileSync(resolve(io.cwd, path), 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new InputError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(error)}`)
+  }
+}
+
+export function readModel(io: Io, path: string): Model {
+  return loadModel(readText(io, path, 'model'), path)
+}
+
+export type EventLine = { line: number; event: ProductEvent }
+export type EventsFile = { events: EventLine[]; errors: { line: number; message: string }[] }
+
+/** JSON Lines in Segment's spec (SPEC §7). Bad lines are reported by number and skipped. */
+export function readEvents(io: Io, path: string): EventsFile {
+  const result: EventsFile = { events: [], errors: [] }
+  readText(io, path, 'events file')
+    .split('\n')
+    .forEach((text, index) => {
+      const line = index + 1
+      if (text.trim() === '') return
+      let message: unknown
+      try {
+        message = JSON.parse(text)
+      } catch {
+        result.errors.push({ line, message: 'not valid JSON' })
+        return
+      }
+      try {
+        result.events.push({ line, event: segmentMessageToProductEvent(message) })
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error
+        result.errors.push({ line, message: error.message })
+      }
+    })
+  return result
+}
+
+export function parseNow(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const at = Date.parse(text)
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(at)) throw new UsageError(`--now ${text} is not an ISO 8601 date-time`)
+  return at
+}

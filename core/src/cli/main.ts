@@ -1,0 +1,72 @@
+import { parseArgs } from 'node:util'
+import { ModelError } from '../model/compile'
+import { InputError, Io, UsageError } from './io'
+import { simulateCommand } from './simulate'
+import { validateCommand } from './validate'
+
+export const USAGE = `pqlkit: product usage to HubSpot PQL scores
+
+usage:
+  pqlkit validate MODEL
+  pqlkit simulate --model M --events E.jsonl [--now ISO] [--json]
+
+exit codes: 0 ok, 1 invalid model or input, 2 usage
+`
+
+type Command = (io: Io, args: string[]) => number | Promise<number>
+
+function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>, required: string[]) {
+  let parsed
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  for (const name of required) {
+    if (parsed.values[name] === undefined) throw new UsageError(`--${name} is required`)
+  }
+  return parsed
+}
+
+const commands: Record<string, Command> = {
+  validate: (io, args) => {
+    const { positionals } = parse(args, {}, [])
+    if (positionals.length !== 1) throw new UsageError('validate takes one model file')
+    return validateCommand(io, positionals[0])
+  },
+  simulate: (io, args) => {
+    const { values, positionals } = parse(
+      args,
+      { model: { type: 'string' }, events: { type: 'string' }, now: { type: 'string' }, json: { type: 'boolean' } },
+      ['model', 'events']
+    )
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
+    return simulateCommand(io, values as { model: string; events: string; now?: string; json?: boolean })
+  }
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...args] = argv
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout.write(USAGE)
+    return name === undefined ? 2 : 0
+  }
+  const command = commands[name]
+  if (!command) {
+    io.stderr.write(`unknown command ${name}\n\n${USAGE}`)
+    return 2
+  }
+  try {
+    return await command(io, args)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`${error.message}\n\n${USAGE}`)
+      return 2
+    }
+    if (error instanceof ModelError || error instanceof InputError) {
+      io.stderr.write(`${error.message}\n`)
+      return 1
+    }
+    throw error
+  }
+}

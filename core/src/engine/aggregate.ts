@@ -1,0 +1,294 @@
+import type { Section, Signal } from '../model/compile'
+import { ConditionValue, evaluateCondition, isNumeric } from '../model/condition'
+import { DAY_MS } from '../model/duration'
+import { fingerprint } from '../hash'
+import { ValidationError } from './errors'
+import { readPath, ValidEvent } from './event'
+import { Latest, MAX_MESSAGE_IDS, SignalState, SubjectState } from './state'
+
+export const MAX_DISTINCT = 1000
+
+/** An event as a subject sees it; `contact` is the contact's key (for `distinct_users`). */
+export type AttributedEvent = { event: ValidEvent; contact: string }
+
+export type Rejection = { event: ValidEvent; error: ValidationError }
+
+export type ApplyResult = { applied: ValidEvent[]; duplicates: number; rejected: Rejection[] }
+
+type SectionIndex = { byEvent: Map<string, Signal[]>; anyEvent: Signal[]; traits: Signal[] }
+const indexes = new WeakMap<Section, SectionIndex>()
+
+function indexOf(section: Section): SectionIndex {
+  let index = indexes.get(section)
+  if (!index) {
+    index = { byEvent: new Map(), anyEvent: [], traits: [] }
+    for (const signal of section.signals) {
+      if (signal.kind === 'trait') index.traits.push(signal)
+      else if (signal.matcher!.anyEvent) index.anyEvent.push(signal)
+      else {
+        for (const name of signal.matcher!.events) {
+          const list = index.byEvent.get(name) ?? []
+          list.push(signal)
+          index.byEvent.set(name, list)
+        }
+      }
+    }
+    indexes.set(section, index)
+  }
+  return index
+}
+
+export function utcDay(at: number): number {
+  return Math.floor(at / DAY_MS)
+}
+
+/** A value an event property or trait contributes to a condition: scalars only. */
+export function scalar(value: unknown): ConditionValue {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : undefined
+}
+
+function signalState(state: SubjectState, signal: Signal): SignalState {
+  let current = state.s[signal.name]
+  if (!current || current.f !== signal.fingerprint) {
+    current = { f: signal.fingerprint }
+    state.s[signal.name] = current
+  }
+  return current
+}
+
+/** Is (value, at, messageId) newer than `latest`? Ties on time go to the larger message id. */
+function isNewer(at: number, messageId: string, latest: Latest | undefined): boolean {
+  return latest === undefined || at > latest[1] || (at === latest[1] && messageId > latest[2])
+}
+
+/**
+ * The trait value a signal would store, or a ValidationError for a wrong-typed value.
+ * `undefined` means the event does not set this trait.
+ */
+function traitValue(signal: Signal, traits: Record<string, unknown> | undefined): string | number | boolean | undefined {
+  const raw = readPath(traits, signal.trait!)
+  if (raw === undefined || raw === null) return undefined
+  const field = `traits.${signal.trait}`
+  const value = scalar(raw)
+  if (value === undefined || typeof value === 'object') {
+    throw new ValidationError(field, `expected a string, number or true/false, got ${Array.isArray(raw) ? 'a list' : typeof raw}`)
+  }
+  switch (signal.traitType) {
+    case 'number':
+      if (typeof value === 'number' && Number.isFinite(value)) return value
+      if (typeof value === 'string' && isNumeric(value)) return Number(value)
+      throw new ValidationError(field, `expected a number, got ${JSON.stringify(value).slice(0, 60)}`)
+    case 'bool':
+      if (typeof value === 'boolean') return value
+      if (value === 'true' || value === 'false') return value === 'true'
+      throw new ValidationError(field, `expected true or false, got ${JSON.stringify(value).slice(0, 60)}`)
+    case 'datetime': {
+      const at = typeof value === 'number' ? value : Date.parse(String(value))
+      if (Number.isNaN(at) || typeof value === 'boolean') {
+        throw new ValidationError(field, `expected a date-time, got ${JSON.stringify(value).slice(0, 60)}`)
+      }
+      return new Date(at).toISOString()
+    }
+    case 'string':
+      return String(value)
+    default:
+      if (typeof value === 'string' && value.length > 65_000) {
+        throw new ValidationError(field, `is ${value.length} characters; HubSpot takes at most 65,536`)
+      }
+      return value
+  }
+}
+
+function matches(signal: Signal, event: ValidEvent): boolean {
+  const where = signal.matcher!.where
+  if (!where) return true
+  return evaluateCondition(where, (name) => scalar(readPath(event.properties, name)), event.at)
+}
+
+/**
+ * Applies events to a subject's signal states, in place. Message ids already in state are
+ * skipped, so a retried batch never double-counts; the result is the same for any order
+ * and batching of the same events. An event with a wrong-typed trait is rejected whole.
+ */
+export function applyEvents(section: Section, state: SubjectState, events: AttributedEvent[], now: number): ApplyResult {
+  const index = indexOf(section)
+  const seen = new Set(state.m)
+  const today = utcDay(now)
+  const result: ApplyResult = { applied: [], duplicates: 0, rejected: [] }
+  const traitKind = section.subject === 'contact' ? 'identify' : 'group'
+
+  for (const { event, contact } of events) {
+    const id = fingerprint(event.messageId)
+    if (seen.has(id)) {
+      result.duplicates++
+      continue
+    }
+    const traitUpdates: [Signal, string | number | boolean][] = []
+    if (event.kind === traitKind) {
+      try {
+        for (const signal of index.traits) {
+          const value = traitValue(signal, event.traits)
+          if (value !== undefined) traitUpdates.push([signal, value])
+        }
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error
+        result.rejected.push({ event, error })
+        continue
+      }
+    }
+    seen.add(id)
+    state.m.push(id)
+    result.applied.push(event)
+
+    for (const [signal, value] of traitUpdates) {
+      const current = signalState(state, signal)
+      if (isNewer(event.at, event.messageId, current.l)) current.l = [value, event.at, event.messageId]
+    }
+    if (section.subject === 'company' && event.kind === 'group') applyCompanyInfo(state, event)
+    if (event.kind !== 'track') continue
+
+    const day = utcDay(event.at)
+    const named = index.byEvent.get(event.event!)
+    const signals = named ? (index.anyEvent.length ? [...named, ...index.anyEvent] : named) : index.anyEvent
+    for (const signal of signals) {
+      if (signal.windowDays !== undefined && day <= today - signal.windowDays) continue
+      if (!matches(signal, event)) continue
+      applyToSignal(signal, signalState(state, signal), event, day, contact)
+    }
+  }
+  if (state.m.length > MAX_MESSAGE_IDS) state.m.splice(0, state.m.length - MAX_MESSAGE_IDS)
+  pruneWindows(section, state, today)
+  return result
+}
+
+function applyToSignal(signal: Signal, current: SignalState, event: ValidEvent, day: number, contact: string): void {
+  switch (signal.kind) {
+    case 'flag':
+      current.n = 1
+      return
+    case 'count':
+    case 'sum': {
+      let amount = 1
+      if (signal.kind === 'sum') {
+        const raw = readPath(event.properties, signal.of!)
+        const value = typeof raw === 'number' ? raw : typeof raw === 'string' && isNumeric(raw) ? Number(raw) : NaN
+        if (!Number.isFinite(value)) return
+        amount = value
+      }
+      if (signal.windowDays === undefined) current.n = (current.n ?? 0) + amount
+      else {
+        current.d ??= {}
+        current.d[day] = (current.d[day] ?? 0) + amount
+      }
+      return
+    }
+    case 'distinct':
+    case 'distinct_users': {
+      let raw: unknown = contact
+      if (signal.kind === 'distinct') {
+        raw = scalar(readPath(event.properties, signal.of!))
+        if (raw === undefined) return
+      }
+      addDistinct(signal, current, fingerprint(String(raw)), day)
+      return
+    }
+    case 'active_days': {
+      current.a ??= []
+      if (!current.a.includes(day)) current.a.push(day)
+      return
+    }
+    case 'first_seen':
+      if (current.t === undefined || event.at < current.t) current.t = event.at
+      return
+    case 'last_seen':
+      if (current.t === undefined || event.at > current.t) current.t = event.at
+      return
+  }
+}
+
+function addDistinct(signal: Signal, current: SignalState, hash: string, day: number): void {
+  if (signal.windowDays === undefined) {
+    current.h ??= []
+    if (current.h.length < MAX_DISTINCT && !current.h.includes(hash)) current.h.push(hash)
+    return
+  }
+  // Keeps the 1,000 values seen most recently (ties: larger hash): a deterministic set for
+  // any order of events, and exact whenever fewer than 1,000 fall inside the window.
+  const days = (current.hd ??= {})
+  if (Object.prototype.hasOwnProperty.call(days, hash)) {
+    days[hash] = Math.max(days[hash], day)
+    return
+  }
+  days[hash] = day
+  const keys = Object.keys(days)
+  if (keys.length <= MAX_DISTINCT) return
+  let oldest = keys[0]
+  for (const key of keys) {
+    if (days[key] < days[oldest] || (days[key] === days[oldest] && key < oldest)) oldest = key
+  }
+  delete days[oldest]
+}
+
+function pruneWindows(section: Section, state: SubjectState, today: number): void {
+  for (const signal of section.signals) {
+    if (signal.windowDays === undefined) continue
+    const current = state.s[signal.name]
+    if (!current) continue
+    const oldest = today - signal.windowDays
+    if (current.d) for (const day of Object.keys(current.d)) if (Number(day) <= oldest) delete current.d[day]
+    if (current.a) current.a = current.a.filter((day) => day > oldest)
+  }
+}
+
+export function normalizeDomain(text: string): string | undefined {
+  const domain = text
+    .trim()
+    .toLowerCase()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//, '')
+    .replace(/^www\./, '')
+    .split(/[/?#:]/)[0]
+  return /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(domain) ? domain : undefined
+}
+
+function applyCompanyInfo(state: SubjectState, event: ValidEvent): void {
+  const name = event.traits?.name
+  if (typeof name === 'string' && name.trim() && isNewer(event.at, event.messageId, state.n)) {
+    state.n = [name.trim(), event.at, event.messageId]
+  }
+  const domain = event.company?.domain && normalizeDomain(event.company.domain)
+  if (domain && isNewer(event.at, event.messageId, state.dm)) state.dm = [domain, event.at, event.messageId]
+}
+
+/** A signal's value at `now`; `undefined` when unset (first_seen/last_seen/trait with nothing yet). */
+export type SignalValue = number | boolean | string | { at: number } | undefined
+
+export function signalValue(signal: Signal, state: SubjectState, now: number): SignalValue {
+  const current = state.s[signal.name]?.f === signal.fingerprint ? state.s[signal.name] : undefined
+  const oldest = utcDay(now) - (signal.windowDays ?? 0)
+  const inWindow = (day: number) => day > oldest
+  switch (signal.kind) {
+    case 'flag':
+      return current?.n === 1
+    case 'count':
+    case 'sum': {
+      if (signal.windowDays === undefined) return current?.n ?? 0
+      let total = 0
+      for (const [day, amount] of Object.entries(current?.d ?? {})) if (inWindow(Number(day))) total += amount
+      return total
+    }
+    case 'distinct':
+    case 'distinct_users':
+      if (signal.windowDays === undefined) return current?.h?.length ?? 0
+      return Object.values(current?.hd ?? {}).filter(inWindow).length
+    case 'active_days':
+      return (current?.a ?? []).filter(inWindow).length
+    case 'first_seen':
+    case 'last_seen':
+      return current?.t === undefined ? undefined : { at: current.t }
+    case 'trait': {
+      const value = current?.l?.[0]
+      if (value === undefined) return undefined
+      return signal.traitType === 'datetime' ? { at: Date.parse(String(value)) } : value
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import type { Model } from '../model/compile'
+import type { AttributedEvent } from './aggregate'
+import type { ValidEvent } from './event'
+import type { SubjectState } from './state'
+
+/**
+ * SPEC §3.4: the company an event belongs to. Its own company first: the host's group id, or
+ * (with `company_from_email`) the contact's email domain unless it is free mail; otherwise the
+ * company the contact was last seen with, remembered in the contact's state.
+ */
+export function ownCompanyKey(model: Model, event: ValidEvent, contactEmail: string | undefined): string | undefined {
+  if (event.company?.groupId) return event.company.groupId
+  if (!model.companyFromEmail) return undefined
+  const domain = (event.email ?? contactEmail)?.split('@')[1]
+  return domain && !model.freeMailDomains.has(domain) ? domain : undefined
+}
+
+/**
+ * Attributes a contact's applied events to companies (in time order, so "last seen with" is
+ * the latest company by event time) and updates the contact's remembered company.
+ */
+export function attributeToCompanies(
+  model: Model,
+  contactState: SubjectState,
+  contactKey: string,
+  contactEmail: string | undefined,
+  events: ValidEvent[]
+): Map<string, AttributedEvent[]> {
+  const byCompany = new Map<string, AttributedEvent[]>()
+  if (!model.company) return byCompany
+  const ordered = [...events].sort((a, b) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
+  for (const event of ordered) {
+    const own = ownCompanyKey(model, event, contactEmail)
+    if (own !== undefined && (contactState.c === undefined || event.at >= contactState.c[1])) {
+      contactState.c = [own, event.at]
+    }
+    const key = own ?? contactState.c?.[0]
+    if (key === undefined) continue
+    const list = byCompany.get(key) ?? []
+    list.push({ event, contact: contactKey })
+    byCompany.set(key, list)
+  }
+  return byCompany
+}

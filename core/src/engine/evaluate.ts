@@ -1,0 +1,259 @@
+import type { Decay, Handoff, Model, Rule, Score, Section, Tier } from '../model/compile'
+import { ConditionValue, evaluateCondition, isNumeric } from '../model/condition'
+import { DAY_MS } from '../model/duration'
+import { fingerprint } from '../hash'
+import { signalValue, SignalValue } from './aggregate'
+import type { SubjectState } from './state'
+
+/** A property value as pqlkit computes it; datetimes are ISO 8601 strings (UTC, milliseconds). */
+export type PropertyValue = number | boolean | string
+
+export type Reason = { label: string; points: number }
+
+export type ScoreResult = {
+  property: string
+  value: number
+  tier?: string
+  reasons: Reason[]
+  updatedAt: number
+}
+
+/** A hand-off that fired: what the sender needs to post to Slack or create a task. */
+export type HandoffIntent = {
+  handoff: Handoff
+  /** e.g. "enters Sales-Ready" */
+  on: string
+  at: number
+  score: number
+  tier?: string
+  reasons: string
+}
+
+export type Evaluation = {
+  /** Every signal that is set, every score, its _tier (when in a tier), _reasons and _updated_at. */
+  properties: Record<string, PropertyValue>
+  scores: ScoreResult[]
+  handoffs: HandoffIntent[]
+}
+
+const MAX_REASONS_CHARS = 1000
+const MAX_RISE_SAMPLES = 100
+
+/** SPEC §3.3: halves round up (towards +∞). Float noise below 1e-9 is ignored. */
+export function roundHalfUp(value: number): number {
+  return Math.floor(Math.round(value * 1e9) / 1e9 + 0.5)
+}
+
+function clamp(value: number, min: number, max: number | undefined): number {
+  return Math.min(Math.max(value, min), max ?? Number.POSITIVE_INFINITY)
+}
+
+export function formatReasons(reasons: Reason[]): string {
+  let text = ''
+  for (const reason of reasons) {
+    const part = `${reason.label} (${reason.points > 0 ? '+' : ''}${reason.points})`
+    const next = text ? `${text}; ${part}` : part
+    if (next.length > MAX_REASONS_CHARS) break
+    text = next
+  }
+  return text
+}
+
+export function tierOf(tiers: Tier[], score: number): string | undefined {
+  let tier: string | undefined
+  for (const candidate of tiers) if (score >= candidate.threshold) tier = candidate.name
+  return tier
+}
+
+function numeric(value: SignalValue): number {
+  if (typeof value === 'number') return value
+  if (typeof value === 'string' && isNumeric(value)) return Number(value)
+  return 0
+}
+
+function decayed(decay: Decay, raw: number, inactivityMs: number): number {
+  switch (decay.kind) {
+    case 'linear':
+      if (inactivityMs < decay.afterMs) return raw
+      return raw - decay.points * (1 + Math.floor((inactivityMs - decay.afterMs) / decay.everyMs))
+    case 'half_life':
+      return raw > 0 ? raw * 0.5 ** (inactivityMs / decay.halfLifeMs) : raw
+    case 'steps': {
+      if (raw <= 0) return raw
+      let keep = 1
+      for (const step of decay.steps) if (step.afterMs <= inactivityMs) keep = step.keep
+      return raw * keep
+    }
+  }
+}
+
+function ruleKey(rule: Rule, index: number): string {
+  return fingerprint(`${index}:${rule.label}:${rule.points}`)
+}
+
+function ruleReasons(
+  score: Score,
+  state: SubjectState,
+  resolve: (name: string) => ConditionValue,
+  now: number
+): { raw: number; reasons: Reason[] } {
+  const marks = (state.o[score.property] ??= {})
+  const contributions: { reason: Reason; order: number }[] = []
+  score.rules!.forEach((rule, order) => {
+    let points = 0
+    const holds = rule.when === undefined || evaluateCondition(rule.when, resolve, now)
+    if (rule.per !== undefined) {
+      if (holds) {
+        points = rule.points * Math.floor(numeric(resolve(rule.per) as SignalValue) / rule.every)
+        if (rule.cap !== undefined) points = Math.max(-rule.cap, Math.min(rule.cap, points))
+      }
+    } else if (rule.once) {
+      const key = ruleKey(rule, order)
+      if (holds && marks[key] === undefined) marks[key] = now
+      if (marks[key] !== undefined) points = rule.points
+    } else if (holds) {
+      points = rule.points
+    }
+    if (points !== 0) contributions.push({ reason: { label: rule.label, points }, order })
+  })
+  if (Object.keys(marks).length === 0) delete state.o[score.property]
+  contributions.sort((a, b) => Math.abs(b.reason.points) - Math.abs(a.reason.points) || a.order - b.order)
+  return {
+    raw: contributions.reduce((sum, c) => sum + c.reason.points, 0),
+    reasons: contributions.map((c) => c.reason)
+  }
+}
+
+function compositeReasons(score: Score, earlier: Map<string, number>): { raw: number; reasons: Reason[] } {
+  let raw = 0
+  const reasons: Reason[] = []
+  for (const { property, weight } of score.composite!) {
+    const part = weight * clamp(earlier.get(property) ?? 0, 0, 100)
+    raw += part
+    const points = roundHalfUp(part)
+    if (points !== 0) reasons.push({ label: `${property} × ${weight}`, points })
+  }
+  reasons.sort((a, b) => Math.abs(b.points) - Math.abs(a.points))
+  return { raw, reasons }
+}
+
+/**
+ * Evaluates a section's signals and scores for one subject at `now` (SPEC §3.3). Updates the
+ * state's once-marks, last scores and `rises_by` history in place.
+ */
+export function evaluateSection(section: Section, state: SubjectState, now: number): Omit<Evaluation, 'handoffs'> {
+  const values = new Map<string, SignalValue>()
+  const properties: Record<string, PropertyValue> = {}
+  for (const signal of section.signals) {
+    const value = signalValue(signal, state, now)
+    values.set(signal.name, value)
+    if (value !== undefined) properties[signal.name] = typeof value === 'object' ? new Date(value.at).toISOString() : value
+  }
+  const resolve = (name: string): ConditionValue => values.get(name)
+  const scoreValues = new Map<string, number>()
+  const scores: ScoreResult[] = []
+  for (const score of section.scores) {
+    const { raw, reasons } = score.rules ? ruleReasons(score, state, resolve, now) : compositeReasons(score, scoreValues)
+    let result = raw
+    const activity = score.activity === undefined ? undefined : values.get(score.activity)
+    if (score.decay && typeof activity === 'object') {
+      const inactivityMs = Math.max(0, now - activity.at)
+      result = decayed(score.decay, raw, inactivityMs)
+      const lost = roundHalfUp(raw - result)
+      if (lost > 0) reasons.push({ label: `Inactive ${Math.floor(inactivityMs / DAY_MS)}d`, points: -lost })
+    }
+    const value = roundHalfUp(clamp(result, score.min, score.max))
+    scoreValues.set(score.property, value)
+    const previous = state.k[score.property]
+    const updatedAt = previous && previous[0] === value ? previous[1] : now
+    state.k[score.property] = [value, updatedAt]
+    const tier = tierOf(score.tiers, value)
+    scores.push({ property: score.property, value, tier, reasons, updatedAt })
+    properties[score.property] = value
+    if (tier !== undefined) properties[`${score.property}_tier`] = tier
+    properties[`${score.property}_reasons`] = formatReasons(reasons)
+    properties[`${score.property}_updated_at`] = new Date(updatedAt).toISOString()
+  }
+  return { properties, scores }
+}
+
+/**
+ * Evaluates a contact: its section, then the model's hand-offs (SPEC §3.5). `hubspot` holds
+ * the hand-off properties read from HubSpot (email, firstname, lifecyclestage, …) for
+ * `unless` conditions and templates. Returns intents only; sending is the caller's.
+ */
+export function evaluateContact(
+  model: Model,
+  state: SubjectState,
+  now: number,
+  hubspot: Record<string, string | undefined> = {}
+): Evaluation {
+  const previous = new Map(Object.entries(state.k).map(([property, [value]]) => [property, value]))
+  const evaluation = evaluateSection(model.contact, state, now)
+  const handoffs: HandoffIntent[] = []
+  const resolve = (name: string): ConditionValue => {
+    const value = evaluation.properties[name]
+    if (value !== undefined) {
+      const signal = model.contact.signals.find((candidate) => candidate.name === name)
+      return signal?.valueType === 'datetime' ? { at: Date.parse(String(value)) } : value
+    }
+    return hubspot[name]
+  }
+  for (const handoff of model.handoffs) {
+    const score = evaluation.scores.find((candidate) => candidate.property === handoff.score)
+    if (!score) continue
+    const fired = handoff.trigger.kind === 'enters'
+      ? (previous.get(score.property) ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold &&
+        score.value >= handoff.trigger.threshold
+      : risesBy(state, handoff, score.value, now)
+    if (!fired || (handoff.unless && evaluateCondition(handoff.unless, resolve, now))) continue
+    state.h[handoff.key] = now
+    handoffs.push({
+      handoff,
+      on: handoff.label,
+      at: now,
+      score: score.value,
+      tier: score.tier,
+      reasons: formatReasons(score.reasons)
+    })
+  }
+  recordRises(model, state, evaluation.scores, now)
+  return { ...evaluation, handoffs }
+}
+
+/** SPEC §3.5: the score exceeds its lowest value of the last `within` by N; at most once per `within`. */
+function risesBy(state: SubjectState, handoff: Handoff, value: number, now: number): boolean {
+  if (handoff.trigger.kind !== 'rises_by') return false
+  const { by, withinMs } = handoff.trigger
+  const lastFired = state.h[handoff.key]
+  if (lastFired !== undefined && now - lastFired < withinMs) return false
+  const samples = state.r[handoff.score] ?? []
+  const start = now - withinMs
+  let lowest = 0
+  if (samples.length > 0) {
+    let carried: number | undefined
+    lowest = Number.POSITIVE_INFINITY
+    for (const [at, sample] of samples) {
+      if (at <= start) carried = sample
+      else lowest = Math.min(lowest, sample)
+    }
+    if (carried !== undefined) lowest = Math.min(lowest, carried)
+  }
+  return value - lowest >= by
+}
+
+/** Keeps, per watched score, its changes over the longest `within` (and the one value before). */
+function recordRises(model: Model, state: SubjectState, scores: ScoreResult[], now: number): void {
+  for (const score of scores) {
+    const windows = model.handoffs
+      .filter((handoff) => handoff.score === score.property && handoff.trigger.kind === 'rises_by')
+      .map((handoff) => (handoff.trigger.kind === 'rises_by' ? handoff.trigger.withinMs : 0))
+    if (windows.length === 0) continue
+    const samples = (state.r[score.property] ??= [])
+    if (samples.length === 0 || samples[samples.length - 1][1] !== score.value) samples.push([now, score.value])
+    const start = now - Math.max(...windows)
+    const firstInside = samples.findIndex(([at]) => at > start)
+    const keepFrom = firstInside === -1 ? samples.length - 1 : Math.max(0, firstInside - 1)
+    samples.splice(0, Math.max(keepFrom, samples.length - MAX_RISE_SAMPLES))
+  }
+}

@@ -1,0 +1,129 @@
+import { z } from 'zod'
+import { ValidationError } from './errors'
+
+/** The canonical event of SPEC §2: every host converts its input into this before the core sees it. */
+export const ProductEvent = z.object({
+  kind: z.enum(['track', 'identify', 'group']),
+  messageId: z.string(),
+  timestamp: z.string(),
+  email: z.string().optional(),
+  userId: z.string().optional(),
+  event: z.string().optional(),
+  properties: z.record(z.string(), z.unknown()).optional(),
+  traits: z.record(z.string(), z.unknown()).optional(),
+  company: z.object({ domain: z.string().optional(), groupId: z.string().optional() }).optional()
+})
+export type ProductEvent = z.infer<typeof ProductEvent>
+
+/** An event that passed validation: identity normalised, time parsed (and clamped to `now`). */
+export type ValidEvent = ProductEvent & { at: number }
+
+const DAY_MS = 86_400_000
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@.]+$/
+export const MAX_EVENT_BYTES = 32 * 1024
+const MAX_DEPTH = 8
+const MAX_ID_LENGTH = 256
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase()
+}
+
+/**
+ * Checks one event against SPEC §2 and §3.1 at time `now`. Throws a ValidationError naming the
+ * field and the problem; never throws anything else.
+ */
+export function validateEvent(input: unknown, now: number): ValidEvent {
+  const parsed = ProductEvent.safeParse(input)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new ValidationError(issue.path.join('.') || 'event', issue.message)
+  }
+  const event = parsed.data
+  if (event.messageId.trim() === '' || event.messageId.length > MAX_ID_LENGTH) {
+    throw new ValidationError('messageId', `must be 1 to ${MAX_ID_LENGTH} characters`)
+  }
+  const size = byteSize(input)
+  if (size > MAX_EVENT_BYTES) {
+    throw new ValidationError('event', `is ${size} bytes; at most ${MAX_EVENT_BYTES} are accepted`)
+  }
+  for (const field of ['properties', 'traits'] as const) {
+    if (depthOf(event[field]) > MAX_DEPTH) {
+      throw new ValidationError(field, `nests deeper than ${MAX_DEPTH} levels`)
+    }
+  }
+  const at = Date.parse(event.timestamp)
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(event.timestamp) || Number.isNaN(at)) {
+    throw new ValidationError('timestamp', `${JSON.stringify(event.timestamp.slice(0, 40))} is not an ISO 8601 date-time`)
+  }
+  if (at > now + DAY_MS) {
+    throw new ValidationError('timestamp', `${event.timestamp} is more than 24h after now (${new Date(now).toISOString()})`)
+  }
+  let email: string | undefined
+  if (event.email !== undefined && event.email.trim() !== '') {
+    email = normalizeEmail(event.email)
+    if (!EMAIL.test(email) || email.length > 254) {
+      throw new ValidationError('email', `${JSON.stringify(event.email.slice(0, 80))} is not an email address`)
+    }
+  }
+  const userId = event.userId?.trim() ? event.userId.trim() : undefined
+  if (userId !== undefined && userId.length > MAX_ID_LENGTH) {
+    throw new ValidationError('userId', `must be at most ${MAX_ID_LENGTH} characters`)
+  }
+  if (email === undefined && userId === undefined) {
+    throw new ValidationError('email', 'the event has no identity: it needs an email or a userId')
+  }
+  if (event.kind === 'track' && !event.event?.trim()) {
+    throw new ValidationError('event', 'a track event needs an event name')
+  }
+  const groupId = event.company?.groupId?.trim() || undefined
+  if (event.kind === 'group' && groupId === undefined) {
+    throw new ValidationError('groupId', 'a group call needs a group id')
+  }
+  return {
+    ...event,
+    email,
+    userId,
+    company: event.company && { ...event.company, groupId },
+    at: Math.min(at, now)
+  }
+}
+
+/** UTF-8 size of the value's JSON, without Buffer or TextEncoder (the RudderStack sandbox has neither). */
+function byteSize(value: unknown): number {
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? ''
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) bytes += 1
+    else if (code < 0x800) bytes += 2
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      bytes += 4
+      i++
+    } else bytes += 3
+  }
+  return bytes
+}
+
+function depthOf(value: unknown, depth = 0): number {
+  if (depth > MAX_DEPTH || typeof value !== 'object' || value === null) return depth
+  let deepest = depth + 1
+  for (const child of Object.values(value)) deepest = Math.max(deepest, depthOf(child, depth + 1))
+  return deepest
+}
+
+/** Reads `a.b.c` from an object's own properties only (never its prototype chain). */
+export function readPath(source: Record<string, unknown> | undefined, path: string): unknown {
+  let value: unknown = source
+  for (const part of path.split('.')) {
+    if (typeof value !== 'object' || value === null || !Object.prototype.hasOwnProperty.call(value, part)) {
+      return undefined
+    }
+    value = (value as Record<string, unknown>)[part]
+  }
+  return value
+}

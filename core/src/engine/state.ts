@@ -1,0 +1,116 @@
+import { z } from 'zod'
+
+/**
+ * A subject's aggregation state (SPEC §4), kept as compact JSON in the HubSpot property
+ * `pqlkit_state`. Keys are short because every character counts against HubSpot's
+ * 65,536-character limit. Times are epoch milliseconds, days are UTC days since the epoch,
+ * distinct values and message ids are 8-character hashes.
+ */
+
+const Time = z.number().finite()
+const Day = z.number().int()
+
+/** A trait's latest value: value, its event's time and message id (ties: larger message id). */
+const Latest = z.tuple([z.union([z.string(), z.number(), z.boolean()]), Time, z.string()])
+export type Latest = z.infer<typeof Latest>
+
+export const SignalState = z.object({
+  /** Fingerprint of the signal's definition: state from another definition is dropped. */
+  f: z.string(),
+  /** Total (count, sum) or presence (flag). */
+  n: z.number().optional(),
+  /** Per-day totals, for windowed count and sum. */
+  d: z.record(z.string(), z.number()).optional(),
+  /** Distinct hashes (unwindowed distinct, distinct_users), at most 1,000. */
+  h: z.array(z.string()).optional(),
+  /** Distinct hash → last UTC day seen (windowed distinct), the 1,000 most recent. */
+  hd: z.record(z.string(), Day).optional(),
+  /** Active UTC days. */
+  a: z.array(Day).optional(),
+  /** First/last seen time. */
+  t: Time.optional(),
+  /** Latest trait value. */
+  l: Latest.optional()
+})
+export type SignalState = z.infer<typeof SignalState>
+
+export const SubjectState = z.object({
+  v: z.literal(1),
+  /** Signal states by signal name. */
+  s: z.record(z.string(), SignalState),
+  /** Once-marks: score property → rule key → time the condition first held. */
+  o: z.record(z.string(), z.record(z.string(), Time)),
+  /** Last evaluated score: property → [value, time it last changed]. */
+  k: z.record(z.string(), z.tuple([z.number(), Time])),
+  /** Score changes for `rises_by` hand-offs: property → [time, value][]. */
+  r: z.record(z.string(), z.array(z.tuple([Time, z.number()]))),
+  /** Hand-off marks: hand-off key → time it last fired. */
+  h: z.record(z.string(), Time),
+  /** Hashes of the last processed message ids, oldest first. */
+  m: z.array(z.string()),
+  /** Contacts: the company last seen with, and when. */
+  c: z.tuple([z.string(), Time]).optional(),
+  /** Companies: latest name and domain from group traits. */
+  n: Latest.optional(),
+  dm: Latest.optional()
+})
+export type SubjectState = z.infer<typeof SubjectState>
+
+export const STATE_VERSION = 1
+export const MAX_MESSAGE_IDS = 500
+/** Well under HubSpot's 65,536-character limit for a property value. */
+export const MAX_STATE_CHARS = 60_000
+
+export function emptyState(): SubjectState {
+  return { v: STATE_VERSION, s: {}, o: {}, k: {}, r: {}, h: {}, m: [] }
+}
+
+export type DecodedState = { state: SubjectState; problem?: string }
+
+/**
+ * Reads a stored state. An absent state is a new subject; an unreadable, corrupt or
+ * other-version state is reported as `problem` and the subject starts afresh (SPEC §4).
+ */
+export function decodeState(text: string | null | undefined): DecodedState {
+  if (text === null || text === undefined || text === '') return { state: emptyState() }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return { state: emptyState(), problem: 'pqlkit_state is not valid JSON; the subject starts afresh' }
+  }
+  const parsed = SubjectState.safeParse(json)
+  if (!parsed.success) {
+    const version = typeof json === 'object' && json !== null ? (json as { v?: unknown }).v : undefined
+    return {
+      state: emptyState(),
+      problem:
+        version !== STATE_VERSION
+          ? `pqlkit_state has version ${JSON.stringify(version)}, expected ${STATE_VERSION}; the subject starts afresh`
+          : `pqlkit_state is corrupt at ${parsed.error.issues[0].path.join('.')}; the subject starts afresh`
+    }
+  }
+  return { state: parsed.data }
+}
+
+export class StateTooLargeError extends Error {
+  constructor(readonly size: number) {
+    super(`the subject's aggregates need ${size} characters, more than the ${MAX_STATE_CHARS} pqlkit_state may hold`)
+    this.name = 'StateTooLargeError'
+  }
+}
+
+/** Serialises a state within MAX_STATE_CHARS, dropping the oldest message ids first, never aggregates. */
+export function encodeState(state: SubjectState): string {
+  let text = JSON.stringify(state)
+  if (text.length <= MAX_STATE_CHARS) return text
+  const idChars = state.m.length === 0 ? 0 : JSON.stringify(state.m).length / state.m.length
+  const excess = text.length - MAX_STATE_CHARS
+  let keep = Math.max(0, state.m.length - Math.ceil(excess / Math.max(idChars, 1)))
+  for (;;) {
+    text = JSON.stringify({ ...state, m: state.m.slice(state.m.length - keep) })
+    if (text.length <= MAX_STATE_CHARS) return text
+    if (keep === 0) throw new StateTooLargeError(text.length)
+    keep = Math.max(0, keep - 10)
+  }
+}

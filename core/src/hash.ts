@@ -1,0 +1,18 @@
+/**
+ * A 41-bit string hash (cyrb53, cut to 8 base-36 characters). State keeps hashes of message
+ * ids and distinct values instead of the values themselves, so its size does not depend on
+ * how long the ids or values are. Collisions among 1,000 values: about 2 in 10 million.
+ */
+export function fingerprint(text: string): string {
+  let h1 = 0xdeadbeef
+  let h2 = 0x41c6ce57
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    h1 = Math.imul(h1 ^ code, 2654435761)
+    h2 = Math.imul(h2 ^ code, 1597334677)
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+  const value = 4294967296 * (2097151 & h2) + (h1 >>> 0)
+  return (value % 2821109907456).toString(36).padStart(8, '0')
+}

@@ -1,0 +1,4 @@
+/** One `npm test` runs every package's jest project. */
+module.exports = {
+  projects: ['<rootDir>/core', '<rootDir>/test']
+}

@@ -1,0 +1,6 @@
+module.exports = {
+  displayName: 'test',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/src'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] }
+}
