@@ -2,5 +2,5 @@ module.exports = {
   displayName: 'core',
   testEnvironment: 'node',
   roots: ['<rootDir>/src'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] }
+  transform: { '^.+\\.ts$': 'ts-jest' }
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { ModelError } from '../model/compile'
+import { generateCommand } from './generate'
 import { InputError, Io, UsageError } from './io'
 import { simulateCommand } from './simulate'
 import { validateCommand } from './validate'
@@ -9,6 +10,7 @@ export const USAGE = `pqlkit: product usage to HubSpot PQL scores
 usage:
   pqlkit validate MODEL
   pqlkit simulate --model M --events E.jsonl [--now ISO] [--json]
+  pqlkit generate [--profile project-management|analytics|async-video] [--users N] [--days D] [--end ISO] [--seed S]
 
 exit codes: 0 ok, 1 invalid model or input, 2 usage
 `
@@ -42,6 +44,12 @@ const commands: Record<string, Command> = {
     )
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
     return simulateCommand(io, values as { model: string; events: string; now?: string; json?: boolean })
+  },
+  generate: (io, args) => {
+    const text = { type: 'string' } as const
+    const { values, positionals } = parse(args, { profile: text, users: text, days: text, end: text, seed: text }, [])
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
+    return generateCommand(io, values)
   }
 }
 
