@@ -1,6 +1,0 @@
-module.exports = {
-  displayName: 'test',
-  testEnvironment: 'node',
-  roots: ['<rootDir>/src'],
-  transform: { '^.+\\.ts$': 'ts-jest' }
-}
