@@ -12,7 +12,8 @@ async function run(...argv: string[]): Promise<{ code: number; stdout: string; s
   const code = await main(argv, {
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text) },
-    cwd: ROOT
+    cwd: ROOT,
+    env: {}
   })
   return { code, stdout, stderr }
 }

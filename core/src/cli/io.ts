@@ -7,7 +7,7 @@ import type { ProductEvent } from '../engine/event'
 import { segmentMessageToProductEvent } from '../engine/segment-message'
 
 export type Output = { write(text: string): unknown }
-export type Io = { stdout: Output; stderr: Output; cwd: string }
+export type Io = { stdout: Output; stderr: Output; cwd: string; env: Record<string, string | undefined> }
 
 /** A problem the user must fix (exit 1), as opposed to a wrong command line (exit 2). */
 export class InputError extends Error {

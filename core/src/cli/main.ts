@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util'
 import { ModelError } from '../model/compile'
+import { RetryableError } from '../engine/errors'
+import { HubSpotRequestError } from '../hubspot/transport'
 import { generateCommand } from './generate'
+import { bootstrapCommand, sweepCommand, syncCommand } from './hubspot'
 import { InputError, Io, UsageError } from './io'
 import { simulateCommand } from './simulate'
 import { validateCommand } from './validate'
@@ -10,7 +13,13 @@ export const USAGE = `pqlkit: product usage to HubSpot PQL scores
 usage:
   pqlkit validate MODEL
   pqlkit simulate --model M --events E.jsonl [--now ISO] [--json]
+  pqlkit bootstrap --model M
+  pqlkit sync --model M --events E.jsonl [--handoffs] [--now ISO] [--batch-size N]
+  pqlkit sweep --model M [--now ISO] [--handoffs] [--horizon DAYS]
   pqlkit generate [--profile project-management|analytics|async-video] [--users N] [--days D] [--end ISO] [--seed S]
+
+HubSpot: HUBSPOT_ACCESS_TOKEN (private app token); HUBSPOT_BASE_URL for another base URL
+(e.g. the local emulator); HUBSPOT_PORTAL_ID for record links in Slack hand-offs.
 
 exit codes: 0 ok, 1 invalid model or input, 2 usage
 `
@@ -45,6 +54,24 @@ const commands: Record<string, Command> = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
     return simulateCommand(io, values as { model: string; events: string; now?: string; json?: boolean })
   },
+  bootstrap: (io, args) => {
+    const { values } = parse(args, { model: { type: 'string' } }, ['model'])
+    return bootstrapCommand(io, io.env, values as { model: string })
+  },
+  sync: (io, args) => {
+    const text = { type: 'string' } as const
+    const { values } = parse(
+      args,
+      { model: text, events: text, now: text, 'batch-size': text, handoffs: { type: 'boolean' } },
+      ['model', 'events']
+    )
+    return syncCommand(io, io.env, values as { model: string; events: string })
+  },
+  sweep: (io, args) => {
+    const text = { type: 'string' } as const
+    const { values } = parse(args, { model: text, now: text, horizon: text, handoffs: { type: 'boolean' } }, ['model'])
+    return sweepCommand(io, io.env, values as { model: string })
+  },
   generate: (io, args) => {
     const text = { type: 'string' } as const
     const { values, positionals } = parse(args, { profile: text, users: text, days: text, end: text, seed: text }, [])
@@ -71,7 +98,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stderr.write(`${error.message}\n\n${USAGE}`)
       return 2
     }
-    if (error instanceof ModelError || error instanceof InputError) {
+    if (
+      error instanceof ModelError ||
+      error instanceof InputError ||
+      error instanceof HubSpotRequestError ||
+      error instanceof RetryableError
+    ) {
       io.stderr.write(`${error.message}\n`)
       return 1
     }

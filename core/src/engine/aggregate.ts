@@ -13,7 +13,11 @@ export type AttributedEvent = { event: ValidEvent; contact: string }
 
 export type Rejection = { event: ValidEvent; error: ValidationError }
 
-export type ApplyResult = { applied: ValidEvent[]; duplicates: number; rejected: Rejection[] }
+/**
+ * `accepted`: every event not rejected, duplicates included: a company keeps its own message
+ * ids, so a contact-side duplicate must still reach it (its write may be the one that failed).
+ */
+export type ApplyResult = { accepted: ValidEvent[]; duplicates: number; rejected: Rejection[] }
 
 type SectionIndex = { byEvent: Map<string, Signal[]>; anyEvent: Signal[]; traits: Signal[] }
 const indexes = new WeakMap<Section, SectionIndex>()
@@ -114,13 +118,14 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
   const index = indexOf(section)
   const seen = new Set(state.m)
   const today = utcDay(now)
-  const result: ApplyResult = { applied: [], duplicates: 0, rejected: [] }
+  const result: ApplyResult = { accepted: [], duplicates: 0, rejected: [] }
   const traitKind = section.subject === 'contact' ? 'identify' : 'group'
 
   for (const { event, contact } of events) {
     const id = fingerprint(event.messageId)
     if (seen.has(id)) {
       result.duplicates++
+      result.accepted.push(event)
       continue
     }
     const traitUpdates: [Signal, string | number | boolean][] = []
@@ -138,7 +143,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
     }
     seen.add(id)
     state.m.push(id)
-    result.applied.push(event)
+    result.accepted.push(event)
 
     for (const [signal, value] of traitUpdates) {
       const current = signalState(state, signal)

@@ -16,7 +16,7 @@ export function ownCompanyKey(model: Model, event: ValidEvent, contactEmail: str
 }
 
 /**
- * Attributes a contact's applied events to companies (in time order, so "last seen with" is
+ * Attributes a contact's accepted events to companies (in time order, so "last seen with" is
  * the latest company by event time) and updates the contact's remembered company.
  */
 export function attributeToCompanies(

@@ -98,8 +98,8 @@ function processBatch(store: Store, batch: ProductEvent[]): void {
   for (const [email, events] of byContact) {
     const { state } = decodeState(store.contacts.get(email))
     const valid = events.map((event) => validateEvent(event, NOW))
-    const { applied } = applyEvents(model.contact, state, valid.map((event) => ({ event, contact: email })), NOW)
-    for (const [key, attributed] of attributeToCompanies(model, state, email, email, applied)) {
+    const { accepted } = applyEvents(model.contact, state, valid.map((event) => ({ event, contact: email })), NOW)
+    for (const [key, attributed] of attributeToCompanies(model, state, email, email, accepted)) {
       const company = byCompany.get(key) ?? { state: decodeState(store.companies.get(key)).state }
       applyEvents(model.company!, company.state, attributed, NOW)
       byCompany.set(key, company)

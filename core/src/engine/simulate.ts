@@ -93,9 +93,9 @@ export function simulate(model: Model, events: ProductEvent[], nowOption?: numbe
     const key = resolveContact(event)
     const contact = subjectOf(contacts, key)
     if (event.email !== undefined) contact.email = event.email
-    const { applied, rejected: bad } = applyEvents(model.contact, contact.state, [{ event, contact: key }], event.at)
+    const { accepted, rejected: bad } = applyEvents(model.contact, contact.state, [{ event, contact: key }], event.at)
     for (const { error } of bad) rejected.push({ index, messageId: event.messageId, error })
-    for (const [companyKey, attributed] of attributeToCompanies(model, contact.state, key, contact.email, applied)) {
+    for (const [companyKey, attributed] of attributeToCompanies(model, contact.state, key, contact.email, accepted)) {
       const company = subjectOf(companies, companyKey)
       const result = applyEvents(model.company!, company.state, attributed, event.at)
       for (const { error } of result.rejected) rejected.push({ index, messageId: event.messageId, error })

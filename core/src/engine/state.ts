@@ -50,6 +50,8 @@ export const SubjectState = z.object({
   m: z.array(z.string()),
   /** Contacts: the company last seen with, and when. */
   c: z.tuple([z.string(), Time]).optional(),
+  /** Contacts: the company HubSpot is known to have them associated with. */
+  ca: z.string().optional(),
   /** Companies: latest name and domain from group traits. */
   n: Latest.optional(),
   dm: Latest.optional()

@@ -1,0 +1,115 @@
+import { DefaultHandoffSender } from '../handoff/sender'
+import { httpsPostJson } from '../handoff/https-post'
+import { HubSpotApi, hubspotConfigFromEnv, sharedClient } from '../hubspot/client'
+import { HubSpotSync, SyncReport } from '../hubspot/sync'
+import { Transport } from '../hubspot/transport'
+import type { Model } from '../model/compile'
+import { InputError, Io, parseNow, readEvents, readModel } from './io'
+import { progress } from './progress'
+import { renderTable } from './table'
+
+export type Env = Record<string, string | undefined>
+
+/** The pipeline the hosts use, configured from the environment (SPEC §5, §8). */
+export function syncFromEnv(env: Env, model: Model, handoffs: boolean): HubSpotSync {
+  const config = hubspotConfigFromEnv(env)
+  if (!config) {
+    throw new InputError('set HUBSPOT_ACCESS_TOKEN (a private app token), and HUBSPOT_BASE_URL to use another base URL such as the emulator')
+  }
+  const api = new HubSpotApi(sharedClient(config), new Transport())
+  const portalId = env.HUBSPOT_PORTAL_ID ? Number(env.HUBSPOT_PORTAL_ID) : undefined
+  const sender = handoffs
+    ? new DefaultHandoffSender({
+        post: httpsPostJson,
+        api,
+        portalId,
+        allowedHosts: env.PQLKIT_SLACK_HOSTS?.split(',').map((host) => host.trim()),
+        now: () => Date.now()
+      })
+    : undefined
+  return new HubSpotSync(api, model, { sender })
+}
+
+function callSummary(sync: HubSpotSync): string {
+  const { calls, retries, byEndpoint } = sync.api.transport.stats
+  return (
+    `HubSpot calls: ${calls} (${retries} retries)\n` +
+    renderTable(
+      ['endpoint', 'calls'],
+      Object.entries(byEndpoint)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([endpoint, count]) => [endpoint, count])
+    )
+  )
+}
+
+export async function bootstrapCommand(io: Io, env: Env, options: { model: string }): Promise<number> {
+  const sync = syncFromEnv(env, readModel(io, options.model), false)
+  const report = await sync.bootstrap()
+  for (const created of report.created) io.stdout.write(`created ${created}\n`)
+  io.stdout.write(`${report.created.length} created, ${report.existing} already there\n`)
+  return 0
+}
+
+export type SyncCommandOptions = { model: string; events: string; handoffs?: boolean; now?: string; 'batch-size'?: string }
+
+export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions): Promise<number> {
+  const model = readModel(io, options.model)
+  const now = parseNow(options.now)
+  const batchSize = Number(options['batch-size'] ?? 1000)
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError('--batch-size takes a whole number')
+  const file = readEvents(io, options.events)
+  for (const error of file.errors) io.stderr.write(`rejected ${options.events}:${error.line}: ${error.message}\n`)
+  const lines = [...file.events].sort(
+    (a, b) => Date.parse(a.event.timestamp) - Date.parse(b.event.timestamp) || a.line - b.line
+  )
+  const sync = syncFromEnv(env, model, options.handoffs === true)
+  await sync.bootstrap()
+  const bar = progress(io.stderr, 'syncing events')
+  const totals = { ok: 0, invalid: 0, retryable: 0, contacts: 0, companies: 0, handoffs: 0 }
+  const problems: string[] = []
+  for (let start = 0; start < lines.length; start += batchSize) {
+    const batch = lines.slice(start, start + batchSize)
+    const report: SyncReport = await sync.process(
+      batch.map((line) => line.event),
+      now ?? Date.now()
+    )
+    report.results.forEach((result, index) => {
+      totals[result.status]++
+      if (result.status !== 'ok') problems.push(`${options.events}:${batch[index].line}: ${result.status}: ${result.message}`)
+    })
+    totals.contacts += report.written.contacts
+    totals.companies += report.written.companies
+    totals.handoffs += report.handoffs.filter((handoff) => handoff.sent).length
+    problems.push(...report.problems)
+    bar.update(Math.min(start + batchSize, lines.length), lines.length)
+  }
+  bar.stop()
+  for (const problem of problems) io.stderr.write(`${problem}\n`)
+  io.stdout.write(
+    `${totals.ok} events synced, ${totals.invalid + file.errors.length} invalid, ${totals.retryable} to retry; ` +
+      `${totals.contacts} contact and ${totals.companies} company writes; ${totals.handoffs} hand-offs sent\n`
+  )
+  io.stdout.write(callSummary(sync))
+  if (totals.retryable > 0) io.stderr.write('re-run the same command to retry: processed events are never counted twice\n')
+  return totals.invalid + totals.retryable + file.errors.length > 0 ? 1 : 0
+}
+
+export async function sweepCommand(
+  io: Io,
+  env: Env,
+  options: { model: string; now?: string; handoffs?: boolean; horizon?: string }
+): Promise<number> {
+  const sync = syncFromEnv(env, readModel(io, options.model), options.handoffs === true)
+  const bar = progress(io.stderr, 'sweeping')
+  const horizonDays = options.horizon === undefined ? undefined : Number.parseInt(options.horizon, 10)
+  const report = await sync.sweep(parseNow(options.now) ?? Date.now(), {
+    horizonDays,
+    onPage: (examined, total) => bar.update(examined, Math.max(total, examined))
+  })
+  bar.stop()
+  for (const problem of report.problems) io.stderr.write(`${problem}\n`)
+  io.stdout.write(`${report.examined} subjects re-evaluated, ${report.changed} written\n`)
+  io.stdout.write(callSummary(sync))
+  return 0
+}

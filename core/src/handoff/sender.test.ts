@@ -1,0 +1,104 @@
+import nock from 'nock'
+import { loadModel } from '../model/load'
+import type { HandoffIntent } from '../engine/evaluate'
+import { httpsPostJson } from './https-post'
+import { checkWebhook, DefaultHandoffSender, HandoffError } from './sender'
+import { renderTemplate, escapeHtml } from './template'
+
+const WEBHOOK = 'https://hooks.slack.com/services/T0001/B0001/very-secret-path'
+const model = loadModel(`
+version: 1
+name: handoffs
+signals:
+  projects: { count: "Project Created" }
+scores:
+  - property: pql_score
+    rules: [{ label: Projects, per: projects, points: 10 }]
+    tiers: { Cold: 0, Sales-Ready: 80 }
+handoff:
+  - on: { enters: Sales-Ready }
+    slack: { webhook: "${WEBHOOK}" }
+    task: { title: "PQL handoff: {{firstname}} {{lastname}}", body: "{{firstname}} scored {{score}}: {{reasons}}", due: 1d }
+`)
+
+const intent: HandoffIntent = {
+  handoff: model.handoffs[0],
+  on: 'enters Sales-Ready',
+  at: Date.parse('2026-03-01T10:00:00Z'),
+  score: 90,
+  tier: 'Sales-Ready',
+  reasons: 'Projects (+90)'
+}
+
+beforeAll(() => nock.disableNetConnect())
+afterEach(() => nock.cleanAll())
+afterAll(() => nock.enableNetConnect())
+
+describe('hand-off templates', () => {
+  it('fill placeholders with plain text; a value is never itself read as a placeholder', () => {
+    expect(renderTemplate('Hi {{firstname}} {{ lastname }}{{missing}}!', { firstname: '{{lastname}}', lastname: 'Lovelace' })).toBe(
+      'Hi {{lastname}} Lovelace!'
+    )
+  })
+
+  it('escape HTML for task bodies', () => {
+    expect(renderTemplate('{{reasons}}', { reasons: '<b>x</b> & "y"' }, escapeHtml)).toBe('&lt;b&gt;x&lt;/b&gt; &amp; &quot;y&quot;')
+  })
+})
+
+describe('Slack webhooks', () => {
+  it('only https on an allow-listed host; the error never shows the URL', () => {
+    expect(() => checkWebhook(WEBHOOK)).not.toThrow()
+    const http = catchError(() => checkWebhook(WEBHOOK.replace('https:', 'http:')))
+    expect(http.message).toBe('the Slack webhook is not an https URL')
+    const other = catchError(() => checkWebhook('https://evil.example.com/services/T0001/B0001/very-secret-path'))
+    expect(other.message).toBe("the Slack webhook's host evil.example.com is not allow-listed (hooks.slack.com)")
+    expect(other.message).not.toContain('very-secret-path')
+  })
+
+  it('posts who, score, tier, reasons and a record link', async () => {
+    let posted: { text: string; blocks: { text?: { text: string }; elements?: { text: string }[] }[] } | undefined
+    const scope = nock('https://hooks.slack.com')
+      .post('/services/T0001/B0001/very-secret-path', (body) => {
+        posted = body
+        return true
+      })
+      .reply(200, 'ok')
+    const sender = new DefaultHandoffSender({ post: httpsPostJson, portalId: 42, now: () => intent.at })
+    await sender.send({ ...intent, handoff: { ...intent.handoff, task: undefined } }, {
+      id: '901',
+      properties: { email: 'ada@acme.io', firstname: 'Ada', lastname: 'Love<lace>', company: 'Acme' }
+    })
+    scope.done()
+    expect(posted!.text).toBe('PQL: Ada Love<lace> enters Sales-Ready (score 90)')
+    expect(posted!.blocks[0].text!.text).toBe(
+      '<https://app.hubspot.com/contacts/42/record/0-1/901|Ada Love&lt;lace&gt;> (ada@acme.io) at Acme\npql_score enters Sales-Ready: score *90*, tier *Sales-Ready*'
+    )
+    expect(posted!.blocks[1].elements![0].text).toBe('Projects (+90)')
+  })
+
+  it('a Slack failure is a HandoffError without the webhook in it', async () => {
+    nock('https://hooks.slack.com').post(/.*/).reply(404, 'no_service')
+    const sender = new DefaultHandoffSender({ post: httpsPostJson, now: () => intent.at })
+    const error = await sender.send(intent, { id: '1', properties: {} }).catch((e) => e)
+    expect(error).toBeInstanceOf(HandoffError)
+    expect(error.message).toBe('Slack answered 404')
+    nock('https://hooks.slack.com').post(/.*/).replyWithError({ code: 'ECONNREFUSED', message: `connect ECONNREFUSED ${WEBHOOK}` })
+    const unreachable = await sender.send(intent, { id: '1', properties: {} }).catch((e) => e)
+    expect(unreachable.message).toBe('Slack could not be reached (ECONNREFUSED)')
+  })
+
+  it('a task needs the HubSpot client and the contact id', async () => {
+    const sender = new DefaultHandoffSender({ post: async () => ({ status: 200 }), now: () => intent.at })
+    await expect(sender.send(intent, { id: '1', properties: {} })).rejects.toThrow('no HubSpot client to create the task with')
+  })
+})
+
+function catchError(run: () => void): Error {
+  try {
+    run()
+  } catch (error) {
+    return error as Error
+  }
+  throw new Error('expected an error')
+}

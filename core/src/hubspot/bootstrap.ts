@@ -1,0 +1,44 @@
+import type { Model } from '../model/compile'
+import type { HubSpotApi } from './client'
+import { INTERNALS_GROUP, modelProperties, ObjectType, PRODUCT_GROUP } from './properties'
+import { HubSpotRequestError } from './transport'
+
+export type BootstrapReport = { created: string[]; existing: number }
+
+/** 409 means someone (another worker, an earlier run) created it first: that is success. */
+async function idempotent(create: () => Promise<void>): Promise<boolean> {
+  try {
+    await create()
+    return true
+  } catch (error) {
+    if (error instanceof HubSpotRequestError && error.status === 409) return false
+    throw error
+  }
+}
+
+/**
+ * SPEC §5: the property groups "Product usage (pqlkit)" and "pqlkit internals" and every
+ * property the model needs, on contacts (and companies when the model has a company
+ * section). Reads first, so a second run only reads.
+ */
+export async function bootstrap(api: HubSpotApi, model: Model): Promise<BootstrapReport> {
+  const report: BootstrapReport = { created: [], existing: 0 }
+  const objectTypes: ObjectType[] = model.company ? ['contacts', 'companies'] : ['contacts']
+  for (const objectType of objectTypes) {
+    const groups = await api.groupNames(objectType)
+    for (const group of [PRODUCT_GROUP, INTERNALS_GROUP]) {
+      if (groups.has(group.name)) continue
+      if (await idempotent(() => api.createGroup(objectType, group))) report.created.push(`${objectType} group ${group.name}`)
+    }
+    const existing = await api.propertyNames(objectType)
+    for (const property of modelProperties(model, objectType)) {
+      if (existing.has(property.name)) {
+        report.existing++
+        continue
+      }
+      if (await idempotent(() => api.createProperty(objectType, property))) report.created.push(`${objectType}.${property.name}`)
+      else report.existing++
+    }
+  }
+  return report
+}

@@ -1,0 +1,128 @@
+import nock from 'nock'
+import { RetryableError } from '../engine/errors'
+import { HubSpotApi, sharedClient } from './client'
+import { Clock, HubSpotRequestError, RateLimiter, Transport } from './transport'
+
+const BASE = 'https://hubspot.test'
+const TOKEN = 'pat-na1-unit-test-secret'
+
+/** A clock whose sleeps pass instantly and are recorded. */
+function fakeClock(start = Date.parse('2026-03-01T00:00:00Z')): Clock & { sleeps: number[]; at: number } {
+  const clock = {
+    at: start,
+    sleeps: [] as number[],
+    now: () => clock.at,
+    sleep: async (ms: number) => {
+      clock.sleeps.push(ms)
+      clock.at += ms
+    }
+  }
+  return clock
+}
+
+function api(clock: Clock, attempts = 4): HubSpotApi {
+  return new HubSpotApi(sharedClient({ accessToken: TOKEN, basePath: BASE }), new Transport(clock, { attempts, baseDelayMs: 100, maxDelayMs: 1_000 }, () => 0.5))
+}
+
+const READ = '/crm/v3/objects/contacts/batch/read'
+const readBody = { status: 'COMPLETE', results: [{ id: '1', properties: { email: 'ada@acme.io' } }], startedAt: '2026-03-01T00:00:00Z', completedAt: '2026-03-01T00:00:00Z' }
+const rateLimited = {
+  status: 'error',
+  message: 'You have reached your ten_secondly_rolling limit.',
+  errorType: 'RATE_LIMIT',
+  correlationId: 'c0ffee00-0000-4000-8000-000000000000',
+  policyName: 'TEN_SECONDLY_ROLLING'
+}
+
+beforeAll(() => nock.disableNetConnect())
+afterEach(() => nock.cleanAll())
+afterAll(() => nock.enableNetConnect())
+
+describe('the HubSpot transport', () => {
+  it('sends the bearer token and reads a batch through the official client', async () => {
+    const scope = nock(BASE, { reqheaders: { authorization: `Bearer ${TOKEN}` } })
+      .post(READ, (body) => body.idProperty === 'email' && body.inputs[0].id === 'ada@acme.io' && body.properties.includes('pqlkit_state')).query(true)
+      .reply(200, readBody)
+    const result = await api(fakeClock()).batchRead('contacts', 'email', ['ada@acme.io'], ['pqlkit_state'])
+    expect(result.results).toEqual([{ id: '1', properties: { email: 'ada@acme.io' } }])
+    scope.done()
+  })
+
+  it('a TEN_SECONDLY_ROLLING 429 waits for the window to roll, then retries', async () => {
+    const clock = fakeClock()
+    nock(BASE)
+      .post(READ).query(true)
+      .reply(429, rateLimited, { 'X-HubSpot-RateLimit-Max': '100', 'X-HubSpot-RateLimit-Interval-Milliseconds': '10000' })
+      .post(READ).query(true)
+      .reply(200, readBody)
+    const hubspot = api(clock)
+    await hubspot.batchRead('contacts', 'email', ['ada@acme.io'], [])
+    expect(hubspot.transport.stats).toMatchObject({ calls: 2, retries: 1 })
+    // The limiter was exhausted by the 429: the retry waited for the 10 s window to roll.
+    expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(10_000)
+  })
+
+  it('5xx answers back off exponentially and give up with a RetryableError after the bounded attempts', async () => {
+    const clock = fakeClock()
+    nock(BASE)
+      .post(READ).query(true).times(2).reply(503, { status: 'error', message: 'Service unavailable', category: 'INTERNAL_ERROR' })
+      .post(READ).query(true).times(2).reply(502, '<html>Bad gateway</html>', { 'Content-Type': 'text/html' })
+    const error = await api(clock, 4).batchRead('contacts', 'email', ['a@b.co'], []).catch((e) => e)
+    expect(error).toBeInstanceOf(RetryableError)
+    expect(error.message).toContain('failed 4 times (last: status 502)')
+    // Jitter is fixed at 0.5 here: delay/2 + 0.5 × delay/2 for 100, 200, 400 ms.
+    expect(clock.sleeps).toEqual([75, 150, 300])
+    expect(nock.isDone()).toBe(true)
+  })
+
+  it('a DAILY 429 is retryable later at once, never spun on', async () => {
+    nock(BASE).post(READ).query(true).once().reply(429, { ...rateLimited, policyName: 'DAILY', message: 'You have reached your daily limit.' })
+    const clock = fakeClock(Date.parse('2026-03-01T18:00:00Z'))
+    const error = await api(clock).batchRead('contacts', 'email', ['a@b.co'], []).catch((e) => e)
+    expect(error).toBeInstanceOf(RetryableError)
+    expect(error.retryAfterMs).toBe(6 * 3_600_000)
+    expect(clock.sleeps).toEqual([])
+  })
+
+  it('a 400 is not retried and keeps HubSpot category and message, without the token', async () => {
+    nock(BASE)
+      .post(READ).query(true)
+      .once()
+      .reply(400, { status: 'error', message: 'Property values were not valid', correlationId: 'x', category: 'VALIDATION_ERROR' })
+    const error = await api(fakeClock()).batchRead('contacts', 'email', ['a@b.co'], []).catch((e) => e)
+    expect(error).toBeInstanceOf(HubSpotRequestError)
+    expect(error.status).toBe(400)
+    expect(error.message).toBe(`HubSpot POST ${READ} answered 400 VALIDATION_ERROR: Property values were not valid`)
+    expect(JSON.stringify(error)).not.toContain(TOKEN)
+    expect(String(error.stack)).not.toContain(TOKEN)
+  })
+
+  it('a dropped connection is retried like a 5xx', async () => {
+    nock(BASE).post(READ).query(true).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' }).post(READ).query(true).reply(200, readBody)
+    const hubspot = api(fakeClock())
+    expect((await hubspot.batchRead('contacts', 'email', ['a@b.co'], [])).results).toHaveLength(1)
+    expect(hubspot.transport.stats.retries).toBe(1)
+  })
+})
+
+describe('the rate limiter', () => {
+  it('lets max calls through per interval, then waits for the oldest to leave the window', async () => {
+    const clock = fakeClock()
+    const limiter = new RateLimiter(clock)
+    limiter.observe({ 'x-hubspot-ratelimit-max': '3', 'x-hubspot-ratelimit-interval-milliseconds': '1000' })
+    for (let i = 0; i < 3; i++) await limiter.acquire()
+    expect(clock.sleeps).toEqual([])
+    await limiter.acquire()
+    expect(clock.sleeps).toEqual([1001])
+  })
+
+  it('trusts a lower X-HubSpot-RateLimit-Remaining (another process shares the limit)', async () => {
+    const clock = fakeClock()
+    const limiter = new RateLimiter(clock)
+    limiter.observe({ 'x-hubspot-ratelimit-max': '10', 'x-hubspot-ratelimit-interval-milliseconds': '1000', 'x-hubspot-ratelimit-remaining': '1' })
+    await limiter.acquire()
+    expect(clock.sleeps).toEqual([])
+    await limiter.acquire()
+    expect(clock.sleeps).toHaveLength(1)
+  })
+})

@@ -1,0 +1,207 @@
+import { RetryableError } from '../engine/errors'
+
+/**
+ * Every HubSpot call goes through here (SPEC §5): one token bucket per process, sized from
+ * HubSpot's `X-HubSpot-RateLimit-*` headers; a TEN_SECONDLY_ROLLING 429 waits for the window
+ * to roll, 5xx, timeouts and dropped connections back off exponentially with jitter, both
+ * bounded; a DAILY 429 is retryable-later at once, never spun on.
+ */
+
+export type Clock = { now(): number; sleep(ms: number): Promise<void> }
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** What a call gives back: the status and headers of HubSpot's answer, and its parsed body. */
+export type Answer<T> = { status: number; headers: Record<string, string>; data: T }
+
+/** HubSpot's error body: `{ status: 'error', message, correlationId, category, context?, errors? }`. */
+export type HubSpotErrorBody = {
+  message?: string
+  category?: string
+  correlationId?: string
+  policyName?: string
+  context?: Record<string, string[]>
+  errors?: { message?: string; category?: string; context?: Record<string, string[]> }[]
+}
+
+/** A HubSpot answer that is not retryable (400, 401, 403, 404, 409, …). */
+export class HubSpotRequestError extends Error {
+  constructor(
+    readonly endpoint: string,
+    readonly status: number,
+    readonly body: HubSpotErrorBody
+  ) {
+    super(`HubSpot ${endpoint} answered ${status}${body.category ? ` ${body.category}` : ''}: ${body.message ?? 'no message'}`)
+    this.name = 'HubSpotRequestError'
+  }
+}
+
+export type RetryPolicy = {
+  /** Attempts in all, for 5xx/timeouts and for TEN_SECONDLY 429s alike. */
+  attempts: number
+  baseDelayMs: number
+  maxDelayMs: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 250, maxDelayMs: 10_000 }
+const DEFAULT_LIMIT = { max: 100, intervalMs: 10_000 }
+
+/** A rolling-window limiter that mirrors HubSpot's TEN_SECONDLY_ROLLING policy. */
+export class RateLimiter {
+  private max = DEFAULT_LIMIT.max
+  private intervalMs = DEFAULT_LIMIT.intervalMs
+  private readonly sent: number[] = []
+
+  constructor(private readonly clock: Clock) {}
+
+  get limit(): { max: number; intervalMs: number } {
+    return { max: this.max, intervalMs: this.intervalMs }
+  }
+
+  /** Waits until one more call fits in the window, then counts it. */
+  async acquire(): Promise<void> {
+    for (;;) {
+      const now = this.clock.now()
+      while (this.sent.length > 0 && this.sent[0] <= now - this.intervalMs) this.sent.shift()
+      if (this.sent.length < this.max) {
+        this.sent.push(now)
+        return
+      }
+      await this.clock.sleep(this.sent[0] + this.intervalMs - now + 1)
+    }
+  }
+
+  /** Sizes the window from HubSpot's headers (the limit differs by plan and app). */
+  observe(headers: Record<string, string>): void {
+    const max = Number(headers['x-hubspot-ratelimit-max'])
+    const interval = Number(headers['x-hubspot-ratelimit-interval-milliseconds'])
+    if (Number.isInteger(max) && max > 0) this.max = max
+    if (Number.isInteger(interval) && interval > 0) this.intervalMs = interval
+    const remaining = Number(headers['x-hubspot-ratelimit-remaining'])
+    if (headers['x-hubspot-ratelimit-remaining'] !== undefined && Number.isInteger(remaining)) {
+      // Another process may share the app's limit: trust HubSpot's count when it is lower.
+      const now = this.clock.now()
+      while (this.max - this.sent.length > remaining) this.sent.push(now)
+    }
+  }
+
+  /** After a 429: nothing more until the window has rolled. */
+  exhaust(): void {
+    const now = this.clock.now()
+    this.sent.length = 0
+    for (let i = 0; i < this.max; i++) this.sent.push(now)
+  }
+}
+
+/** What a failed attempt was, as far as retrying goes. */
+type Failure =
+  | { kind: 'answer'; status: number; headers: Record<string, string>; body: HubSpotErrorBody }
+  | { kind: 'network'; message: string }
+
+export type CallStats = { calls: number; retries: number; byEndpoint: Record<string, number> }
+
+export class Transport {
+  readonly limiter: RateLimiter
+  readonly stats: CallStats = { calls: 0, retries: 0, byEndpoint: {} }
+
+  constructor(
+    private readonly clock: Clock = systemClock,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    private readonly random: () => number = Math.random
+  ) {
+    this.limiter = new RateLimiter(clock)
+  }
+
+  /**
+   * Runs `attempt` (one HTTP call through the official client) with rate limiting and
+   * retries. Returns 2xx answers (207 included); throws HubSpotRequestError for other 4xx
+   * and RetryableError when retries are exhausted or HubSpot's daily limit is hit.
+   */
+  async call<T>(endpoint: string, attempt: () => Promise<Answer<T>>): Promise<Answer<T>> {
+    for (let tryNumber = 1; ; tryNumber++) {
+      await this.limiter.acquire()
+      this.stats.calls++
+      this.stats.byEndpoint[endpoint] = (this.stats.byEndpoint[endpoint] ?? 0) + 1
+      let failure: Failure
+      try {
+        const answer = await attempt()
+        this.limiter.observe(answer.headers)
+        return answer
+      } catch (error) {
+        failure = classify(error)
+      }
+      if (failure.kind === 'answer') this.limiter.observe(failure.headers)
+      const last = tryNumber >= this.retry.attempts
+      if (failure.kind === 'answer' && failure.status === 429) {
+        const policy = failure.body.policyName ?? ''
+        if (/DAILY/i.test(policy)) {
+          throw new RetryableError(`HubSpot's daily API limit is reached (${endpoint}); retry after midnight`, msUntilNextUtcDay(this.clock.now()))
+        }
+        const waitMs = retryAfterMs(failure.headers) ?? this.limiter.limit.intervalMs
+        if (last) throw new RetryableError(`HubSpot kept rate-limiting ${endpoint} after ${tryNumber} attempts`, waitMs)
+        this.limiter.exhaust()
+        this.stats.retries++
+        continue
+      }
+      const transient = failure.kind === 'network' || failure.status >= 500
+      if (!transient) {
+        const answer = failure as Extract<Failure, { kind: 'answer' }>
+        throw new HubSpotRequestError(endpoint, answer.status, answer.body)
+      }
+      const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (tryNumber - 1))
+      const what = failure.kind === 'network' ? failure.message : `status ${failure.status}`
+      if (last) throw new RetryableError(`HubSpot ${endpoint} failed ${tryNumber} times (last: ${what})`, delay)
+      this.stats.retries++
+      await this.clock.sleep(delay / 2 + this.random() * (delay / 2))
+    }
+  }
+}
+
+function retryAfterMs(headers: Record<string, string>): number | undefined {
+  const seconds = Number(headers['retry-after'])
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined
+}
+
+function msUntilNextUtcDay(now: number): number {
+  const day = 86_400_000
+  return day - (now % day)
+}
+
+/** The official client throws ApiException(code, message, body, headers) for non-2xx answers. */
+function classify(error: unknown): Failure {
+  const candidate = error as { code?: unknown; body?: unknown; headers?: unknown; message?: unknown; name?: unknown }
+  if (typeof candidate?.code === 'number' && candidate.code >= 100) {
+    return {
+      kind: 'answer',
+      status: candidate.code,
+      headers: lowerCaseKeys(candidate.headers),
+      body: parseBody(candidate.body)
+    }
+  }
+  // Network failures carry a code (ECONNRESET, ETIMEDOUT, …). Without one, the generated client
+  // could not parse the answer: a gateway's HTML error page, typically.
+  const code = typeof candidate?.code === 'string' ? candidate.code : undefined
+  return { kind: 'network', message: code ?? 'an answer that could not be read' }
+}
+
+function lowerCaseKeys(headers: unknown): Record<string, string> {
+  const result: Record<string, string> = {}
+  if (headers && typeof headers === 'object') {
+    for (const [key, value] of Object.entries(headers as Record<string, unknown>)) result[key.toLowerCase()] = String(value)
+  }
+  return result
+}
+
+function parseBody(body: unknown): HubSpotErrorBody {
+  if (typeof body === 'string') {
+    try {
+      return parseBody(JSON.parse(body))
+    } catch {
+      return { message: body.slice(0, 200) }
+    }
+  }
+  return body && typeof body === 'object' ? (body as HubSpotErrorBody) : {}
+}
