@@ -7,6 +7,7 @@ import type { Model } from '../model/compile'
 import { InputError, Io, parseNow, readEvents, readModel } from './io'
 import { progress } from './progress'
 import { renderTable } from './table'
+import { parseTimestamp } from '../time'
 
 export type Env = Record<string, string | undefined>
 
@@ -61,7 +62,7 @@ export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions)
   const file = readEvents(io, options.events)
   for (const error of file.errors) io.stderr.write(`rejected ${options.events}:${error.line}: ${error.message}\n`)
   const lines = [...file.events].sort(
-    (a, b) => Date.parse(a.event.timestamp) - Date.parse(b.event.timestamp) || a.line - b.line
+    (a, b) => parseTimestamp(a.event.timestamp) - parseTimestamp(b.event.timestamp) || a.line - b.line
   )
   const sync = syncFromEnv(env, model, options.handoffs === true)
   await sync.bootstrap()

@@ -5,6 +5,7 @@ import { loadModel } from '../model/load'
 import { ValidationError } from '../engine/errors'
 import type { ProductEvent } from '../engine/event'
 import { segmentMessageToProductEvent } from '../engine/segment-message'
+import { parseTimestamp } from '../time'
 
 export type Output = { write(text: string): unknown }
 export type Io = { stdout: Output; stderr: Output; cwd: string; env: Record<string, string | undefined> }
@@ -68,7 +69,7 @@ export function readEvents(io: Io, path: string): EventsFile {
 
 export function parseNow(text: string | undefined): number | undefined {
   if (text === undefined) return undefined
-  const at = Date.parse(text)
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(at)) throw new UsageError(`--now ${text} is not an ISO 8601 date-time`)
+  const at = parseTimestamp(text)
+  if (Number.isNaN(at)) throw new UsageError(`--now ${text} is not an ISO 8601 date-time`)
   return at
 }

@@ -5,6 +5,7 @@ import { fingerprint } from '../hash'
 import { ValidationError } from './errors'
 import { readPath, ValidEvent } from './event'
 import { Latest, MAX_MESSAGE_IDS, SignalState, SubjectState } from './state'
+import { parseTimestamp } from '../time'
 
 export const MAX_DISTINCT = 1000
 
@@ -87,7 +88,7 @@ function traitValue(signal: Signal, traits: Record<string, unknown> | undefined)
       if (value === 'true' || value === 'false') return value === 'true'
       throw new ValidationError(field, `expected true or false, got ${JSON.stringify(value).slice(0, 60)}`)
     case 'datetime': {
-      const at = typeof value === 'number' ? value : Date.parse(String(value))
+      const at = typeof value === 'number' ? value : parseTimestamp(String(value))
       if (Number.isNaN(at) || typeof value === 'boolean') {
         throw new ValidationError(field, `expected a date-time, got ${JSON.stringify(value).slice(0, 60)}`)
       }
@@ -293,7 +294,7 @@ export function signalValue(signal: Signal, state: SubjectState, now: number): S
     case 'trait': {
       const value = current?.l?.[0]
       if (value === undefined) return undefined
-      return signal.traitType === 'datetime' ? { at: Date.parse(String(value)) } : value
+      return signal.traitType === 'datetime' ? { at: parseTimestamp(String(value)) } : value
     }
   }
 }

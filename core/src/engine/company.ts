@@ -28,6 +28,7 @@ export function attributeToCompanies(
 ): Map<string, AttributedEvent[]> {
   const byCompany = new Map<string, AttributedEvent[]>()
   if (!model.company) return byCompany
+  const identity = (contactState.u ??= contactKey)
   const ordered = [...events].sort((a, b) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
   for (const event of ordered) {
     const own = ownCompanyKey(model, event, contactEmail)
@@ -37,7 +38,7 @@ export function attributeToCompanies(
     const key = own ?? contactState.c?.[0]
     if (key === undefined) continue
     const list = byCompany.get(key) ?? []
-    list.push({ event, contact: contactKey })
+    list.push({ event, contact: identity })
     byCompany.set(key, list)
   }
   return byCompany

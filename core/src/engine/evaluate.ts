@@ -4,6 +4,7 @@ import { DAY_MS } from '../model/duration'
 import { fingerprint } from '../hash'
 import { signalValue, SignalValue } from './aggregate'
 import type { SubjectState } from './state'
+import { parseTimestamp } from '../time'
 
 /** A property value as pqlkit computes it; datetimes are ISO 8601 strings (UTC, milliseconds). */
 export type PropertyValue = number | boolean | string
@@ -195,7 +196,7 @@ export function evaluateContact(
     const value = evaluation.properties[name]
     if (value !== undefined) {
       const signal = model.contact.signals.find((candidate) => candidate.name === name)
-      return signal?.valueType === 'datetime' ? { at: Date.parse(String(value)) } : value
+      return signal?.valueType === 'datetime' ? { at: parseTimestamp(String(value)) } : value
     }
     return hubspot[name]
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { ValidationError } from './errors'
+import { parseTimestamp } from '../time'
 
 /** The canonical event of SPEC §2: every host converts its input into this before the core sees it. */
 export const ProductEvent = z.object({
@@ -51,7 +52,7 @@ export function validateEvent(input: unknown, now: number): ValidEvent {
       throw new ValidationError(field, `nests deeper than ${MAX_DEPTH} levels`)
     }
   }
-  const at = Date.parse(event.timestamp)
+  const at = parseTimestamp(event.timestamp)
   if (!/^\d{4}-\d{2}-\d{2}T/.test(event.timestamp) || Number.isNaN(at)) {
     throw new ValidationError('timestamp', `${JSON.stringify(event.timestamp.slice(0, 40))} is not an ISO 8601 date-time`)
   }

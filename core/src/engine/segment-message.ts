@@ -20,7 +20,10 @@ export function segmentMessageToProductEvent(message: unknown): ProductEvent {
     (candidate): candidate is string => typeof candidate === 'string' && candidate.trim() !== ''
   )
   const groupId = asId(message.groupId) ?? asId(context.groupId)
-  const domain = type === 'group' ? [traits?.domain, traits?.website].find((d) => typeof d === 'string') : undefined
+  const domain =
+    type === 'group'
+      ? [traits?.domain, traits?.website].find((d): d is string => typeof d === 'string' && d.trim() !== '')
+      : undefined
   return {
     kind: type,
     messageId: asId(message.messageId) ?? '',
@@ -30,7 +33,7 @@ export function segmentMessageToProductEvent(message: unknown): ProductEvent {
     event: typeof message.event === 'string' ? message.event : undefined,
     properties,
     traits: type === 'track' ? undefined : traits,
-    company: groupId !== undefined || domain !== undefined ? { groupId, domain: domain as string | undefined } : undefined
+    company: groupId !== undefined || domain !== undefined ? { groupId, domain } : undefined
   }
 }
 

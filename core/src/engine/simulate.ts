@@ -5,6 +5,7 @@ import { ValidationError } from './errors'
 import { evaluateContact, evaluateSection, Evaluation, PropertyValue, Reason } from './evaluate'
 import { ProductEvent, ValidEvent, validateEvent } from './event'
 import { emptyState, SubjectState } from './state'
+import { parseTimestamp } from '../time'
 
 /** One subject in `pqlkit simulate --json` (SPEC §7). */
 export type SubjectReport = {
@@ -35,7 +36,7 @@ const userKey = (userId: string) => `user:${userId}`
  * latest event's timestamp). Pure: the same input always gives the same output.
  */
 export function simulate(model: Model, events: ProductEvent[], nowOption?: number): SimulationResult {
-  const timestamps = events.map((event) => Date.parse(event?.timestamp))
+  const timestamps = events.map((event) => parseTimestamp(String(event?.timestamp)))
   const now = nowOption ?? Math.max(0, ...timestamps.filter((at) => !Number.isNaN(at)))
   const rejected: SimulationResult['rejected'] = []
   const valid: { event: ValidEvent; index: number }[] = []
@@ -66,16 +67,27 @@ export function simulate(model: Model, events: ProductEvent[], nowOption?: numbe
     return subject
   }
 
+  /**
+   * The pipeline's identity rules, offline: a userId-only event joins the contact its userId
+   * is on; an email arriving with a userId claims that contact when it is still anonymous.
+   * Two existing contacts are never merged: the userId stays where it is.
+   */
   const resolveContact = (event: ValidEvent): string => {
-    if (event.email === undefined) return userIds.get(event.userId!) ?? userKey(event.userId!)
-    if (event.userId !== undefined) {
-      const known = userIds.get(event.userId) ?? userKey(event.userId)
-      const anonymous = contacts.get(known)
-      if (known !== event.email && anonymous && !contacts.has(event.email)) {
-        contacts.delete(known)
-        contacts.set(event.email, anonymous)
+    const userId = event.userId
+    if (event.email === undefined) {
+      const key = userIds.get(userId!) ?? userKey(userId!)
+      userIds.set(userId!, key)
+      return key
+    }
+    if (userId !== undefined) {
+      const current = userIds.get(userId)
+      if (current === undefined) userIds.set(userId, event.email)
+      else if (current !== event.email && current.startsWith('user:') && !contacts.has(event.email)) {
+        const anonymous = contacts.get(current)
+        contacts.delete(current)
+        if (anonymous) contacts.set(event.email, anonymous)
+        userIds.set(userId, event.email)
       }
-      userIds.set(event.userId, event.email)
     }
     return event.email
   }

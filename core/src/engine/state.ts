@@ -50,6 +50,8 @@ export const SubjectState = z.object({
   m: z.array(z.string()),
   /** Contacts: the company last seen with, and when. */
   c: z.tuple([z.string(), Time]).optional(),
+  /** Contacts: the key a company counts them by in `distinct_users`; their first key, kept when a userId-only contact gets its email. */
+  u: z.string().optional(),
   /** Contacts: the company HubSpot is known to have them associated with. */
   ca: z.string().optional(),
   /** Companies: latest name and domain from group traits. */
@@ -102,8 +104,15 @@ export class StateTooLargeError extends Error {
   }
 }
 
+/** The schema's key order, so the same state always gives the same text (no needless rewrite). */
+function canonical(state: SubjectState): SubjectState {
+  const { v, s, o, k, r, h, m, c, u, ca, n, dm } = state
+  return { v, s, o, k, r, h, m, c, u, ca, n, dm }
+}
+
 /** Serialises a state within MAX_STATE_CHARS, dropping the oldest message ids first, never aggregates. */
-export function encodeState(state: SubjectState): string {
+export function encodeState(input: SubjectState): string {
+  const state = canonical(input)
   let text = JSON.stringify(state)
   if (text.length <= MAX_STATE_CHARS) return text
   const idChars = state.m.length === 0 ? 0 : JSON.stringify(state.m).length / state.m.length

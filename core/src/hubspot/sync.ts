@@ -325,30 +325,34 @@ export class HubSpotSync {
     const withEmail = contacts.filter((contact) => contact.email)
     await this.read('contacts', 'email', withEmail, (contact) => contact.email!, CONTACT_INTERNALS)
 
-    const byUserId = contacts.filter((contact) => !contact.record && !contact.failure && contact.userId)
+    // Every contact with a userId that its record does not already carry: is that userId on another record?
+    const byUserId = contacts.filter(
+      (contact) => !contact.failure && contact.userId && contact.record?.properties.pqlkit_user_id !== contact.userId
+    )
     const found = await this.readRecords('contacts', 'pqlkit_user_id', byUserId, (contact) => contact.userId!, CONTACT_INTERNALS)
     for (const contact of byUserId) {
       const record = found.get(contact.userId!)
-      if (!record) continue
+      if (!record || record.id === contact.record?.id) continue
       const recordEmail = record.properties.email?.toLowerCase() || undefined
-      if (contact.email === undefined && recordEmail !== undefined) {
-        const target = byKey.get(recordEmail)
+      if (contact.email === undefined) {
+        // A userId-only event: the contact is the record that userId is on.
+        const target = recordEmail === undefined ? undefined : byKey.get(recordEmail)
+        byKey.delete(contact.key)
         if (target) {
           target.events.push(...contact.events)
-          byKey.delete(contact.key)
           continue
         }
-        byKey.delete(contact.key)
-        Object.assign(contact, { key: recordEmail, email: recordEmail })
-        byKey.set(recordEmail, contact)
-      } else if (contact.email !== undefined && recordEmail !== undefined) {
+        Object.assign(contact, { key: recordEmail ?? contact.key, email: recordEmail, record })
+        byKey.set(contact.key, contact)
+      } else if (contact.record === undefined && recordEmail === undefined) {
+        // A contact known so far by userId only gets its email: same record.
+        Object.assign(contact, { record, claimEmail: true })
+      } else {
         contact.userIdTaken = true
-        report.problems.push(`userId ${contact.userId} belongs to another contact; ${contact.email} is written without it`)
-        continue
-      } else if (contact.email !== undefined) {
-        contact.claimEmail = true
+        report.problems.push(
+          `userId ${contact.userId} is on HubSpot contact ${record.id}, not on ${contact.email}'s: pqlkit never merges contacts (merge them in HubSpot)`
+        )
       }
-      contact.record = record
     }
     return [...byKey.values()]
   }

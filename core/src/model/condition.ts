@@ -11,6 +11,8 @@
  * Columns in errors are 1-based.
  */
 
+import { parseTimestamp } from '../time'
+
 export type Literal = number | string | boolean
 export type CompareOp = '>=' | '>' | '<=' | '<' | '==' | '!='
 
@@ -354,7 +356,7 @@ export function evaluateCondition(
 function datetimeOf(value: ConditionValue): number | undefined {
   if (typeof value === 'object') return value.at
   if (typeof value === 'string') {
-    const at = Date.parse(value)
+    const at = parseTimestamp(value)
     return Number.isNaN(at) ? undefined : at
   }
   return undefined

@@ -1,0 +1,309 @@
+import { ValidationError } from './errors'
+import { MAX_EVENT_BYTES, readPath, validateEvent } from './event'
+import { segmentMessageToProductEvent } from './segment-message'
+
+const NOW = Date.parse('2026-03-10T12:00:00.000Z')
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+
+const track = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+  kind: 'track',
+  messageId: 'm-1',
+  timestamp: '2026-03-10T09:00:00.000Z',
+  email: 'ada@acme.io',
+  event: 'Project Created',
+  ...overrides
+})
+
+/** Runs validateEvent and returns the ValidationError it throws (failing the test if it does not). */
+function rejection(input: unknown, now = NOW): ValidationError {
+  try {
+    validateEvent(input, now)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError)
+    return error as ValidationError
+  }
+  throw new Error('expected the event to be rejected')
+}
+
+/** An object nested `levels` deep: nested(1) is {}, nested(2) is { a: {} }. */
+function nested(levels: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {}
+  for (let i = 1; i < levels; i++) value = { a: value }
+  return value
+}
+
+describe('validateEvent: identity (SPEC §2)', () => {
+  it('trims and lower-cases the email', () => {
+    expect(validateEvent(track({ email: '  Ada.Lovelace@ACME.io \n' }), NOW).email).toBe('ada.lovelace@acme.io')
+  })
+
+  it('rejects a malformed email, naming the email field', () => {
+    for (const email of ['not-an-email', 'ada@', '@acme.io', 'ada@acme', 'ada lovelace@acme.io']) {
+      const error = rejection(track({ email }))
+      expect(error.field).toBe('email')
+      expect(error.message).toMatch(/^email: .*is not an email address/)
+    }
+  })
+
+  it('rejects an event with neither email nor userId as having no identity', () => {
+    const error = rejection(track({ email: undefined }))
+    expect(error.message).toContain('no identity')
+  })
+
+  it('treats a blank email and a blank userId as no identity', () => {
+    expect(rejection(track({ email: '   ', userId: '  ' })).message).toContain('no identity')
+  })
+
+  it('accepts an event identified by userId alone, trimmed', () => {
+    const event = validateEvent(track({ email: undefined, userId: ' u-42 ' }), NOW)
+    expect(event.email).toBeUndefined()
+    expect(event.userId).toBe('u-42')
+  })
+
+  it('rejects an empty messageId', () => {
+    expect(rejection(track({ messageId: ' ' })).field).toBe('messageId')
+  })
+})
+
+describe('validateEvent: time (SPEC §3.1)', () => {
+  it('rejects a timestamp that is not an ISO 8601 date-time', () => {
+    for (const timestamp of ['yesterday', '2026-13-45T00:00:00Z', '10/03/2026 09:00', '']) {
+      const error = rejection(track({ timestamp }))
+      expect(error.field).toBe('timestamp')
+      expect(error.problem).toContain('is not an ISO 8601 date-time')
+    }
+  })
+
+  it('keeps the parsed time of an event dated before now', () => {
+    expect(validateEvent(track({ timestamp: '2026-03-10T09:00:00.000Z' }), NOW).at).toBe(NOW - 3 * HOUR)
+  })
+
+  it('rejects an event dated more than 24h after now', () => {
+    const error = rejection(track({ timestamp: new Date(NOW + DAY + 1).toISOString() }))
+    expect(error.field).toBe('timestamp')
+    expect(error.problem).toContain('more than 24h after now')
+  })
+
+  it('accepts an event dated within 24h after now and dates it now', () => {
+    expect(validateEvent(track({ timestamp: new Date(NOW + HOUR).toISOString() }), NOW).at).toBe(NOW)
+    expect(validateEvent(track({ timestamp: new Date(NOW + DAY).toISOString() }), NOW).at).toBe(NOW)
+  })
+
+  it('keeps the timestamp text as sent while clamping `at`', () => {
+    const timestamp = new Date(NOW + HOUR).toISOString()
+    expect(validateEvent(track({ timestamp }), NOW).timestamp).toBe(timestamp)
+  })
+})
+
+describe('validateEvent: kinds', () => {
+  it('rejects a track event without an event name', () => {
+    expect(rejection(track({ event: undefined })).field).toBe('event')
+    expect(rejection(track({ event: '  ' })).problem).toContain('needs an event name')
+  })
+
+  it('accepts an identify call without an event name', () => {
+    expect(validateEvent(track({ kind: 'identify', event: undefined, traits: { plan: 'free' } }), NOW).kind).toBe('identify')
+  })
+
+  it('rejects a group call without a group id', () => {
+    const group = track({ kind: 'group', event: undefined, traits: { name: 'Acme' } })
+    expect(rejection(group).field).toBe('groupId')
+    expect(rejection({ ...group, company: { domain: 'acme.io' } }).field).toBe('groupId')
+    expect(rejection({ ...group, company: { groupId: '   ' } }).field).toBe('groupId')
+  })
+
+  it('accepts a group call with a group id, trimmed', () => {
+    const event = validateEvent(track({ kind: 'group', event: undefined, company: { groupId: ' acme ' } }), NOW)
+    expect(event.company?.groupId).toBe('acme')
+  })
+
+  it('rejects an unknown kind, naming the field', () => {
+    expect(rejection(track({ kind: 'page' })).field).toBe('kind')
+  })
+
+  it('rejects something that is not an event object', () => {
+    expect(rejection(null)).toBeInstanceOf(ValidationError)
+    expect(rejection('track')).toBeInstanceOf(ValidationError)
+  })
+})
+
+describe('validateEvent: size and shape limits', () => {
+  it('rejects an event larger than 32 KiB', () => {
+    const error = rejection(track({ properties: { blob: 'x'.repeat(MAX_EVENT_BYTES) } }))
+    expect(error.field).toBe('event')
+    expect(error.problem).toContain(`at most ${MAX_EVENT_BYTES}`)
+  })
+
+  it('accepts an event just under 32 KiB', () => {
+    expect(() => validateEvent(track({ properties: { blob: 'x'.repeat(MAX_EVENT_BYTES - 300) } }), NOW)).not.toThrow()
+  })
+
+  it('counts multi-byte characters by their UTF-8 size', () => {
+    // 11,000 three-byte characters: 33,000 bytes though only 11,000 UTF-16 units.
+    expect(rejection(track({ properties: { text: '€'.repeat(11_000) } })).field).toBe('event')
+  })
+
+  it('rejects properties or traits nested deeper than 8 levels', () => {
+    expect(rejection(track({ properties: nested(9) })).field).toBe('properties')
+    expect(rejection(track({ kind: 'identify', traits: nested(9) })).field).toBe('traits')
+  })
+
+  it('accepts properties nested 8 levels deep', () => {
+    expect(() => validateEvent(track({ properties: nested(8) }), NOW)).not.toThrow()
+  })
+})
+
+describe('readPath', () => {
+  it('reads nested own properties by a dotted path', () => {
+    expect(readPath({ plan: { tier: 'pro' } }, 'plan.tier')).toBe('pro')
+    expect(readPath({ calls: 0 }, 'calls')).toBe(0)
+  })
+
+  it('gives undefined for a missing path or a path through a non-object', () => {
+    expect(readPath({ plan: 'pro' }, 'plan.tier')).toBeUndefined()
+    expect(readPath({}, 'a.b')).toBeUndefined()
+    expect(readPath(undefined, 'a')).toBeUndefined()
+  })
+
+  it('never reads the prototype chain', () => {
+    expect(readPath({}, '__proto__')).toBeUndefined()
+    expect(readPath({}, 'constructor')).toBeUndefined()
+    expect(readPath({}, 'constructor.name')).toBeUndefined()
+    expect(readPath({ a: {} }, 'a.__proto__.toString')).toBeUndefined()
+    expect(readPath({}, 'toString')).toBeUndefined()
+    expect(readPath({}, 'hasOwnProperty')).toBeUndefined()
+  })
+
+  it('reads an own property called __proto__ (as JSON.parse creates it)', () => {
+    const parsed = JSON.parse('{"__proto__": {"x": 1}}') as Record<string, unknown>
+    expect(readPath(parsed, '__proto__.x')).toBe(1)
+  })
+})
+
+describe('segmentMessageToProductEvent', () => {
+  const message = (overrides: Record<string, unknown>): Record<string, unknown> => ({
+    type: 'track',
+    messageId: 'm-1',
+    timestamp: '2026-03-10T09:00:00.000Z',
+    userId: 'u-1',
+    event: 'Project Created',
+    ...overrides
+  })
+
+  it('takes the email from traits.email first', () => {
+    const event = segmentMessageToProductEvent(
+      message({
+        type: 'identify',
+        traits: { email: 'traits@acme.io' },
+        context: { traits: { email: 'context@acme.io' } },
+        properties: { email: 'properties@acme.io' }
+      })
+    )
+    expect(event.email).toBe('traits@acme.io')
+  })
+
+  it('falls back to context.traits.email, then properties.email', () => {
+    expect(
+      segmentMessageToProductEvent(
+        message({ context: { traits: { email: 'context@acme.io' } }, properties: { email: 'properties@acme.io' } })
+      ).email
+    ).toBe('context@acme.io')
+    expect(segmentMessageToProductEvent(message({ properties: { email: 'properties@acme.io' } })).email).toBe(
+      'properties@acme.io'
+    )
+  })
+
+  it('skips blank and non-string emails on the way', () => {
+    const event = segmentMessageToProductEvent(
+      message({
+        type: 'identify',
+        traits: { email: '  ' },
+        context: { traits: { email: 42 } },
+        properties: { email: 'properties@acme.io' }
+      })
+    )
+    expect(event.email).toBe('properties@acme.io')
+  })
+
+  it('has no email when none of the three places has one', () => {
+    expect(segmentMessageToProductEvent(message({})).email).toBeUndefined()
+  })
+
+  it('takes the group id from groupId, then context.groupId', () => {
+    expect(segmentMessageToProductEvent(message({ groupId: 'acme', context: { groupId: 'globex' } })).company?.groupId).toBe('acme')
+    expect(segmentMessageToProductEvent(message({ context: { groupId: 'globex' } })).company?.groupId).toBe('globex')
+    expect(segmentMessageToProductEvent(message({ groupId: 1234 })).company?.groupId).toBe('1234')
+  })
+
+  it('has no company when there is no group id on a track call', () => {
+    expect(segmentMessageToProductEvent(message({})).company).toBeUndefined()
+  })
+
+  it('takes a group call domain from traits.domain, then traits.website', () => {
+    expect(
+      segmentMessageToProductEvent(
+        message({ type: 'group', groupId: 'acme', traits: { domain: 'acme.io', website: 'https://www.acme.com' } })
+      ).company
+    ).toEqual({ groupId: 'acme', domain: 'acme.io' })
+    expect(
+      segmentMessageToProductEvent(message({ type: 'group', groupId: 'acme', traits: { website: 'https://www.acme.com' } }))
+        .company
+    ).toEqual({ groupId: 'acme', domain: 'https://www.acme.com' })
+    expect(
+      segmentMessageToProductEvent(message({ type: 'group', groupId: 'acme', traits: { domain: ' ', website: 'acme.io' } })).company
+    ).toEqual({ groupId: 'acme', domain: 'acme.io' })
+  })
+
+  it('reads domain traits only on group calls', () => {
+    const event = segmentMessageToProductEvent(message({ type: 'identify', traits: { domain: 'acme.io' } }))
+    expect(event.company).toBeUndefined()
+  })
+
+  it('keeps traits for identify and group calls but not for track calls', () => {
+    expect(segmentMessageToProductEvent(message({ type: 'identify', traits: { plan: 'pro' } })).traits).toEqual({ plan: 'pro' })
+    expect(segmentMessageToProductEvent(message({ traits: { plan: 'pro' } })).traits).toBeUndefined()
+  })
+
+  it('maps the message fields onto the canonical event', () => {
+    expect(
+      segmentMessageToProductEvent(message({ userId: 7, properties: { calls: 3 }, traits: { email: 'ada@acme.io' } }))
+    ).toEqual({
+      kind: 'track',
+      messageId: 'm-1',
+      timestamp: '2026-03-10T09:00:00.000Z',
+      email: 'ada@acme.io',
+      userId: '7',
+      event: 'Project Created',
+      properties: { calls: 3 },
+      traits: undefined,
+      company: undefined
+    })
+  })
+
+  it('rejects page and screen calls with a message naming the accepted types', () => {
+    for (const type of ['page', 'screen']) {
+      try {
+        segmentMessageToProductEvent(message({ type }))
+        throw new Error('expected a rejection')
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError)
+        expect((error as ValidationError).field).toBe('type')
+        expect((error as ValidationError).message).toBe(`type: "${type}" is not one of track, identify, group`)
+      }
+    }
+  })
+
+  it('rejects a message that is not a JSON object', () => {
+    expect(() => segmentMessageToProductEvent([])).toThrow(ValidationError)
+    expect(() => segmentMessageToProductEvent('track')).toThrow('is not a JSON object')
+  })
+
+  it('gives an event that validateEvent accepts', () => {
+    const event = validateEvent(
+      segmentMessageToProductEvent(message({ type: 'group', groupId: 'acme', traits: { domain: 'acme.io' }, userId: 'u-1' })),
+      NOW
+    )
+    expect(event).toMatchObject({ kind: 'group', userId: 'u-1', company: { groupId: 'acme', domain: 'acme.io' } })
+  })
+})

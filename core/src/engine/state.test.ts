@@ -1,0 +1,178 @@
+import { loadModel } from '../model/load'
+import { applyEvents } from './aggregate'
+import { evaluateContact } from './evaluate'
+import { validateEvent } from './event'
+import { decodeState, emptyState, encodeState, MAX_MESSAGE_IDS, MAX_STATE_CHARS, StateTooLargeError, SubjectState } from './state'
+
+const NOW = Date.parse('2026-03-10T12:00:00.000Z')
+
+const model = loadModel(`
+version: 1
+name: state
+signals:
+  projects: { count: "Project Created" }
+  calls_l7d: { sum: "API Call", of: calls, window: 7d }
+  integrations: { distinct: "Integration Connected", of: integration }
+  active: { active_days: "*", window: 30d }
+  last: { last_seen: "*" }
+  plan: { trait: plan }
+scores:
+  - property: pql_score
+    rules:
+      - { label: Busy, when: projects >= 2, points: 40, once: true }
+      - { per: calls_l7d, points: 1, cap: 20 }
+    tiers: { Cold: 0, Warm: 30 }
+handoff:
+  - on: { enters: Warm }
+    slack: { webhook: "https://hooks.slack.com/services/x" }
+`)
+
+/** A state with every kind of aggregate, a once-mark, a last score and a hand-off mark. */
+function busyState(): SubjectState {
+  const state = emptyState()
+  const events = [
+    { kind: 'track', event: 'Project Created' },
+    { kind: 'track', event: 'Project Created' },
+    { kind: 'track', event: 'API Call', properties: { calls: 12 } },
+    { kind: 'track', event: 'Integration Connected', properties: { integration: 'slack' } },
+    { kind: 'identify', traits: { plan: 'paying' } }
+  ].map((input, i) =>
+    validateEvent({ ...input, messageId: `m-${i}`, timestamp: new Date(NOW - i * 86_400_000).toISOString(), email: 'ada@acme.io' }, NOW)
+  )
+  applyEvents(model.contact, state, events.map((event) => ({ event, contact: 'ada@acme.io' })), NOW)
+  evaluateContact(model, state, NOW)
+  return state
+}
+
+/** `count` fake message-id hashes, oldest first. */
+function messageIds(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `id${String(i).padStart(6, '0')}`)
+}
+
+/** Aggregates of roughly `chars` characters of JSON. */
+function aggregates(chars: number): SubjectState['s'] {
+  const s: SubjectState['s'] = {}
+  let size = 0
+  for (let i = 0; size < chars; i++) {
+    const hashes = Array.from({ length: 100 }, (_, j) => `h${String(i * 100 + j).padStart(7, '0')}`)
+    s[`signal_${i}`] = { f: 'abcdefgh', h: hashes }
+    size += JSON.stringify(hashes).length + 30
+  }
+  return s
+}
+
+describe('encodeState / decodeState (SPEC §4)', () => {
+  it('a state survives an encode/decode round trip', () => {
+    const state = busyState()
+    expect(Object.keys(state.s).length).toBeGreaterThan(4)
+    expect(Object.keys(state.o)).toEqual(['pql_score'])
+    expect(Object.keys(state.h)).toHaveLength(1)
+    const decoded = decodeState(encodeState(state))
+    expect(decoded.problem).toBeUndefined()
+    expect(decoded.state).toEqual(state)
+  })
+
+  it('the encoded state is compact JSON', () => {
+    const text = encodeState(busyState())
+    expect(text).not.toMatch(/\n/)
+    expect(JSON.parse(text).v).toBe(1)
+  })
+
+  it.each([
+    ['empty text', ''],
+    ['null', null],
+    ['undefined', undefined]
+  ])('%s gives an empty state and no problem', (_, text) => {
+    expect(decodeState(text)).toEqual({ state: emptyState() })
+  })
+
+  it('invalid JSON gives a problem and a fresh state', () => {
+    const decoded = decodeState('{"v":1,"s":')
+    expect(decoded.state).toEqual(emptyState())
+    expect(decoded.problem).toContain('not valid JSON')
+  })
+
+  it('another version gives a problem naming the version and a fresh state', () => {
+    const text = JSON.stringify({ ...emptyState(), v: 2 })
+    const decoded = decodeState(text)
+    expect(decoded.state).toEqual(emptyState())
+    expect(decoded.problem).toContain('version 2')
+  })
+
+  it('a state of the wrong shape gives a problem naming where and a fresh state', () => {
+    const decoded = decodeState(JSON.stringify({ ...emptyState(), s: { projects: { f: 'x', n: 'three' } } }))
+    expect(decoded.state).toEqual(emptyState())
+    expect(decoded.problem).toContain('corrupt at s.projects.n')
+  })
+
+  it.each(['null', '42', '"text"', '[]', '{}', '{"v":1}', '{"v":1,"s":[],"o":{},"k":{},"r":{},"h":{},"m":[]}'])(
+    'never throws on %s',
+    (text) => {
+      let decoded: ReturnType<typeof decodeState> | undefined
+      expect(() => {
+        decoded = decodeState(text)
+      }).not.toThrow()
+      expect(decoded!.problem).toEqual(expect.any(String))
+      expect(decoded!.state).toEqual(emptyState())
+    }
+  )
+
+  it('a fresh state is not shared between decodes', () => {
+    const first = decodeState('not json').state
+    first.m.push('x')
+    expect(decodeState('not json').state.m).toEqual([])
+  })
+})
+
+describe('state size', () => {
+  it('a state that fits is encoded whole', () => {
+    const state: SubjectState = { ...emptyState(), s: aggregates(20_000), m: messageIds(MAX_MESSAGE_IDS) }
+    expect(JSON.parse(encodeState(state))).toEqual(state)
+  })
+
+  it('a state too large keeps within MAX_STATE_CHARS by dropping the oldest message ids first, never aggregates', () => {
+    const ids = messageIds(MAX_MESSAGE_IDS)
+    const state: SubjectState = { ...emptyState(), s: aggregates(MAX_STATE_CHARS - 2_000), m: ids }
+    expect(JSON.stringify(state).length).toBeGreaterThan(MAX_STATE_CHARS)
+    const text = encodeState(state)
+    expect(text.length).toBeLessThanOrEqual(MAX_STATE_CHARS)
+    const decoded = decodeState(text)
+    expect(decoded.problem).toBeUndefined()
+    expect(decoded.state.s).toEqual(state.s)
+    const kept = decoded.state.m
+    expect(kept.length).toBeGreaterThan(0)
+    expect(kept.length).toBeLessThan(ids.length)
+    expect(kept).toEqual(ids.slice(ids.length - kept.length))
+  })
+
+  it('encoding does not change the state it was given', () => {
+    const ids = messageIds(MAX_MESSAGE_IDS)
+    const state: SubjectState = { ...emptyState(), s: aggregates(MAX_STATE_CHARS - 2_000), m: ids }
+    encodeState(state)
+    expect(state.m).toHaveLength(MAX_MESSAGE_IDS)
+  })
+
+  it('a state whose aggregates alone are too large throws StateTooLargeError', () => {
+    const state: SubjectState = { ...emptyState(), s: aggregates(MAX_STATE_CHARS + 1_000), m: messageIds(10) }
+    expect(() => encodeState(state)).toThrow(StateTooLargeError)
+    try {
+      encodeState(state)
+    } catch (error) {
+      expect((error as StateTooLargeError).size).toBeGreaterThan(MAX_STATE_CHARS)
+    }
+  })
+
+  it(`keeps the ids of the last ${MAX_MESSAGE_IDS} processed messages`, () => {
+    const state = emptyState()
+    const events = Array.from({ length: MAX_MESSAGE_IDS + 20 }, (_, i) =>
+      validateEvent({ kind: 'track', event: 'Project Created', messageId: `m-${i}`, timestamp: new Date(NOW).toISOString(), email: 'ada@acme.io' }, NOW)
+    )
+    applyEvents(model.contact, state, events.map((event) => ({ event, contact: 'ada@acme.io' })), NOW)
+    expect(state.m).toHaveLength(MAX_MESSAGE_IDS)
+    // The newest ids are remembered: re-sending the last event is a duplicate, the first is not.
+    const again = applyEvents(model.contact, state, [{ event: events[events.length - 1], contact: 'ada@acme.io' }], NOW)
+    expect(again.duplicates).toBe(1)
+    const first = applyEvents(model.contact, state, [{ event: events[0], contact: 'ada@acme.io' }], NOW)
+    expect(first.duplicates).toBe(0)
+  })
+})
