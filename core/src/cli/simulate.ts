@@ -1,4 +1,4 @@
-import { simulate, SimulationResult, SubjectReport } from '../engine/simulate'
+import { simulate, SimulationResult } from '../engine/simulate'
 import { EventLine, Io, parseNow, readEvents, readModel } from './io'
 import { renderBars, renderTable } from './table'
 
@@ -9,35 +9,38 @@ export function simulationJson(result: SimulationResult): string {
   return `${JSON.stringify(result.subjects, null, 2)}\n`
 }
 
-function topReasons(subject: SubjectReport, property: string, count = 3): string {
-  return (subject.reasons[property] ?? [])
+/** A subject as a leaderboard shows it: simulate's output, or properties read back from HubSpot. */
+export type Ranked = { id: string; properties: Record<string, unknown> }
+
+function topReasons(subject: Ranked, property: string, count = 3): string {
+  return String(subject.properties[`${property}_reasons`] ?? '')
+    .split('; ')
     .slice(0, count)
-    .map((reason) => `${reason.label} (${reason.points > 0 ? '+' : ''}${reason.points})`)
     .join('; ')
 }
 
-/** Subjects by their first score, highest first: score, tier and top reasons. */
-export function leaderboard(subjects: SubjectReport[], property: string, limit?: number): string {
+/** Subjects by a score, highest first: score, tier and top reasons. */
+export function leaderboard(subjects: Ranked[], property: string, label: string, limit?: number): string {
   const ranked = [...subjects].sort(
     (a, b) => Number(b.properties[property] ?? 0) - Number(a.properties[property] ?? 0) || (a.id < b.id ? -1 : 1)
   )
   const shown = limit === undefined ? ranked : ranked.slice(0, limit)
   return renderTable(
-    [subjects[0]?.subject === 'company' ? 'company' : 'email', property, 'tier', 'top reasons'],
+    [label, property, 'tier', 'top reasons'],
     shown.map((subject) => [
       subject.id,
       Number(subject.properties[property] ?? 0),
-      String(subject.properties[`${property}_tier`] ?? '–'),
+      String(subject.properties[`${property}_tier`] || '–'),
       topReasons(subject, property)
     ])
   )
 }
 
 /** How many subjects are in each tier (and below the lowest), as a bar chart. */
-export function tierDistribution(subjects: SubjectReport[], property: string, tiers: string[]): string {
+export function tierDistribution(subjects: Ranked[], property: string, tiers: string[]): string {
   const counts = new Map<string, number>([['(no tier)', 0], ...tiers.map((tier): [string, number] => [tier, 0])])
   for (const subject of subjects) {
-    const tier = String(subject.properties[`${property}_tier`] ?? '(no tier)')
+    const tier = String(subject.properties[`${property}_tier`] || '(no tier)')
     counts.set(tier, (counts.get(tier) ?? 0) + 1)
   }
   if (counts.get('(no tier)') === 0) counts.delete('(no tier)')
@@ -70,7 +73,7 @@ export function simulateCommand(io: Io, options: SimulateOptions): number {
       const score = section?.scores[0]
       if (!score || subjects.length === 0) continue
       io.stdout.write(`\n${subjects.length} ${subjects[0].subject === 'contact' ? 'contacts' : 'companies'} ${evaluated}\n`)
-      io.stdout.write(leaderboard(subjects, score.property))
+      io.stdout.write(leaderboard(subjects, score.property, subjects[0].subject === 'contact' ? 'email' : 'company'))
       if (score.tiers.length > 0) {
         io.stdout.write(`\n${score.property} tiers\n`)
         io.stdout.write(tierDistribution(subjects, score.property, score.tiers.map((tier) => tier.name)))

@@ -31,13 +31,20 @@ export async function bootstrap(api: HubSpotApi, model: Model): Promise<Bootstra
       if (await idempotent(() => api.createGroup(objectType, group))) report.created.push(`${objectType} group ${group.name}`)
     }
     const existing = await api.propertyNames(objectType)
-    for (const property of modelProperties(model, objectType)) {
-      if (existing.has(property.name)) {
-        report.existing++
-        continue
-      }
-      if (await idempotent(() => api.createProperty(objectType, property))) report.created.push(`${objectType}.${property.name}`)
-      else report.existing++
+    const wanted = modelProperties(model, objectType)
+    const missing = wanted.filter((property) => !existing.has(property.name))
+    report.existing += wanted.length - missing.length
+    if (missing.length === 0) continue
+    const errors = await api.createProperties(objectType, missing)
+    // A property another worker created in the meantime is there all the same.
+    const refused = new Set(errors.flatMap((error) => Object.values(error.context ?? {}).flat()))
+    const failures = errors.filter((error) => !/already exists|ALREADY_EXISTS|CONFLICT/i.test(`${error.category} ${error.message}`))
+    if (failures.length > 0) {
+      throw new HubSpotRequestError(`POST /crm/v3/properties/${objectType}/batch/create`, 400, failures[0])
+    }
+    for (const property of missing) {
+      if (refused.has(property.name)) report.existing++
+      else report.created.push(`${objectType}.${property.name}`)
     }
   }
   return report

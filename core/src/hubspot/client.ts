@@ -132,15 +132,16 @@ export class HubSpotApi {
     )
   }
 
-  async createProperty(objectType: ObjectType, property: PropertyDefinition): Promise<void> {
-    await this.transport.call(`POST /crm/v3/properties/${objectType}`, async () =>
+  /** Creates properties in one call (HubSpot's batch create); returns the names HubSpot refused, with why. */
+  async createProperties(objectType: ObjectType, properties: PropertyDefinition[]): Promise<BatchError[]> {
+    const { data } = await this.transport.call(`POST /crm/v3/properties/${objectType}/batch/create`, async () =>
       answer(
-        await this.client.crm.properties.coreApi.createWithHttpInfo(
-          objectType,
-          property as unknown as Parameters<Client['crm']['properties']['coreApi']['create']>[1]
-        )
+        (await this.client.crm.properties.batchApi.createWithHttpInfo(objectType, {
+          inputs: properties as unknown as Parameters<Client['crm']['properties']['batchApi']['create']>[1]['inputs']
+        })) as unknown as WithHttpInfo<RawBatch>
       )
     )
+    return batchResult(data).errors
   }
 
   async createTask(properties: Record<string, string>, contactId: string): Promise<string> {
