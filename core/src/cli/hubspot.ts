@@ -1,6 +1,6 @@
 import { DefaultHandoffSender } from '../handoff/sender'
 import { httpsPostJson } from '../handoff/https-post'
-import { HubSpotApi, hubspotConfigFromEnv, sharedClient } from '../hubspot/client'
+import { HubSpotApi, hubspotConfigFromEnv } from '../hubspot/client'
 import { HubSpotSync, SyncReport } from '../hubspot/sync'
 import { Transport } from '../hubspot/transport'
 import type { Model } from '../model/compile'
@@ -17,7 +17,7 @@ export function syncFromEnv(env: Env, model: Model, handoffs: boolean): HubSpotS
   if (!config) {
     throw new InputError('set HUBSPOT_ACCESS_TOKEN (a private app token), and HUBSPOT_BASE_URL to use another base URL such as the emulator')
   }
-  const api = new HubSpotApi(sharedClient(config), new Transport())
+  const api = new HubSpotApi(config, new Transport())
   const portalId = env.HUBSPOT_PORTAL_ID ? Number(env.HUBSPOT_PORTAL_ID) : undefined
   const sender = handoffs
     ? new DefaultHandoffSender({

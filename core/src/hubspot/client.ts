@@ -4,26 +4,40 @@ import { Answer, Transport } from './transport'
 
 /**
  * The official `@hubspot/api-client`, one per process (SPEC §5): its retry and limiter
- * decorators are process-wide, so pqlkit turns both off and does its own (transport.ts).
- * A later call with another token or base URL reconfigures the same client: a process talks
- * to one HubSpot portal at a time.
+ * decorators are process-wide, so pqlkit creates it once with both off and does its own
+ * (transport.ts). Which portal a call goes to is not client state: every call carries its
+ * token and base URL in per-call middleware, so one process can serve several portals at
+ * once (Segment's runtime does) without one call ever using another's token.
  */
 export type HubSpotConfig = { accessToken: string; basePath?: string }
 
-let shared: { client: Client; key: string } | undefined
+const DEFAULT_BASE = 'https://api.hubapi.com'
+let shared: Client | undefined
 
-export function sharedClient(config: HubSpotConfig): Client {
-  const basePath = config.basePath ?? 'https://api.hubapi.com'
-  const key = `${basePath}\u0000${config.accessToken}`
-  if (!shared) {
-    shared = { client: new Client({ accessToken: config.accessToken, basePath, numberOfApiCallRetries: 0 }), key }
-  } else if (shared.key !== key) {
-    shared.client.config.basePath = basePath
-    shared.client.setAccessToken(config.accessToken)
-    shared.client.init()
-    shared.key = key
+export function sharedClient(): Client {
+  shared ??= new Client({ numberOfApiCallRetries: 0 })
+  return shared
+}
+
+type RequestContext = { setHeaderParam(name: string, value: string): void; getUrl(): string; setUrl(url: string): void }
+
+/** The per-call options that route a call to one portal. */
+function callOptions(config: HubSpotConfig) {
+  const base = config.basePath?.replace(/\/+$/, '')
+  return {
+    middlewareMergeStrategy: 'append' as const,
+    middleware: [
+      {
+        pre: async (context: RequestContext) => {
+          context.setHeaderParam('Authorization', `Bearer ${config.accessToken}`)
+          const url = context.getUrl()
+          if (base && url.startsWith(DEFAULT_BASE)) context.setUrl(base + url.slice(DEFAULT_BASE.length))
+          return context
+        },
+        post: async <T>(response: T) => response
+      }
+    ]
   }
-  return shared.client
 }
 
 /** SPEC §5: `HUBSPOT_BASE_URL` (no trailing slash) points the client at another base URL. */
@@ -69,17 +83,24 @@ function batchApi(client: Client, objectType: ObjectType) {
 
 /** The HubSpot calls pqlkit makes (SPEC §5), each through the transport. */
 export class HubSpotApi {
+  private readonly client = sharedClient()
+  /** Every generated module declares its own (structurally identical) options type: cast once here. */
+  private readonly options: never
+
   constructor(
-    private readonly client: Client,
+    config: HubSpotConfig,
     readonly transport: Transport
-  ) {}
+  ) {
+    this.options = callOptions(config) as never
+  }
 
   async batchRead(objectType: ObjectType, idProperty: string, ids: string[], properties: string[]): Promise<BatchResult> {
     const { data } = await this.transport.call(`POST /crm/v3/objects/${objectType}/batch/read`, async () =>
       answer(
         (await batchApi(this.client, objectType).readWithHttpInfo(
           { idProperty, inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [] },
-          false
+          false,
+          this.options
         )) as unknown as WithHttpInfo<RawBatch>
       )
     )
@@ -88,14 +109,14 @@ export class HubSpotApi {
 
   async batchUpsert(objectType: ObjectType, inputs: UpsertInput[]): Promise<BatchResult> {
     const { data } = await this.transport.call(`POST /crm/v3/objects/${objectType}/batch/upsert`, async () =>
-      answer((await batchApi(this.client, objectType).upsertWithHttpInfo({ inputs })) as unknown as WithHttpInfo<RawBatch>)
+      answer((await batchApi(this.client, objectType).upsertWithHttpInfo({ inputs }, this.options)) as unknown as WithHttpInfo<RawBatch>)
     )
     return batchResult(data)
   }
 
   async batchUpdate(objectType: ObjectType, inputs: { id: string; properties: Record<string, string> }[]): Promise<BatchResult> {
     const { data } = await this.transport.call(`POST /crm/v3/objects/${objectType}/batch/update`, async () =>
-      answer((await batchApi(this.client, objectType).updateWithHttpInfo({ inputs })) as unknown as WithHttpInfo<RawBatch>)
+      answer((await batchApi(this.client, objectType).updateWithHttpInfo({ inputs }, this.options)) as unknown as WithHttpInfo<RawBatch>)
     )
     return batchResult(data)
   }
@@ -106,7 +127,7 @@ export class HubSpotApi {
       answer(
         (await this.client.crm.associations.v4.batchApi.createDefaultWithHttpInfo('contacts', 'companies', {
           inputs: pairs.map((pair) => ({ _from: { id: pair.contactId }, to: { id: pair.companyId } }))
-        })) as unknown as WithHttpInfo<RawBatch>
+        }, this.options)) as unknown as WithHttpInfo<RawBatch>
       )
     )
     return { results: [], errors: batchResult(data).errors }
@@ -114,21 +135,21 @@ export class HubSpotApi {
 
   async propertyNames(objectType: ObjectType): Promise<Set<string>> {
     const { data } = await this.transport.call(`GET /crm/v3/properties/${objectType}`, async () =>
-      answer(await this.client.crm.properties.coreApi.getAllWithHttpInfo(objectType, false))
+      answer(await this.client.crm.properties.coreApi.getAllWithHttpInfo(objectType, false, undefined, this.options))
     )
     return new Set(data.results.map((property) => property.name))
   }
 
   async groupNames(objectType: ObjectType): Promise<Set<string>> {
     const { data } = await this.transport.call(`GET /crm/v3/properties/${objectType}/groups`, async () =>
-      answer(await this.client.crm.properties.groupsApi.getAllWithHttpInfo(objectType))
+      answer(await this.client.crm.properties.groupsApi.getAllWithHttpInfo(objectType, this.options))
     )
     return new Set(data.results.map((group) => group.name))
   }
 
   async createGroup(objectType: ObjectType, group: { name: string; label: string }): Promise<void> {
     await this.transport.call(`POST /crm/v3/properties/${objectType}/groups`, async () =>
-      answer(await this.client.crm.properties.groupsApi.createWithHttpInfo(objectType, { ...group, displayOrder: -1 }))
+      answer(await this.client.crm.properties.groupsApi.createWithHttpInfo(objectType, { ...group, displayOrder: -1 }, this.options))
     )
   }
 
@@ -138,7 +159,7 @@ export class HubSpotApi {
       answer(
         (await this.client.crm.properties.batchApi.createWithHttpInfo(objectType, {
           inputs: properties as unknown as Parameters<Client['crm']['properties']['batchApi']['create']>[1]['inputs']
-        })) as unknown as WithHttpInfo<RawBatch>
+        }, this.options)) as unknown as WithHttpInfo<RawBatch>
       )
     )
     return batchResult(data).errors
@@ -155,7 +176,7 @@ export class HubSpotApi {
               types: [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: 204 }]
             }
           ]
-        })
+        }, this.options)
       )
     )
     return data.id
@@ -169,7 +190,7 @@ export class HubSpotApi {
     const api = objectType === 'contacts' ? this.client.crm.contacts.searchApi : this.client.crm.companies.searchApi
     const { data } = await this.transport.call(`POST /crm/v3/objects/${objectType}/search`, async () =>
       answer(
-        (await api.doSearchWithHttpInfo(request as never)) as unknown as WithHttpInfo<
+        (await api.doSearchWithHttpInfo(request as never, this.options)) as unknown as WithHttpInfo<
           RawBatch & { total?: number; paging?: { next?: { after?: string } } }
         >
       )

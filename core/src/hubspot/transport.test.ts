@@ -1,6 +1,6 @@
 import nock from 'nock'
 import { RetryableError } from '../engine/errors'
-import { HubSpotApi, sharedClient } from './client'
+import { HubSpotApi } from './client'
 import { Clock, HubSpotRequestError, RateLimiter, Transport } from './transport'
 
 const BASE = 'https://hubspot.test'
@@ -21,7 +21,7 @@ function fakeClock(start = Date.parse('2026-03-01T00:00:00Z')): Clock & { sleeps
 }
 
 function api(clock: Clock, attempts = 4): HubSpotApi {
-  return new HubSpotApi(sharedClient({ accessToken: TOKEN, basePath: BASE }), new Transport(clock, { attempts, baseDelayMs: 100, maxDelayMs: 1_000 }, () => 0.5))
+  return new HubSpotApi({ accessToken: TOKEN, basePath: BASE }, new Transport(clock, { attempts, baseDelayMs: 100, maxDelayMs: 1_000 }, () => 0.5))
 }
 
 const READ = '/crm/v3/objects/contacts/batch/read'
@@ -102,6 +102,18 @@ describe('the HubSpot transport', () => {
     const hubspot = api(fakeClock())
     expect((await hubspot.batchRead('contacts', 'email', ['a@b.co'], [])).results).toHaveLength(1)
     expect(hubspot.transport.stats.retries).toBe(1)
+  })
+
+  it('one process serves two portals at once, each call with its own token and base URL', async () => {
+    for (const [base, token] of [['https://portal-a.test', 'token-a'], ['https://portal-b.test', 'token-b']]) {
+      nock(base, { reqheaders: { authorization: `Bearer ${token}` } })
+        .post(READ).query(true).delay(20)
+        .reply(200, { ...readBody, results: [{ id: token, properties: {} }] })
+    }
+    const a = new HubSpotApi({ accessToken: 'token-a', basePath: 'https://portal-a.test' }, new Transport(fakeClock()))
+    const b = new HubSpotApi({ accessToken: 'token-b', basePath: 'https://portal-b.test' }, new Transport(fakeClock()))
+    const [fromA, fromB] = await Promise.all([a.batchRead('contacts', 'email', ['x@y.co'], []), b.batchRead('contacts', 'email', ['x@y.co'], [])])
+    expect([fromA.results[0].id, fromB.results[0].id]).toEqual(['token-a', 'token-b'])
   })
 })
 
