@@ -66,7 +66,7 @@ export function printModel(model: Model, path: string): string {
     text += `\nHand-offs (${model.handoffs.length})\n`
     for (const handoff of model.handoffs) {
       const actions = [
-        handoff.slack && `Slack ${redactWebhook(handoff.slack.webhook)}`,
+        handoff.slack && `Slack ${handoff.slack.webhook ? redactWebhook(handoff.slack.webhook) : '(the host\'s default webhook)'}`,
         handoff.task && `task "${handoff.task.title}"`
       ].filter(Boolean)
       text += `  on ${handoff.score} ${handoff.label}: ${actions.join(' and ')}`

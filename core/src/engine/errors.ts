@@ -14,11 +14,12 @@ export class ValidationError extends Error {
   }
 }
 
-/** A transient failure: the same input may succeed later, after `retryAfterMs`. */
+/** A transient failure: the same input may succeed later, after `retryAfterMs`. `throttled`: a rate limit, not an outage. */
 export class RetryableError extends Error {
   constructor(
     message: string,
-    readonly retryAfterMs: number
+    readonly retryAfterMs: number,
+    readonly throttled = false
   ) {
     super(message)
     this.name = 'RetryableError'

@@ -59,7 +59,11 @@ export class DefaultHandoffSender implements HandoffSender {
       reasons: intent.reasons
     }
     const { slack, task } = intent.handoff
-    if (slack) await this.postSlack(slack.webhook || this.options.defaultWebhook || '', intent, contact, values)
+    if (slack) {
+      const webhook = slack.webhook ?? this.options.defaultWebhook
+      if (!webhook) throw new HandoffError('no Slack webhook: the model has none and the host sets no default')
+      await this.postSlack(webhook, intent, contact, values)
+    }
     if (task) {
       if (!this.options.api) throw new HandoffError('no HubSpot client to create the task with')
       if (!contact.id) throw new HandoffError('the contact has no HubSpot id yet, so no task can be associated')

@@ -12,6 +12,7 @@ import { bootstrap, BootstrapReport } from './bootstrap'
 import type { HubSpotApi, HubSpotRecord, UpsertInput } from './client'
 import { modelProperties, ObjectType, propertyTypes, sameValue, toHubSpotValue } from './properties'
 import { HubSpotRequestError } from './transport'
+import { KeyedLock } from './keyed-lock'
 import { chunks, RecordResult, writeInBatches, WriteItem } from './write'
 
 export type { RecordResult } from './write'
@@ -76,11 +77,12 @@ const COMPANY_INTERNALS = ['pqlkit_state', 'pqlkit_company_key', 'name', 'domain
  * and process; hosts call `process` per batch and report `results` their own way.
  *
  * HubSpot has no conditional write: two workers writing the same subject at once can lose
- * an update. Within a batch subjects are grouped; across batches callers serialise per
- * subject (see `SubjectQueue`).
+ * an update. Within a batch subjects are grouped; concurrent batches on one instance wait
+ * for each other per subject (contacts first, then companies, so they cannot deadlock).
  */
 export class HubSpotSync {
   private bootstrapped: Promise<BootstrapReport> | undefined
+  private readonly locks = new KeyedLock()
 
   constructor(
     readonly api: HubSpotApi,
@@ -105,9 +107,7 @@ export class HubSpotSync {
       problems: [],
       written: { contacts: 0, companies: 0 }
     }
-    const fail = (index: number, result: RecordResult) => {
-      if (report.results[index].status !== 'invalid') report.results[index] = result
-    }
+    const fail = (index: number, result: RecordResult) => recordFailure(report, index, result)
     const valid: Indexed[] = []
     events.forEach((event, index) => {
       try {
@@ -119,6 +119,32 @@ export class HubSpotSync {
     })
     if (valid.length === 0) return report
 
+    const releases: (() => void)[] = []
+    try {
+      releases.push(
+        await this.locks.acquire(
+          valid.flatMap(({ event }) => [
+            ...(event.email ? [`contact:${event.email}`] : []),
+            ...(event.userId ? [`user:${event.userId}`] : [])
+          ])
+        )
+      )
+      await this.processLocked(valid, now, report, async (keys) => {
+        releases.push(await this.locks.acquire(keys))
+      })
+    } finally {
+      for (const release of releases) release()
+    }
+    return report
+  }
+
+  private async processLocked(
+    valid: Indexed[],
+    now: number,
+    report: SyncReport,
+    lockCompanies: (keys: string[]) => Promise<void>
+  ): Promise<void> {
+    const fail = (index: number, result: RecordResult) => recordFailure(report, index, result)
     const contacts = await this.loadContacts(valid, report)
     const companies = new Map<string, Company>()
     const indexOf = new Map(valid.map((item) => [item.event, item.index]))
@@ -141,6 +167,7 @@ export class HubSpotSync {
     }
 
     if (this.model.company && companies.size > 0) {
+      await lockCompanies([...companies.keys()].map((key) => `company:${key}`))
       await this.read('companies', 'pqlkit_company_key', [...companies.values()], (company) => company.key, COMPANY_INTERNALS)
       for (const company of companies.values()) {
         if (company.failure) continue
@@ -169,7 +196,6 @@ export class HubSpotSync {
     for (const subject of [...contacts, ...companies.values()]) {
       if (subject.failure) for (const { index } of subject.events) fail(index, subject.failure)
     }
-    return report
   }
 
   /**
@@ -492,8 +518,15 @@ export class HubSpotSync {
   }
 }
 
+/** An invalid result stands: a retry cannot fix it, so a later retryable failure does not replace it. */
+function recordFailure(report: SyncReport, index: number, result: RecordResult): void {
+  if (report.results[index].status !== 'invalid') report.results[index] = result
+}
+
 function readFailure(error: unknown): RecordResult {
-  if (error instanceof RetryableError) return { status: 'retryable', message: error.message, retryAfterMs: error.retryAfterMs }
+  if (error instanceof RetryableError) {
+    return { status: 'retryable', message: error.message, retryAfterMs: error.retryAfterMs, throttled: error.throttled }
+  }
   if (error instanceof HubSpotRequestError && error.status !== 401 && error.status !== 403) {
     return { status: 'invalid', message: error.message }
   }

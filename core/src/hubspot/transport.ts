@@ -88,11 +88,11 @@ export class RateLimiter {
     }
   }
 
-  /** After a 429: nothing more until the window has rolled. */
-  exhaust(): void {
-    const now = this.clock.now()
+  /** After a 429: nothing more for `ms` (the rest of HubSpot's window). */
+  pause(ms: number): void {
+    const until = this.clock.now() + ms - this.intervalMs
     this.sent.length = 0
-    for (let i = 0; i < this.max; i++) this.sent.push(now)
+    for (let i = 0; i < this.max; i++) this.sent.push(until)
   }
 }
 
@@ -138,11 +138,15 @@ export class Transport {
       if (failure.kind === 'answer' && failure.status === 429) {
         const policy = failure.body.policyName ?? ''
         if (/DAILY/i.test(policy)) {
-          throw new RetryableError(`HubSpot's daily API limit is reached (${endpoint}); retry after midnight`, msUntilNextUtcDay(this.clock.now()))
+          throw new RetryableError(
+            `HubSpot's daily API limit is reached (${endpoint}); retry after midnight UTC`,
+            msUntilNextUtcDay(this.clock.now()),
+            true
+          )
         }
         const waitMs = retryAfterMs(failure.headers) ?? this.limiter.limit.intervalMs
-        if (last) throw new RetryableError(`HubSpot kept rate-limiting ${endpoint} after ${tryNumber} attempts`, waitMs)
-        this.limiter.exhaust()
+        if (last) throw new RetryableError(`HubSpot kept rate-limiting ${endpoint} after ${tryNumber} attempts`, waitMs, true)
+        this.limiter.pause(waitMs)
         this.stats.retries++
         continue
       }

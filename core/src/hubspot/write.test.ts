@@ -70,11 +70,11 @@ describe('batch writes', () => {
   it('exhausted retries make the whole chunk retryable, with the retry-after', async () => {
     const { list, outcome } = items(['a@x.io', 'b@x.io'])
     await writeInBatches(list, async () => {
-      throw new RetryableError('HubSpot kept rate-limiting', 10_000)
+      throw new RetryableError('HubSpot kept rate-limiting', 10_000, true)
     })
     expect([...outcome.values()]).toEqual([
-      { status: 'retryable', message: 'HubSpot kept rate-limiting', retryAfterMs: 10_000 },
-      { status: 'retryable', message: 'HubSpot kept rate-limiting', retryAfterMs: 10_000 }
+      { status: 'retryable', message: 'HubSpot kept rate-limiting', retryAfterMs: 10_000, throttled: true },
+      { status: 'retryable', message: 'HubSpot kept rate-limiting', retryAfterMs: 10_000, throttled: true }
     ])
   })
 

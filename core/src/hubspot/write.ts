@@ -6,7 +6,7 @@ import { HubSpotRequestError } from './transport'
 export type RecordResult =
   | { status: 'ok' }
   | { status: 'invalid'; message: string }
-  | { status: 'retryable'; message: string; retryAfterMs: number }
+  | { status: 'retryable'; message: string; retryAfterMs: number; throttled?: boolean }
 
 /** One record of a batch write, with the ids HubSpot may name it by in an error's `context`. */
 export type WriteItem<I> = {
@@ -55,7 +55,9 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
       return
     }
     if (error instanceof RetryableError) {
-      for (const item of chunk) item.failed({ status: 'retryable', message: error.message, retryAfterMs: error.retryAfterMs })
+      for (const item of chunk) {
+        item.failed({ status: 'retryable', message: error.message, retryAfterMs: error.retryAfterMs, throttled: error.throttled })
+      }
       return
     }
     throw error

@@ -91,7 +91,8 @@ export type Handoff = {
   trigger: { kind: 'enters'; tier: string; threshold: number } | { kind: 'rises_by'; by: number; withinMs: number }
   unless?: Condition
   unlessText?: string
-  slack?: { webhook: string }
+  /** Without a webhook of its own, the host's default Slack webhook setting is used. */
+  slack?: { webhook?: string }
   task?: { title: string; body?: string; dueMs: number; priority?: 'LOW' | 'MEDIUM' | 'HIGH' }
 }
 

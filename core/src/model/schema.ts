@@ -167,7 +167,7 @@ export const HandoffDocument = z
       'a trigger'
     ),
     unless: z.string().min(1).optional(),
-    slack: z.strictObject({ webhook: WebhookUrl }).optional(),
+    slack: z.strictObject({ webhook: WebhookUrl.optional() }).optional(),
     task: z
       .strictObject({
         title: z.string().min(1).max(500),

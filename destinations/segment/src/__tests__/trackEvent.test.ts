@@ -1,0 +1,130 @@
+import nock from 'nock'
+import { createTestIntegration, IntegrationError } from '@segment/actions-core'
+import destination from '../index'
+import type { Settings } from '../generated-types'
+import { bootstrapped, completed, HUBSPOT, record } from './hubspot-nock'
+
+const MODEL = JSON.stringify({
+  version: 1,
+  name: 'segment unit tests',
+  signals: { projects: { count: 'Project Created' }, plan: { trait: 'plan' } },
+  scores: [
+    {
+      property: 'pql_score',
+      rules: [
+        { label: 'Projects', per: 'projects', points: 10 },
+        { label: 'Paying', when: 'plan == "paying"', points: 20 }
+      ],
+      tiers: { Cold: 0, Hot: 50 }
+    }
+  ],
+  company: { signals: { users: { distinct_users: '*' } } }
+})
+const CONTACT_PROPERTIES = ['projects', 'plan', 'pql_score', 'pql_score_tier', 'pql_score_reasons', 'pql_score_updated_at', 'pqlkit_state', 'pqlkit_user_id']
+const COMPANY_PROPERTIES = ['users', 'pqlkit_state', 'pqlkit_company_key']
+const READ_PROPERTIES = [...CONTACT_PROPERTIES, 'email', 'firstname', 'lastname', 'jobtitle', 'lifecyclestage', 'hubspot_owner_id', 'company']
+
+let settings: Settings
+let testDestination: ReturnType<typeof createTestIntegration<Settings>>
+let run = 0
+
+beforeAll(() => nock.disableNetConnect())
+afterAll(() => nock.enableNetConnect())
+beforeEach(() => {
+  // A fresh token per test: the destination keeps one pipeline per settings and process.
+  settings = { accessToken: `pat-na1-test-${++run}`, model: MODEL }
+  testDestination = createTestIntegration(destination)
+  bootstrapped({ contacts: CONTACT_PROPERTIES, companies: COMPANY_PROPERTIES })
+})
+afterEach(() => nock.cleanAll())
+
+const trackEvent = (overrides: Record<string, unknown> = {}) => ({
+  type: 'track' as const,
+  event: 'Project Created',
+  messageId: 'msg-1',
+  timestamp: new Date(Date.now() - 3_600_000).toISOString(),
+  userId: 'u-ada',
+  properties: { project_id: 'p1' },
+  context: { traits: { email: 'Ada@Acme.io' } },
+  ...overrides
+})
+
+describe('trackEvent', () => {
+  it('reads the contact by email and upserts exactly the changed properties with the new state', async () => {
+    let upserted: { inputs: { idProperty: string; id: string; properties: Record<string, string> }[] } | undefined
+    nock(HUBSPOT, { reqheaders: { authorization: `Bearer ${settings.accessToken}` } })
+      .post('/crm/v3/objects/contacts/batch/read', {
+        idProperty: 'email',
+        inputs: [{ id: 'ada@acme.io' }],
+        properties: READ_PROPERTIES,
+        propertiesWithHistory: []
+      })
+      .query({ archived: false })
+      .reply(200, completed([]))
+      .post('/crm/v3/objects/contacts/batch/read', { idProperty: 'pqlkit_user_id', inputs: [{ id: 'u-ada' }], properties: READ_PROPERTIES, propertiesWithHistory: [] })
+      .query(true)
+      .reply(200, completed([]))
+      .post('/crm/v3/objects/contacts/batch/upsert', (body) => {
+        upserted = body
+        return true
+      })
+      .reply(200, completed([record('501', { email: 'ada@acme.io' })]))
+
+    const before = Date.now()
+    await testDestination.testAction('trackEvent', { event: trackEvent(), settings, useDefaultMappings: true })
+    const after = Date.now()
+
+    expect(upserted!.inputs).toHaveLength(1)
+    const { pqlkit_state, pql_score_updated_at, ...properties } = upserted!.inputs[0].properties
+    expect(upserted!.inputs[0]).toMatchObject({ idProperty: 'email', id: 'ada@acme.io' })
+    expect(properties).toEqual({
+      projects: '1',
+      pql_score: '10',
+      pql_score_tier: 'Cold',
+      pql_score_reasons: 'Projects (+10)',
+      pqlkit_user_id: 'u-ada'
+    })
+    // `now` is the host's clock when the batch is processed.
+    expect(Date.parse(pql_score_updated_at)).toBeGreaterThanOrEqual(before)
+    expect(Date.parse(pql_score_updated_at)).toBeLessThanOrEqual(after)
+    expect(JSON.parse(pqlkit_state)).toMatchObject({ v: 1, m: [expect.any(String)] })
+    expect(nock.pendingMocks().filter((mock) => !mock.includes('/properties/'))).toEqual([])
+  })
+
+  it('an event without email or user id is a PayloadValidationError naming the field', async () => {
+    await expect(
+      testDestination.testAction('trackEvent', {
+        event: trackEvent({ userId: null, context: {} }),
+        settings,
+        useDefaultMappings: true
+      })
+    ).rejects.toThrow('email: the event has no identity: it needs an email or a userId')
+  })
+
+  it('a malformed model setting is a clear IntegrationError', async () => {
+    const broken = { ...settings, model: MODEL.replace('plan == \\"paying\\"', 'plann == \\"paying\\"') }
+    const error = await testDestination
+      .testAction('trackEvent', { event: trackEvent(), settings: broken, useDefaultMappings: true })
+      .catch((e) => e)
+    expect(error).toBeInstanceOf(IntegrationError)
+    expect(error.message).toBe(
+      'The PQL model setting is invalid: model:1:235: scores[0].rules[1].when: unknown name "plann" at column 1 of "plann == "paying""'
+    )
+  })
+
+  it('a 429 that outlasts the retries is a retryable error', async () => {
+    nock(HUBSPOT)
+      .post('/crm/v3/objects/contacts/batch/read')
+      .query(true)
+      .times(6)
+      .reply(
+        429,
+        { status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING', correlationId: 'c' },
+        { 'X-HubSpot-RateLimit-Max': '100', 'X-HubSpot-RateLimit-Interval-Milliseconds': '20', 'Retry-After': '0.01' }
+      )
+    const error = await testDestination.testAction('trackEvent', { event: trackEvent(), settings, useDefaultMappings: true }).catch((e) => e)
+    expect(error.constructor.name).toBe('RetryableError')
+    expect(error.status).toBe(429)
+    expect(error.message).toMatch(/kept rate-limiting POST \/crm\/v3\/objects\/contacts\/batch\/read/)
+  })
+})
