@@ -35,7 +35,10 @@ export function attributeToCompanies(
     if (own !== undefined && (contactState.c === undefined || event.at >= contactState.c[1])) {
       contactState.c = [own, event.at]
     }
-    const key = own ?? contactState.c?.[0]
+    // Without its own company, an event counts for the company the contact was last seen with
+    // at the event's time: none before the contact's first company. Retries and late events
+    // are attributed as they were in time order, never to a company learned afterwards.
+    const key = own ?? (contactState.c && event.at >= contactState.c[1] ? contactState.c[0] : undefined)
     if (key === undefined) continue
     const list = byCompany.get(key) ?? []
     list.push({ event, contact: identity })

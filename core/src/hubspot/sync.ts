@@ -100,12 +100,19 @@ export class HubSpotSync {
   }
 
   async process(events: ProductEvent[], now: number): Promise<SyncReport> {
-    await this.bootstrap()
     const report: SyncReport = {
       results: events.map((): RecordResult => ({ status: 'ok' })),
       handoffs: [],
       problems: [],
       written: { contacts: 0, companies: 0 }
+    }
+    try {
+      await this.bootstrap()
+    } catch (error) {
+      if (!(error instanceof RetryableError)) throw error
+      const result = readFailure(error)
+      report.results = events.map(() => result)
+      return report
     }
     const fail = (index: number, result: RecordResult) => recordFailure(report, index, result)
     const valid: Indexed[] = []
@@ -188,6 +195,8 @@ export class HubSpotSync {
     await this.sendHandoffs(existing, report)
     await this.writeCompanies([...companies.values()], report)
     await this.associate(existing, companies, report)
+    const fresh = this.associations(contacts.filter((contact) => !contact.record), companies)
+    for (const { contact, key } of fresh) contact.state!.ca = key
     await this.writeContacts(contacts, report)
     const created = contacts.filter((contact) => contact.createdNow)
     await this.associate(created, companies, report)
@@ -286,35 +295,50 @@ export class HubSpotSync {
     }
   }
 
-  /**
-   * SPEC §2: a contact with a company is associated to it once. Marked in the contact's state
-   * when the association is made before the contact's write; a contact created by this batch
-   * is associated after its write and marked with its next batch (the call is idempotent).
-   */
-  private async associate(contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<void> {
+  /** The contacts whose company is known and stored, and that are not yet associated to it. */
+  private associations(contacts: Contact[], companies: Map<string, Company>): { contact: Contact; key: string; companyId: string }[] {
     const pairs: { contact: Contact; key: string; companyId: string }[] = []
     for (const contact of contacts) {
       const key = contact.state?.c?.[0]
-      if (contact.failure || !contact.record || key === undefined || contact.state!.ca === key) continue
+      if (contact.failure || !contact.state || key === undefined || contact.state.ca === key) continue
       const company = companies.get(key)
       if (!company?.record || company.failure) continue
       pairs.push({ contact, key, companyId: company.record.id })
     }
+    return pairs
+  }
+
+  /**
+   * SPEC §2: a contact with a company is associated to it once, marked in its state. An
+   * existing contact is associated before its write, which carries the mark. A contact this
+   * batch creates has no id before its write: the write carries the mark and the association
+   * follows; if that fails, the mark is taken back so its next batch tries again.
+   */
+  private async associate(contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<void> {
+    const created = contacts.filter((contact) => contact.createdNow)
+    for (const contact of created) if (contact.state?.ca !== undefined) delete contact.state.ca
+    const pairs = this.associations(contacts.filter((contact) => contact.record), companies)
+    const unmarked: Contact[] = []
     for (const chunk of chunks(pairs)) {
+      let failed: Set<string>
       try {
         const { errors } = await this.api.associate(
           chunk.map(({ contact, companyId }) => ({ contactId: contact.record!.id, companyId }))
         )
-        const failed = new Set(errors.flatMap((error) => Object.values(error.context ?? {}).flat()))
+        failed = new Set(errors.flatMap((error) => Object.values(error.context ?? {}).flat()))
         for (const error of errors) report.problems.push(`association: ${error.message}`)
-        for (const { contact, key, companyId } of chunk) {
-          if (!failed.has(contact.record!.id) && !failed.has(companyId) && !contact.createdNow) contact.state!.ca = key
-        }
       } catch (error) {
         if (!(error instanceof RetryableError) && !(error instanceof HubSpotRequestError && error.status === 400)) throw error
         report.problems.push(`association of ${chunk.length} contacts postponed to their next batch: ${error.message}`)
+        failed = new Set(chunk.flatMap(({ contact, companyId }) => [contact.record!.id, companyId]))
+      }
+      for (const { contact, key, companyId } of chunk) {
+        const ok = !failed.has(contact.record!.id) && !failed.has(companyId)
+        if (ok) contact.state!.ca = key
+        else if (contact.createdNow) unmarked.push(contact)
       }
     }
+    if (unmarked.length > 0) await this.writeContacts(unmarked, report)
   }
 
   private decode(record: HubSpotRecord | undefined, who: string, report: SyncReport): SubjectState {

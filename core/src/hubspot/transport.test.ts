@@ -48,18 +48,32 @@ describe('the HubSpot transport', () => {
     scope.done()
   })
 
-  it('a TEN_SECONDLY_ROLLING 429 waits for the window to roll, then retries', async () => {
+  /** One TEN_SECONDLY_ROLLING 429 with HubSpot's headers, then success; returns the total wait. */
+  async function waitAfter429(remaining: number): Promise<number> {
     const clock = fakeClock()
     nock(BASE)
       .post(READ).query(true)
-      .reply(429, rateLimited, { 'X-HubSpot-RateLimit-Max': '100', 'X-HubSpot-RateLimit-Interval-Milliseconds': '10000' })
+      .reply(429, rateLimited, {
+        'X-HubSpot-RateLimit-Max': '100',
+        'X-HubSpot-RateLimit-Remaining': String(remaining),
+        'X-HubSpot-RateLimit-Interval-Milliseconds': '10000'
+      })
       .post(READ).query(true)
       .reply(200, readBody)
     const hubspot = api(clock)
     await hubspot.batchRead('contacts', 'email', ['ada@acme.io'], [])
     expect(hubspot.transport.stats).toMatchObject({ calls: 2, retries: 1 })
-    // The limiter was exhausted by the 429: the retry waited for the 10 s window to roll.
-    expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(10_000)
+    return clock.sleeps.reduce((a, b) => a + b, 0)
+  }
+
+  it('a TEN_SECONDLY_ROLLING 429 on an exhausted window waits for the 10 s window to roll, then retries', async () => {
+    expect(await waitAfter429(0)).toBeGreaterThanOrEqual(10_000)
+  })
+
+  it('a 429 while the window still has room (a shared or secondly limit) backs off briefly instead', async () => {
+    const waited = await waitAfter429(60)
+    expect(waited).toBeGreaterThan(0)
+    expect(waited).toBeLessThan(10_000)
   })
 
   it('5xx answers back off exponentially and give up with a RetryableError after the bounded attempts', async () => {

@@ -88,11 +88,13 @@ export class RateLimiter {
     }
   }
 
-  /** After a 429: nothing more for `ms` (the rest of HubSpot's window). */
+  /** After a 429: nothing more for at least `ms`; a window already known to be full stays full. */
   pause(ms: number): void {
     const until = this.clock.now() + ms - this.intervalMs
+    const later = this.sent.filter((at) => at > until)
     this.sent.length = 0
-    for (let i = 0; i < this.max; i++) this.sent.push(until)
+    for (let i = later.length; i < this.max; i++) this.sent.push(until)
+    this.sent.push(...later)
   }
 }
 
@@ -144,7 +146,9 @@ export class Transport {
             true
           )
         }
-        const waitMs = retryAfterMs(failure.headers) ?? this.limiter.limit.intervalMs
+        // Without Retry-After, back off as for 5xx but never past one window: the limiter has
+        // already taken HubSpot's Remaining count, so an exhausted window waits for it anyway.
+        const waitMs = retryAfterMs(failure.headers) ?? Math.min(this.limiter.limit.intervalMs, this.backoff(tryNumber))
         if (last) throw new RetryableError(`HubSpot kept rate-limiting ${endpoint} after ${tryNumber} attempts`, waitMs, true)
         this.limiter.pause(waitMs)
         this.stats.retries++
@@ -155,12 +159,16 @@ export class Transport {
         const answer = failure as Extract<Failure, { kind: 'answer' }>
         throw new HubSpotRequestError(endpoint, answer.status, answer.body)
       }
-      const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (tryNumber - 1))
+      const delay = this.backoff(tryNumber)
       const what = failure.kind === 'network' ? failure.message : `status ${failure.status}`
       if (last) throw new RetryableError(`HubSpot ${endpoint} failed ${tryNumber} times (last: ${what})`, delay)
       this.stats.retries++
       await this.clock.sleep(delay / 2 + this.random() * (delay / 2))
     }
+  }
+
+  private backoff(tryNumber: number): number {
+    return Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (tryNumber - 1))
   }
 }
 

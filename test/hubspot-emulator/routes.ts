@@ -1,0 +1,80 @@
+import { validation } from './errors'
+import { objectTypeOf, ObjectType } from './properties'
+import { Answer, RecordFaults, Store } from './store'
+
+/** The HubSpot endpoints the emulator serves, as (method, path pattern, handler). */
+export type RouteContext = {
+  store: Store
+  portalId: number
+  params: string[]
+  body: unknown
+  query: URLSearchParams
+  /** Per-record fault injection of this request. */
+  fails: RecordFaults
+}
+
+type Route = { method: 'GET' | 'POST'; pattern: RegExp; handle(context: RouteContext): Answer }
+
+/** HubSpot's answer to an object type it does not know. */
+function typeOf(segment: string): ObjectType {
+  const type = objectTypeOf(segment)
+  if (!type) throw validation(`Unable to infer object type from: ${segment}`)
+  return type
+}
+
+const SEGMENT = '([^/]+)'
+
+export const ROUTES: Route[] = [
+  {
+    method: 'GET',
+    pattern: /^\/account-info\/v3\/details$/,
+    handle: ({ portalId }) => ({
+      status: 200,
+      body: { portalId, accountType: 'STANDARD', timeZone: 'Etc/UTC', companyCurrency: 'USD', additionalCurrencies: [], utcOffset: '+00:00', utcOffsetMilliseconds: 0, uiDomain: 'app.hubspot.com', dataHostingLocation: 'na1' }
+    })
+  },
+  { method: 'GET', pattern: new RegExp(`^/crm/v3/objects/${SEGMENT}$`), handle: ({ store, params, query }) => store.list(typeOf(params[0]), query) },
+  { method: 'POST', pattern: /^\/crm\/v3\/objects\/tasks$/, handle: ({ store, body }) => store.createTask(body) },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/crm/v3/objects/${SEGMENT}/batch/(read|upsert|update)$`),
+    handle: ({ store, params, body, fails }) => {
+      const type = typeOf(params[0])
+      if (params[1] === 'read') return store.batchRead(type, body, fails)
+      return params[1] === 'upsert' ? store.batchUpsert(type, body, fails) : store.batchUpdate(type, body, fails)
+    }
+  },
+  { method: 'POST', pattern: new RegExp(`^/crm/v3/objects/${SEGMENT}/search$`), handle: ({ store, params, body }) => store.search(typeOf(params[0]), body) },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/crm/v4/associations/${SEGMENT}/${SEGMENT}/batch/associate/default$`),
+    handle: ({ store, params, body, fails }) => store.associateDefault(typeOf(params[0]), typeOf(params[1]), body, fails)
+  },
+  { method: 'GET', pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}$`), handle: ({ store, params }) => store.listProperties(typeOf(params[0])) },
+  { method: 'POST', pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}$`), handle: ({ store, params, body }) => store.createProperty(typeOf(params[0]), body) },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}/batch/create$`),
+    handle: ({ store, params, body }) => store.batchCreateProperties(typeOf(params[0]), body)
+  },
+  { method: 'GET', pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}/groups$`), handle: ({ store, params }) => store.listGroups(typeOf(params[0])) },
+  { method: 'POST', pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}/groups$`), handle: ({ store, params, body }) => store.createGroup(typeOf(params[0]), body) },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}/${SEGMENT}$`),
+    handle: ({ store, params }) => store.getProperty(typeOf(params[0]), decodeURIComponent(params[1]))
+  }
+]
+
+/** The route for a request, with its path parameters. */
+export function findRoute(method: string, path: string): { route: Route; params: string[] } | undefined {
+  for (const route of ROUTES) {
+    if (route.method !== method) continue
+    const match = route.pattern.exec(path)
+    if (match) return { route, params: match.slice(1) }
+  }
+  return undefined
+}
+
+/** Whether the path is a CRM search (its own 5 per second limit). */
+export const isSearch = (path: string): boolean => /^\/crm\/v3\/objects\/[^/]+\/search$/.test(path)

@@ -1,0 +1,457 @@
+import { HubSpotError, RecordError, injectedRecordError, invalidInput, notFound, validation } from './errors'
+import { builtInGroups, builtInProperties, checkValue, isUniqueKey, ObjectType, parseGroupCreate, parsePropertyCreate } from './properties'
+import { PropertyDefinition, PropertyGroup, rejectProblems, TYPE_IDS, ValueProblem } from './properties'
+import { search } from './search'
+
+/** The in-memory CRM: property definitions, groups, records and associations. */
+export type StoredRecord = { id: string; properties: Record<string, string>; createdAt: string; updatedAt: string; associations?: RecordAssociation[] }
+export type RecordAssociation = { toObjectType: ObjectType; toId: string; associationCategory: string; associationTypeId: number }
+/** A v4 default contact→company association (typeId 279; HubSpot keeps the reverse, 280, implicitly). */
+export type Association = { fromObjectType: 'contacts'; from: string; toObjectType: 'companies'; to: string; associationCategory: 'HUBSPOT_DEFINED'; associationTypeId: number }
+
+type WithType<T> = T & { objectType: ObjectType }
+export type EmulatorDump = {
+  contacts: StoredRecord[]
+  companies: StoredRecord[]
+  tasks: StoredRecord[]
+  associations: Association[]
+  properties: WithType<PropertyDefinition>[]
+  groups: WithType<PropertyGroup>[]
+}
+
+/** An HTTP answer of a handler. */
+export type Answer = { status: number; body: unknown }
+/** Whether fault injection fails the record at this index of the batch. */
+export type RecordFaults = (index: number) => boolean
+
+export const BATCH_LIMIT = 100
+export const ASSOCIATION_BATCH_LIMIT = 2_000
+const SYSTEM = ['hs_object_id', 'createdate', 'lastmodifieddate']
+/** What HubSpot returns when a read names no properties. */
+const DEFAULT_PROPERTIES: Record<ObjectType, string[]> = {
+  contacts: ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'],
+  companies: ['createdate', 'domain', 'hs_object_id', 'lastmodifieddate', 'name'],
+  tasks: ['createdate', 'hs_object_id', 'hs_task_subject', 'hs_timestamp', 'lastmodifieddate']
+}
+const SINGULAR: Record<ObjectType, string> = { contacts: 'CONTACT', companies: 'COMPANY', tasks: 'TASK' }
+/** HubSpot-defined association type ids, by (from, to). */
+const ASSOCIATION_TYPES: Record<string, { to: ObjectType; id: number }[]> = {
+  contacts: [{ to: 'companies', id: 279 }],
+  companies: [{ to: 'contacts', id: 280 }],
+  tasks: [{ to: 'contacts', id: 204 }, { to: 'companies', id: 192 }]
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+const isId = (value: unknown): value is string => typeof value === 'string' && value !== ''
+
+/** `body.inputs`, checked against the batch limit. */
+function inputsOf(body: unknown, limit = BATCH_LIMIT): Record<string, unknown>[] {
+  if (!isObject(body) || !Array.isArray(body.inputs)) throw invalidInput('Cannot build a batch input: `inputs` must be an array')
+  if (body.inputs.length > limit) {
+    throw validation(`Too many inputs: ${body.inputs.length}. A batch takes at most ${limit} inputs.`, { context: { limit: [String(limit)] } })
+  }
+  return body.inputs.map((input, index) => {
+    if (!isObject(input)) throw invalidInput(`inputs[${index}] must be an object`)
+    return input
+  })
+}
+
+function batchAnswer(startedAt: string, results: unknown[], errors: RecordError[]): Answer {
+  const base = { status: 'COMPLETE', results, startedAt, completedAt: new Date().toISOString() }
+  return errors.length === 0 ? { status: 200, body: base } : { status: 207, body: { ...base, numErrors: errors.length, errors } }
+}
+
+/** A write to one record: an existing record or a new one, and the values to apply. */
+type Write = { index: number; label: string; record?: StoredRecord; values: Record<string, string> }
+
+export class Store {
+  private readonly definitions = new Map<ObjectType, Map<string, PropertyDefinition>>()
+  private readonly groups = new Map<ObjectType, Map<string, PropertyGroup>>()
+  private readonly records = new Map<ObjectType, Map<string, StoredRecord>>()
+  private readonly associations = new Map<string, Association>()
+  private nextId = 1001
+
+  constructor(readonly portalId: number) {
+    this.reset()
+  }
+
+  /** Back to a fresh portal: only HubSpot's own properties and groups. */
+  reset(): void {
+    const now = new Date().toISOString()
+    for (const type of ['contacts', 'companies', 'tasks'] as ObjectType[]) {
+      this.definitions.set(type, new Map(builtInProperties(type, now).map((p) => [p.name, p])))
+      this.groups.set(type, new Map(builtInGroups(type).map((g) => [g.name, g])))
+      this.records.set(type, new Map())
+    }
+    this.associations.clear()
+    this.nextId = 1001
+  }
+
+  private defs(type: ObjectType): Map<string, PropertyDefinition> {
+    return this.definitions.get(type)!
+  }
+
+  private all(type: ObjectType): Map<string, StoredRecord> {
+    return this.records.get(type)!
+  }
+
+  // ---- properties and groups ------------------------------------------------------------
+
+  listProperties(type: ObjectType): Answer {
+    return { status: 200, body: { results: [...this.defs(type).values()] } }
+  }
+
+  getProperty(type: ObjectType, name: string): Answer {
+    const property = this.defs(type).get(name)
+    if (!property) throw notFound(`Unable to find property ${name} for object type ${TYPE_IDS[type]}`)
+    return { status: 200, body: property }
+  }
+
+  private addProperty(type: ObjectType, input: unknown): PropertyDefinition {
+    const property = parsePropertyCreate(input, new Set(this.groups.get(type)!.keys()), new Date().toISOString())
+    if (this.defs(type).has(property.name)) {
+      throw new HubSpotError(409, 'OBJECT_ALREADY_EXISTS', `Property named '${property.name}' already exists.`, {
+        subCategory: 'PropertyValidationError.PROPERTY_EXISTS',
+        context: { name: [property.name] }
+      })
+    }
+    this.defs(type).set(property.name, property)
+    return property
+  }
+
+  createProperty(type: ObjectType, input: unknown): Answer {
+    return { status: 201, body: this.addProperty(type, input) }
+  }
+
+  /** `POST /crm/v3/properties/{objectType}/batch/create`: 201, or 207 naming each refused property. */
+  batchCreateProperties(type: ObjectType, body: unknown): Answer {
+    const startedAt = new Date().toISOString()
+    const results: PropertyDefinition[] = []
+    const errors: RecordError[] = []
+    for (const input of inputsOf(body)) {
+      try {
+        results.push(this.addProperty(type, input))
+      } catch (error) {
+        if (!(error instanceof HubSpotError)) throw error
+        const name = typeof input.name === 'string' ? input.name : ''
+        errors.push({ status: 'error', category: error.category, message: error.message, context: { name: [name] } })
+      }
+    }
+    const answer = batchAnswer(startedAt, results, errors)
+    return answer.status === 200 ? { status: 201, body: answer.body } : answer
+  }
+
+  listGroups(type: ObjectType): Answer {
+    return { status: 200, body: { results: [...this.groups.get(type)!.values()] } }
+  }
+
+  createGroup(type: ObjectType, input: unknown): Answer {
+    const group = parseGroupCreate(input)
+    const groups = this.groups.get(type)!
+    if (groups.has(group.name)) {
+      throw new HubSpotError(409, 'OBJECT_ALREADY_EXISTS', `Property group named '${group.name}' already exists.`, { context: { name: [group.name] } })
+    }
+    groups.set(group.name, group)
+    return { status: 201, body: group }
+  }
+
+  // ---- records ----------------------------------------------------------------------------
+
+  /** The record whose `property` is `value` (email case-insensitively; hs_object_id is the id). */
+  private find(type: ObjectType, property: string, value: string): StoredRecord | undefined {
+    if (property === 'hs_object_id') return this.all(type).get(value)
+    const wanted = property === 'email' ? value.trim().toLowerCase() : value
+    for (const record of this.all(type).values()) {
+      const stored = record.properties[property]
+      if (stored !== undefined && (property === 'email' ? stored.toLowerCase() : stored) === wanted) return record
+    }
+    return undefined
+  }
+
+  /** The client-facing record (`SimplePublicObject`): requested properties, unset ones null. */
+  private present(type: ObjectType, record: StoredRecord, requested?: string[]) {
+    const names = requested && requested.length > 0 ? [...new Set([...requested, ...SYSTEM])] : DEFAULT_PROPERTIES[type]
+    const properties: Record<string, string | null> = {}
+    for (const name of names) if (this.defs(type).has(name)) properties[name] = record.properties[name] ?? null
+    return { id: record.id, properties, createdAt: record.createdAt, updatedAt: record.updatedAt, archived: false }
+  }
+
+  /** `idProperty` must identify records: `email` on contacts or a `hasUniqueValue` property. */
+  private checkIdProperty(type: ObjectType, idProperty: unknown, what: 'update/upsert' | 'read'): string {
+    if (!isId(idProperty)) throw validation('idProperty is required: the name of a unique property (for contacts, email)')
+    if (idProperty === 'hs_object_id' && what === 'read') return idProperty
+    if (!isUniqueKey(type, this.defs(type).get(idProperty))) {
+      throw validation(`Unable to perform ${what} by non-unique ${TYPE_IDS[type]} property ${idProperty} in portal ID ${this.portalId}`)
+    }
+    return idProperty
+  }
+
+  /** Checks every value of every write; one bad value rejects the whole request (400). */
+  private checkValues(type: ObjectType, inputs: { label: string; properties: unknown }[]): Record<string, string>[] {
+    const problems: { id: string; problem: ValueProblem }[] = []
+    const checked = inputs.map(({ label, properties }) => {
+      if (properties !== undefined && !isObject(properties)) throw invalidInput(`properties of the input ${label} must be an object of strings`)
+      const values: Record<string, string> = {}
+      for (const [name, raw] of Object.entries(properties ?? {})) {
+        const result = checkValue(type, name, this.defs(type).get(name), raw)
+        if ('value' in result) values[name] = result.value
+        else problems.push({ id: label, problem: result })
+      }
+      return values
+    })
+    rejectProblems(problems, this.portalId)
+    return checked
+  }
+
+  /** HubSpot refuses a batch that names the same record twice. */
+  private rejectDuplicates(keys: string[]): void {
+    const duplicates = keys.filter((key, index) => keys.indexOf(key) !== index)
+    if (duplicates.length > 0) throw validation(`Duplicate IDs found in batch input: [${[...new Set(duplicates)].join(', ')}]`)
+  }
+
+  /** A unique value may belong to one record only: 409 when another record (or input) has it. */
+  private rejectConflicts(type: ObjectType, writes: Write[]): void {
+    const unique = [...this.defs(type).values()].filter((p) => isUniqueKey(type, p)).map((p) => p.name)
+    const claimed = new Map<string, Write>()
+    for (const write of writes) {
+      for (const name of unique) {
+        const value = write.values[name]
+        if (!value) continue
+        const key = `${name}\u0000${name === 'email' ? value.toLowerCase() : value}`
+        const owner = this.find(type, name, value)
+        const other = claimed.get(key)
+        if ((owner && owner !== write.record) || (other && other.record !== write.record) || (other && !write.record)) {
+          throw new HubSpotError(
+            409,
+            'CONFLICT',
+            `A ${SINGULAR[type].toLowerCase()} with the unique value '${value}' for ${name} already exists.${owner ? ` Existing ID: ${owner.id}` : ''}`,
+            { context: { ids: [write.label], [name]: [value] } }
+          )
+        }
+        claimed.set(key, write)
+      }
+    }
+  }
+
+  private apply(type: ObjectType, write: Write): { record: StoredRecord; created: boolean } {
+    const now = new Date().toISOString()
+    let record = write.record
+    const created = !record
+    if (!record) {
+      const id = String(this.nextId++)
+      record = { id, properties: { hs_object_id: id, createdate: now, lastmodifieddate: now }, createdAt: now, updatedAt: now }
+      this.all(type).set(id, record)
+    }
+    // '' clears a value; like HubSpot, a cleared property then reads back as '' (a never-set one as null).
+    Object.assign(record.properties, write.values)
+    record.updatedAt = now
+    record.properties.lastmodifieddate = now
+    return { record, created }
+  }
+
+  /** Validation, conflicts and per-record faults shared by upsert and update. */
+  private writeBatch(type: ObjectType, writes: Write[], faults: RecordFaults, errors: RecordError[], upsert: boolean) {
+    this.rejectConflicts(type, writes)
+    const results = []
+    for (const write of writes) {
+      if (faults(write.index)) {
+        errors.push(injectedRecordError(write.label))
+        continue
+      }
+      const { record, created } = this.apply(type, write)
+      const shown = this.present(type, record, Object.keys(write.values))
+      results.push(upsert ? { ...shown, new: created } : shown)
+    }
+    return results
+  }
+
+  /** `POST /crm/v3/objects/{type}/batch/upsert`: create or update by a unique property. */
+  batchUpsert(type: ObjectType, body: unknown, faults: RecordFaults): Answer {
+    const startedAt = new Date().toISOString()
+    const inputs = inputsOf(body)
+    const keyed = inputs.map((input, index) => {
+      const idProperty = this.checkIdProperty(type, input.idProperty, 'update/upsert')
+      if (!isId(input.id)) throw invalidInput(`inputs[${index}].id is required`)
+      return { idProperty, id: input.id, key: `${idProperty}\u0000${idProperty === 'email' ? input.id.trim().toLowerCase() : input.id}` }
+    })
+    this.rejectDuplicates(keyed.map((k) => k.key))
+    const values = this.checkValues(
+      type,
+      inputs.map((input, i) => ({ label: keyed[i].id, properties: { ...(isObject(input.properties) ? input.properties : {}), [keyed[i].idProperty]: keyed[i].id } }))
+    )
+    const writes = keyed.map(({ idProperty, id }, index): Write => ({ index, label: id, record: this.find(type, idProperty, id), values: values[index] }))
+    const errors: RecordError[] = []
+    return batchAnswer(startedAt, this.writeBatch(type, writes, faults, errors, true), errors)
+  }
+
+  /** `POST /crm/v3/objects/{type}/batch/update`: by record id (or a unique `idProperty`). */
+  batchUpdate(type: ObjectType, body: unknown, faults: RecordFaults): Answer {
+    const startedAt = new Date().toISOString()
+    const inputs = inputsOf(body)
+    const ids = inputs.map((input, index) => {
+      if (!isId(input.id)) throw invalidInput(`inputs[${index}].id is required`)
+      const idProperty = input.idProperty === undefined ? 'hs_object_id' : this.checkIdProperty(type, input.idProperty, 'update/upsert')
+      return { id: input.id, idProperty }
+    })
+    this.rejectDuplicates(ids.map(({ id, idProperty }) => `${idProperty}\u0000${id}`))
+    const values = this.checkValues(type, inputs.map((input, i) => ({ label: ids[i].id, properties: input.properties })))
+    const missing: string[] = []
+    const writes: Write[] = []
+    ids.forEach(({ id, idProperty }, index) => {
+      const record = this.find(type, idProperty, id)
+      if (record) writes.push({ index, label: id, record, values: values[index] })
+      else missing.push(id)
+    })
+    const errors: RecordError[] = missing.length > 0 ? [this.notFoundError(type, missing)] : []
+    return batchAnswer(startedAt, this.writeBatch(type, writes, faults, errors, false), errors)
+  }
+
+  private notFoundError(type: ObjectType, ids: string[]): RecordError {
+    return {
+      status: 'error',
+      category: 'OBJECT_NOT_FOUND',
+      message: `Could not get some ${SINGULAR[type]} objects, they may be deleted or not exist. Check that ids are valid.`,
+      context: { ids }
+    }
+  }
+
+  /** `POST /crm/v3/objects/{type}/batch/read`: by record id, or by a unique `idProperty`. */
+  batchRead(type: ObjectType, body: unknown, faults: RecordFaults): Answer {
+    const startedAt = new Date().toISOString()
+    const inputs = inputsOf(body)
+    const request = body as Record<string, unknown>
+    const idProperty = request.idProperty === undefined ? 'hs_object_id' : this.checkIdProperty(type, request.idProperty, 'read')
+    const requested = Array.isArray(request.properties) ? request.properties.filter((p): p is string => typeof p === 'string') : []
+    const results: unknown[] = []
+    const missing: string[] = []
+    const errors: RecordError[] = []
+    const seen = new Set<string>()
+    inputs.forEach((input, index) => {
+      if (!isId(input.id)) throw invalidInput(`inputs[${index}].id is required`)
+      const record = this.find(type, idProperty, input.id)
+      if (faults(index)) errors.push(injectedRecordError(input.id))
+      else if (!record) missing.push(input.id)
+      else if (!seen.has(record.id)) {
+        seen.add(record.id)
+        results.push(this.present(type, record, requested))
+      }
+    })
+    if (missing.length > 0) errors.unshift(this.notFoundError(type, missing))
+    return batchAnswer(startedAt, results, errors)
+  }
+
+  /** `POST /crm/v3/objects/tasks`: 201 with the task. */
+  createTask(body: unknown): Answer {
+    if (!isObject(body)) throw invalidInput('Cannot build SimplePublicObjectInputForCreate from a non-object')
+    const [values] = this.checkValues('tasks', [{ label: 'new', properties: body.properties ?? {} }])
+    if (!values.hs_timestamp) {
+      rejectProblems([{ id: 'new', problem: { isValid: false, name: 'hs_timestamp', error: 'REQUIRED_PROPERTY', message: 'hs_timestamp is required' } }], this.portalId)
+    }
+    const associations = this.parseAssociations('tasks', body.associations)
+    const { record } = this.apply('tasks', { index: 0, label: 'new', values })
+    record.associations = associations
+    return { status: 201, body: this.present('tasks', record, Object.keys(values)) }
+  }
+
+  private parseAssociations(type: ObjectType, given: unknown): RecordAssociation[] {
+    if (given === undefined) return []
+    if (!Array.isArray(given)) throw invalidInput('associations must be an array')
+    return given.flatMap((association, index) => {
+      const to = isObject(association) && isObject(association.to) ? association.to.id : undefined
+      const types = isObject(association) && Array.isArray(association.types) ? association.types : []
+      if (!isId(to) || types.length === 0) throw invalidInput(`associations[${index}] needs to.id and at least one type`)
+      return types.map((spec): RecordAssociation => {
+        const typeId = isObject(spec) ? Number(spec.associationTypeId) : NaN
+        const category = isObject(spec) ? String(spec.associationCategory) : ''
+        const known = ASSOCIATION_TYPES[type].find((t) => t.id === typeId)
+        if (!known || category !== 'HUBSPOT_DEFINED') {
+          throw validation(`${category} ${typeId} is not a valid association type from ${TYPE_IDS[type]}`, { context: { associationTypeId: [String(typeId)] } })
+        }
+        if (!this.all(known.to).has(to)) {
+          throw validation(`One or more associations are invalid: ${SINGULAR[known.to]} ${to} does not exist`, { context: { ids: [to] } })
+        }
+        return { toObjectType: known.to, toId: to, associationCategory: category, associationTypeId: typeId }
+      })
+    })
+  }
+
+  private link(from: string, to: string): void {
+    const association: Association = { fromObjectType: 'contacts', from, toObjectType: 'companies', to, associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 279 }
+    this.associations.set(`${from}:${to}`, association)
+  }
+
+  /** `POST /crm/v4/associations/{from}/{to}/batch/associate/default` (contacts ⇄ companies). */
+  associateDefault(from: ObjectType, to: ObjectType, body: unknown, faults: RecordFaults): Answer {
+    const spec = ASSOCIATION_TYPES[from].find((t) => t.to === to)
+    if (!spec || from === 'tasks') throw validation(`There is no default association from ${TYPE_IDS[from]} to ${TYPE_IDS[to]}`)
+    const startedAt = new Date().toISOString()
+    const inputs = inputsOf(body, ASSOCIATION_BATCH_LIMIT)
+    const results: unknown[] = []
+    const errors: RecordError[] = []
+    const missing: Record<'from' | 'to', string[]> = { from: [], to: [] }
+    inputs.forEach((input, index) => {
+      const fromId = isObject(input.from) ? input.from.id : undefined
+      const toId = isObject(input.to) ? input.to.id : undefined
+      if (!isId(fromId) || !isId(toId)) throw invalidInput(`inputs[${index}] needs from.id and to.id`)
+      const fromMissing = !this.all(from).has(fromId)
+      const toMissing = !this.all(to).has(toId)
+      if (fromMissing) missing.from.push(fromId)
+      if (toMissing) missing.to.push(toId)
+      if (fromMissing || toMissing) return
+      if (faults(index)) return void errors.push(injectedRecordError(fromId))
+      if (from === 'contacts') this.link(fromId, toId)
+      else this.link(toId, fromId)
+      results.push({ from: { id: fromId }, to: { id: toId }, associationSpec: { associationCategory: 'HUBSPOT_DEFINED', associationTypeId: spec.id } })
+    })
+    for (const side of ['from', 'to'] as const) {
+      if (missing[side].length === 0) continue
+      const objectType = side === 'from' ? from : to
+      errors.unshift({
+        status: 'error',
+        category: 'VALIDATION_ERROR',
+        subCategory: 'crm.associations.INVALID_OBJECT_IDS',
+        message: `No ${SINGULAR[objectType].toLowerCase()}s with ids: ${[...new Set(missing[side])].join(', ')}`,
+        context: { ids: [...new Set(missing[side])], objectType: [objectType] }
+      })
+    }
+    return batchAnswer(startedAt, results, errors)
+  }
+
+  /** `GET /crm/v3/objects/{type}?limit&after&properties`: one page by id. */
+  list(type: ObjectType, query: URLSearchParams): Answer {
+    const limit = query.has('limit') ? Number(query.get('limit')) : 10
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw validation(`limit must be between 1 and 100, got ${query.get('limit')}`)
+    const after = query.get('after') ?? '0'
+    const requested = query.getAll('properties').flatMap((p) => p.split(',')).filter(Boolean)
+    const sorted = [...this.all(type).values()].filter((r) => Number(r.id) > Number(after)).sort((a, b) => Number(a.id) - Number(b.id))
+    const page = sorted.slice(0, limit)
+    const body: Record<string, unknown> = { results: page.map((r) => this.present(type, r, requested)) }
+    if (sorted.length > limit) {
+      const next = String(Number(page[page.length - 1].id) + 1)
+      body.paging = { next: { after: next, link: `?after=${next}` } }
+    }
+    return { status: 200, body }
+  }
+
+  /** `POST /crm/v3/objects/{type}/search`. */
+  search(type: ObjectType, body: unknown): Answer {
+    const { page, total, after, requested } = search(this.defs(type), [...this.all(type).values()], body)
+    const answer: Record<string, unknown> = { total, results: page.map((record) => this.present(type, record, requested)) }
+    if (after !== undefined) answer.paging = { next: { after } }
+    return { status: 200, body: answer }
+  }
+
+  /** Everything, as plain JSON. */
+  dump(): EmulatorDump {
+    const types: ObjectType[] = ['contacts', 'companies', 'tasks']
+    const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T
+    return copy({
+      contacts: [...this.all('contacts').values()],
+      companies: [...this.all('companies').values()],
+      tasks: [...this.all('tasks').values()].map((task) => ({ ...task, associations: task.associations ?? [] })),
+      associations: [...this.associations.values()],
+      properties: types.flatMap((objectType) => [...this.defs(objectType).values()].map((p) => ({ objectType, ...p }))),
+      groups: types.flatMap((objectType) => [...this.groups.get(objectType)!.values()].map((g) => ({ objectType, ...g })))
+    })
+  }
+}

@@ -1,0 +1,7 @@
+module.exports = {
+  displayName: 'test',
+  testEnvironment: 'node',
+  roots: ['<rootDir>'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  transform: { '^.+\\.ts$': 'ts-jest' }
+}
