@@ -1,5 +1,6 @@
 import {
   DefaultHandoffSender,
+  FetchHubSpotApi,
   HubSpotApi,
   HubSpotSync,
   loadModel,
@@ -87,6 +88,15 @@ function stored(kind: 'contacts' | 'companies'): Stored {
   return result
 }
 
+/** Associations as contact email → company key, independent of record ids. */
+function associated(): string[] {
+  type Stored = { id: string; properties: Record<string, string> }
+  const dump = emulator.dump() as { contacts: Stored[]; companies: Stored[]; associations: { from: string; to: string }[] }
+  const email = new Map(dump.contacts.map((c) => [c.id, c.properties.email]))
+  const company = new Map(dump.companies.map((c) => [c.id, c.properties.pqlkit_company_key]))
+  return dump.associations.map((a) => `${email.get(a.from)}->${company.get(a.to)}`).sort()
+}
+
 /** Re-delivers records reported retryable, as hosts do, until none are left. */
 async function deliver(sync: HubSpotSync, events: ProductEvent[], rounds = 10): Promise<RecordResult[]> {
   let pending = events.map((event, index) => ({ event, index }))
@@ -158,6 +168,26 @@ describe('the sync pipeline against the HubSpot emulator (official client over H
     const acme = (dump.companies as { id: string; properties: Record<string, string> }[]).find((c) => c.properties.pqlkit_company_key === 'acme')!
     const pairs = (dump.associations as { from: string; to: string }[]).map((a) => `${a.from}->${a.to}`)
     expect(pairs).toEqual(expect.arrayContaining([`${ids['ada@acme.io']}->${acme.id}`, `${ids['bob@acme.io']}->${acme.id}`]))
+  })
+
+  it('the bare-fetch API of the sandbox hosts stores the same as the official client, task and association included', async () => {
+    const events = stream()
+    await deliver(pipeline(), events)
+    const official = { contacts: stored('contacts'), companies: stored('companies'), associations: associated() }
+    expect(official.associations).toEqual(['ada@acme.io->acme', 'bob@acme.io->acme', 'cy@globex.com->globex'])
+    emulator.reset()
+    const api = new FetchHubSpotApi(
+      { accessToken: emulator.accessToken, basePath: emulator.url },
+      new Transport(undefined, { attempts: 3, baseDelayMs: 5, maxDelayMs: 50 }),
+      (url, init) => fetch(url, init)
+    )
+    const sender = new DefaultHandoffSender({ post: async () => ({ status: 200 }), api, portalId: 123456, now: () => NOW })
+    const sync = new HubSpotSync(api, MODEL, { sender })
+    await sync.process(events.slice(0, 2), NOW)
+    expect((await deliver(sync, events)).every((r) => r.status === 'ok')).toBe(true)
+    expect({ contacts: stored('contacts'), companies: stored('companies'), associations: associated() }).toEqual(official)
+    expect(emulator.dump().tasks).toHaveLength(1)
+    expect(api.transport.stats.byEndpoint['POST /crm/v3/objects/contacts/batch/read']).toBeGreaterThan(0)
   })
 
   it('a retried batch does not double-count and writes nothing', async () => {

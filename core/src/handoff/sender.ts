@@ -1,6 +1,6 @@
 import type { HandoffIntent } from '../engine/evaluate'
 import { HTTPS_URL } from '../model/schema'
-import type { HubSpotApi } from '../hubspot/client'
+import type { HubSpotCalls } from '../hubspot/api'
 import { escapeHtml, escapeSlack, renderTemplate } from './template'
 
 /** The contact a hand-off is about: its HubSpot id (for the task) and hand-off properties. */
@@ -16,7 +16,7 @@ export type PostJson = (url: string, body: string) => Promise<{ status: number }
 export type SenderOptions = {
   post: PostJson
   /** Creates tasks; without it a hand-off's task is reported as not sent. */
-  api?: HubSpotApi
+  api?: HubSpotCalls
   /** For record links in Slack messages. */
   portalId?: number
   /** Hosts a Slack webhook may point at (SPEC §3.5); default hooks.slack.com. */

@@ -1,5 +1,5 @@
 import type { Model } from '../model/compile'
-import type { HubSpotApi } from './client'
+import type { HubSpotCalls } from './api'
 import { INTERNALS_GROUP, modelProperties, ObjectType, PRODUCT_GROUP } from './properties'
 import { HubSpotRequestError } from './transport'
 
@@ -21,7 +21,7 @@ async function idempotent(create: () => Promise<void>): Promise<boolean> {
  * property the model needs, on contacts (and companies when the model has a company
  * section). Reads first, so a second run only reads.
  */
-export async function bootstrap(api: HubSpotApi, model: Model): Promise<BootstrapReport> {
+export async function bootstrap(api: HubSpotCalls, model: Model): Promise<BootstrapReport> {
   const report: BootstrapReport = { created: [], existing: 0 }
   const objectTypes: ObjectType[] = model.company ? ['contacts', 'companies'] : ['contacts']
   for (const objectType of objectTypes) {

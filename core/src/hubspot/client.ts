@@ -1,6 +1,22 @@
 import { Client } from '@hubspot/api-client'
+import {
+  BatchError,
+  BatchResult,
+  batchResult,
+  DEFAULT_BASE,
+  HubSpotCalls,
+  HubSpotConfig,
+  lowerCaseKeys,
+  RawBatch,
+  SearchPage,
+  SearchRequest,
+  TASK_TO_CONTACT,
+  UpsertInput
+} from './api'
 import type { PropertyDefinition, ObjectType } from './properties'
 import { Answer, Transport } from './transport'
+
+export * from './api'
 
 /**
  * The official `@hubspot/api-client`, one per process (SPEC §5): its retry and limiter
@@ -9,9 +25,6 @@ import { Answer, Transport } from './transport'
  * token and base URL in per-call middleware, so one process can serve several portals at
  * once (Segment's runtime does) without one call ever using another's token.
  */
-export type HubSpotConfig = { accessToken: string; basePath?: string }
-
-const DEFAULT_BASE = 'https://api.hubapi.com'
 let shared: Client | undefined
 
 export function sharedClient(): Client {
@@ -48,41 +61,18 @@ export function hubspotConfigFromEnv(env: Record<string, string | undefined>): H
   return { accessToken, basePath }
 }
 
-export type HubSpotRecord = { id: string; properties: Record<string, string | null> }
-export type BatchError = { message: string; category?: string; context?: Record<string, string[]> }
-export type BatchResult = { results: HubSpotRecord[]; errors: BatchError[] }
-export type UpsertInput = { idProperty?: string; id: string; properties: Record<string, string> }
-
 type WithHttpInfo<T> = { httpStatusCode: number; headers: Record<string, string>; data: T }
 
 function answer<T>(info: WithHttpInfo<T>): Answer<T> {
-  return { status: info.httpStatusCode, headers: lowerCase(info.headers), data: info.data }
-}
-
-function lowerCase(headers: Record<string, string>): Record<string, string> {
-  const result: Record<string, string> = {}
-  for (const [key, value] of Object.entries(headers ?? {})) result[key.toLowerCase()] = value
-  return result
-}
-
-type RawBatch = {
-  results?: { id: string; properties?: Record<string, string | null> }[]
-  errors?: { message?: string; category?: string; context?: Record<string, string[]> }[]
-}
-
-function batchResult(data: RawBatch): BatchResult {
-  return {
-    results: (data.results ?? []).map((record) => ({ id: record.id, properties: record.properties ?? {} })),
-    errors: (data.errors ?? []).map((error) => ({ message: error.message ?? 'error', category: error.category, context: error.context }))
-  }
+  return { status: info.httpStatusCode, headers: lowerCaseKeys(info.headers), data: info.data }
 }
 
 function batchApi(client: Client, objectType: ObjectType) {
   return objectType === 'contacts' ? client.crm.contacts.batchApi : client.crm.companies.batchApi
 }
 
-/** The HubSpot calls pqlkit makes (SPEC §5), each through the transport. */
-export class HubSpotApi {
+/** The HubSpot calls of SPEC §5 on the official client, each through the transport. */
+export class HubSpotApi implements HubSpotCalls {
   private readonly client = sharedClient()
   /** Every generated module declares its own (structurally identical) options type: cast once here. */
   private readonly options: never
@@ -121,7 +111,6 @@ export class HubSpotApi {
     return batchResult(data)
   }
 
-  /** v4 default contact→company association for each pair. */
   async associate(pairs: { contactId: string; companyId: string }[]): Promise<BatchResult> {
     const { data } = await this.transport.call('POST /crm/v4/associations/contacts/companies/batch/associate/default', async () =>
       answer(
@@ -153,7 +142,6 @@ export class HubSpotApi {
     )
   }
 
-  /** Creates properties in one call (HubSpot's batch create); returns the names HubSpot refused, with why. */
   async createProperties(objectType: ObjectType, properties: PropertyDefinition[]): Promise<BatchError[]> {
     const { data } = await this.transport.call(`POST /crm/v3/properties/${objectType}/batch/create`, async () =>
       answer(
@@ -173,7 +161,7 @@ export class HubSpotApi {
           associations: [
             {
               to: { id: contactId },
-              types: [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: 204 }]
+              types: [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: TASK_TO_CONTACT }]
             }
           ]
         }, this.options)
@@ -182,17 +170,11 @@ export class HubSpotApi {
     return data.id
   }
 
-  /** One page of a CRM search (SPEC §7 sweep). */
-  async search(
-    objectType: ObjectType,
-    request: { filterGroups: unknown[]; properties: string[]; limit: number; after?: string; sorts?: string[] }
-  ): Promise<{ results: HubSpotRecord[]; total: number; after?: string }> {
+  async search(objectType: ObjectType, request: SearchRequest): Promise<SearchPage> {
     const api = objectType === 'contacts' ? this.client.crm.contacts.searchApi : this.client.crm.companies.searchApi
     const { data } = await this.transport.call(`POST /crm/v3/objects/${objectType}/search`, async () =>
       answer(
-        (await api.doSearchWithHttpInfo(request as never, this.options)) as unknown as WithHttpInfo<
-          RawBatch & { total?: number; paging?: { next?: { after?: string } } }
-        >
+        (await api.doSearchWithHttpInfo(request as never, this.options)) as unknown as WithHttpInfo<RawBatch>
       )
     )
     return { results: batchResult(data).results, total: data.total ?? 0, after: data.paging?.next?.after }

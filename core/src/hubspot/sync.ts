@@ -9,7 +9,7 @@ import { companyInfo } from '../engine/simulate'
 import { decodeState, encodeState, StateTooLargeError, SubjectState } from '../engine/state'
 import type { HandoffContact, HandoffSender } from '../handoff/sender'
 import { bootstrap, BootstrapReport } from './bootstrap'
-import type { HubSpotApi, HubSpotRecord, UpsertInput } from './client'
+import type { HubSpotCalls, HubSpotRecord, UpsertInput } from './api'
 import { modelProperties, ObjectType, propertyTypes, sameValue, toHubSpotValue } from './properties'
 import { HubSpotRequestError } from './transport'
 import { KeyedLock } from './keyed-lock'
@@ -85,7 +85,7 @@ export class HubSpotSync {
   private readonly locks = new KeyedLock()
 
   constructor(
-    readonly api: HubSpotApi,
+    readonly api: HubSpotCalls,
     readonly model: Model,
     private readonly options: SyncOptions = {}
   ) {}

@@ -1,4 +1,5 @@
 import { RetryableError } from '../engine/errors'
+import { lowerCaseKeys } from './api'
 
 /**
  * Every HubSpot call goes through here (SPEC §5): one token bucket per process, sized from
@@ -197,14 +198,6 @@ function classify(error: unknown): Failure {
   // could not parse the answer: a gateway's HTML error page, typically.
   const code = typeof candidate?.code === 'string' ? candidate.code : undefined
   return { kind: 'network', message: code ?? 'an answer that could not be read' }
-}
-
-function lowerCaseKeys(headers: unknown): Record<string, string> {
-  const result: Record<string, string> = {}
-  if (headers && typeof headers === 'object') {
-    for (const [key, value] of Object.entries(headers as Record<string, unknown>)) result[key.toLowerCase()] = String(value)
-  }
-  return result
 }
 
 function parseBody(body: unknown): HubSpotErrorBody {
