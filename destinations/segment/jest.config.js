@@ -1,6 +1,7 @@
 module.exports = {
   displayName: 'segment',
   testEnvironment: 'node',
+  setupFiles: ['<rootDir>/../../jest.network-guard.js'],
   roots: ['<rootDir>/src'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': 'ts-jest' }
