@@ -249,7 +249,8 @@ function compileCondition(
   text: string,
   path: (string | number)[],
   lookup: (name: string) => ValueType | undefined,
-  issues: ModelIssue[]
+  issues: ModelIssue[],
+  context: { who?: string; names?: Iterable<string> } = {}
 ): Condition | undefined {
   try {
     const condition = parseCondition(text)
@@ -257,9 +258,35 @@ function compileCondition(
     return condition
   } catch (error) {
     if (!(error instanceof ConditionError)) throw error
-    issues.push({ path, message: `${error.reason} at column ${error.column} of "${text}"` })
+    const unknown = /^unknown name "(.*)"$/.exec(error.reason)?.[1]
+    const guess = unknown === undefined ? undefined : closest(unknown, context.names ?? [])
+    const hint = guess === undefined ? '' : ` (did you mean "${guess}"?)`
+    const who = context.who === undefined ? '' : `${context.who}: `
+    issues.push({ path, message: `${who}${error.reason} at column ${error.column} of "${text}"${hint}` })
     return undefined
   }
+}
+
+/** The known name nearest to a misspelt one (at most 2 edits away), for "did you mean". */
+function closest(name: string, names: Iterable<string>): string | undefined {
+  let best: { name: string; distance: number } | undefined
+  for (const candidate of names) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { name: candidate, distance }
+  }
+  return best?.name
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]
 }
 
 function compileDecay(document: DecayDocument): Decay {
@@ -315,7 +342,10 @@ function compileScore(
       const when =
         rule.when === undefined
           ? undefined
-          : compileCondition(rule.when, [...rulePath, 'when'], (name) => signalTypes.get(name), issues)
+          : compileCondition(rule.when, [...rulePath, 'when'], (name) => signalTypes.get(name), issues, {
+              who: rule.label === undefined ? `rule ${index + 1}` : `rule "${rule.label}"`,
+              names: signalTypes.keys()
+            })
       if (rule.per !== undefined) {
         const type = signalTypes.get(rule.per)
         if (type !== 'number' && type !== 'any') {
@@ -391,7 +421,7 @@ function compileHandoff(
   const unless =
     document.unless === undefined
       ? undefined
-      : compileCondition(document.unless, [...path, 'unless'], (name) => names.get(name), issues)
+      : compileCondition(document.unless, [...path, 'unless'], (name) => names.get(name), issues, { names: names.keys() })
   return {
     key: fingerprint(`${path.join('.')}:${label}:${scoreProperty}`),
     label,

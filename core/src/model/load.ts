@@ -9,12 +9,12 @@ import { ModelDocument } from './schema'
  */
 export function loadModel(text: string, source = 'model'): Model {
   const lineCounter = new LineCounter()
-  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true })
   if (document.errors.length > 0) {
     throw new ModelError(
       document.errors.map((error) => ({
         path: [],
-        message: error.message.split('\n')[0],
+        message: error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''),
         line: error.linePos?.[0].line,
         column: error.linePos?.[0].col
       })),
