@@ -108,7 +108,7 @@ describe('trackEvent', () => {
       .catch((e) => e)
     expect(error).toBeInstanceOf(IntegrationError)
     expect(error.message).toBe(
-      'The PQL model setting is invalid: model:1:235: scores[0].rules[1].when: unknown name "plann" at column 1 of "plann == "paying""'
+      'The PQL model setting is invalid: model:1:235: scores[0].rules[1].when: rule "Paying": unknown name "plann" at column 1 of "plann == "paying"" (did you mean "plan"?)'
     )
   })
 
