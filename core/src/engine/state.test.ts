@@ -2,7 +2,8 @@ import { loadModel } from '../model/load'
 import { applyEvents } from './aggregate'
 import { evaluateContact } from './evaluate'
 import { validateEvent } from './event'
-import { decodeState, emptyState, encodeState, MAX_MESSAGE_IDS, MAX_STATE_CHARS, StateTooLargeError, SubjectState } from './state'
+import fc from 'fast-check'
+import { decodeState, emptyState, encodeState, MAX_MESSAGE_IDS, MAX_STATE_CHARS, StateTooLargeError, stateProblem, SubjectState } from './state'
 
 const NOW = Date.parse('2026-03-10T12:00:00.000Z')
 
@@ -116,6 +117,57 @@ describe('encodeState / decodeState (SPEC §4)', () => {
       expect(decoded!.state).toEqual(emptyState())
     }
   )
+
+  it('the hand-written shape check agrees with the zod schema on valid states and on every kind of damage', () => {
+    const latest = fc.tuple(fc.oneof(fc.string(), fc.integer(), fc.boolean()), fc.integer(), fc.string())
+    const signal = fc.record(
+      {
+        f: fc.string(),
+        n: fc.integer(),
+        d: fc.dictionary(fc.string(), fc.integer()),
+        h: fc.array(fc.string()),
+        hd: fc.dictionary(fc.string(), fc.integer()),
+        a: fc.array(fc.integer()),
+        t: fc.integer(),
+        l: latest
+      },
+      { requiredKeys: ['f'] }
+    )
+    const state = fc.record(
+      {
+        v: fc.constant(1),
+        s: fc.dictionary(fc.string(), signal),
+        o: fc.dictionary(fc.string(), fc.dictionary(fc.string(), fc.integer())),
+        k: fc.dictionary(fc.string(), fc.tuple(fc.integer(), fc.integer())),
+        r: fc.dictionary(fc.string(), fc.array(fc.tuple(fc.integer(), fc.integer()))),
+        h: fc.dictionary(fc.string(), fc.integer()),
+        m: fc.array(fc.string()),
+        c: fc.tuple(fc.string(), fc.integer()),
+        u: fc.string(),
+        ca: fc.string(),
+        n: latest,
+        dm: latest
+      },
+      { requiredKeys: ['v', 's', 'o', 'k', 'r', 'h', 'm'] }
+    )
+    /** Replaces the value at a random place (chosen by `pick`) with `replacement`. */
+    const damage = (value: unknown, pick: number, replacement: unknown): unknown => {
+      if (typeof value !== 'object' || value === null) return replacement
+      const keys = Object.keys(value)
+      if (keys.length === 0 || pick % 5 === 0) return replacement
+      const key = keys[pick % keys.length]
+      const copy: Record<string, unknown> = Array.isArray(value) ? ([...value] as never) : { ...value }
+      copy[key] = damage((value as Record<string, unknown>)[key], Math.floor(pick / 7), replacement)
+      return copy
+    }
+    fc.assert(
+      fc.property(state, fc.boolean(), fc.nat(), fc.jsonValue(), (valid, damaged, pick, replacement) => {
+        const input = JSON.parse(JSON.stringify(damaged ? damage(valid, pick, replacement) : valid))
+        expect(stateProblem(input) === undefined).toBe(SubjectState.safeParse(input).success)
+      }),
+      { numRuns: 2000 }
+    )
+  })
 
   it('a fresh state is not shared between decodes', () => {
     const first = decodeState('not json').state
