@@ -166,6 +166,28 @@ describe('batch upsert, update and read', () => {
     expect(contacts[0].properties).toMatchObject({ email: 'ada@acme.io', firstname: 'Ada', lastname: 'Lovelace', hs_object_id: first.results[0].id })
   })
 
+  it('batch-creates records (201); an email another record holds is a 409', async () => {
+    const created = await call('POST', '/crm/v3/objects/contacts/batch/create', {
+      inputs: [{ properties: { email: 'ada@acme.io' } }, { properties: { email: 'bob@acme.io' } }]
+    })
+    expect(created.status).toBe(201)
+    expect((created.body as { results: unknown[] }).results).toHaveLength(2)
+    const again = await call('POST', '/crm/v3/objects/contacts/batch/create', { inputs: [{ properties: { email: 'ADA@acme.io' } }] })
+    expect(again.status).toBe(409)
+    expect(again.body).toMatchObject({ status: 'error', category: 'CONFLICT' })
+    expect(emulator.dump().contacts).toHaveLength(2)
+  })
+
+  it('takes custom behavioral events (204, no body) and refuses one without a contact (400)', async () => {
+    const sent = await call('POST', '/events/v3/send', { eventName: 'pe123456_project_created', email: 'ada@acme.io', properties: {} })
+    expect(sent.status).toBe(204)
+    expect(sent.body).toBe('')
+    const anonymous = await call('POST', '/events/v3/send', { eventName: 'pe123456_project_created' })
+    expect(anonymous.status).toBe(400)
+    expect(anonymous.body).toMatchObject({ status: 'error', category: 'VALIDATION_ERROR' })
+    expect(emulator.dump().events).toEqual([{ eventName: 'pe123456_project_created', email: 'ada@acme.io', properties: {} }])
+  })
+
   it('upserts by a unique custom property, and refuses a property that is not unique (400)', async () => {
     await call('POST', '/crm/v3/properties/contacts', uniqueProperty('pqlkit_user_id'))
     const raw = await call('POST', '/crm/v3/objects/contacts/batch/upsert', { inputs: [{ idProperty: 'pqlkit_user_id', id: 'u-1', properties: { firstname: 'Uma' } }] })
@@ -530,7 +552,7 @@ describe('dump, stats, reset and the control endpoints', () => {
     ])
     expect(dump.groups).toEqual(expect.arrayContaining([expect.objectContaining({ objectType: 'contacts', name: 'pqlkit_internals' })]))
     expect(dump.properties).toEqual(expect.arrayContaining([expect.objectContaining({ objectType: 'contacts', name: 'email', type: 'string' })]))
-    expect(Object.keys(dump).sort()).toEqual(['associations', 'companies', 'contacts', 'groups', 'properties', 'tasks'])
+    expect(Object.keys(dump).sort()).toEqual(['associations', 'companies', 'contacts', 'events', 'groups', 'properties', 'tasks'])
     expect(emulator.stats()).toEqual({
       requests: 2,
       byEndpoint: { 'POST /crm/v3/properties/contacts/groups': 1, 'POST /crm/v3/objects/contacts/batch/upsert': 1 },

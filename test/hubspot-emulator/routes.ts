@@ -37,13 +37,15 @@ export const ROUTES: Route[] = [
   { method: 'POST', pattern: /^\/crm\/v3\/objects\/tasks$/, handle: ({ store, body }) => store.createTask(body) },
   {
     method: 'POST',
-    pattern: new RegExp(`^/crm/v3/objects/${SEGMENT}/batch/(read|upsert|update)$`),
+    pattern: new RegExp(`^/crm/v3/objects/${SEGMENT}/batch/(read|upsert|update|create)$`),
     handle: ({ store, params, body, fails }) => {
       const type = typeOf(params[0])
       if (params[1] === 'read') return store.batchRead(type, body, fails)
+      if (params[1] === 'create') return store.batchCreate(type, body, fails)
       return params[1] === 'upsert' ? store.batchUpsert(type, body, fails) : store.batchUpdate(type, body, fails)
     }
   },
+  { method: 'POST', pattern: /^\/events\/v3\/send$/, handle: ({ store, body }) => store.sendEvent(body) },
   { method: 'POST', pattern: new RegExp(`^/crm/v3/objects/${SEGMENT}/search$`), handle: ({ store, params, body }) => store.search(typeOf(params[0]), body) },
   {
     method: 'POST',

@@ -88,7 +88,7 @@ export class EmulatorServer {
   }
 
   private reply(res: ServerResponse, reply: Reply): void {
-    const text = reply.text ?? JSON.stringify(reply.body)
+    const text = reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body))
     const correlation = (reply.body as { correlationId?: string } | undefined)?.correlationId ?? correlationId()
     res.writeHead(reply.status, {
       'Content-Type': reply.contentType ?? JSON_TYPE,

@@ -17,6 +17,8 @@ export type EmulatorDump = {
   associations: Association[]
   properties: WithType<PropertyDefinition>[]
   groups: WithType<PropertyGroup>[]
+  /** Custom behavioral events received (`POST /events/v3/send`). */
+  events: Record<string, unknown>[]
 }
 
 /** An HTTP answer of a handler. */
@@ -69,6 +71,7 @@ export class Store {
   private readonly groups = new Map<ObjectType, Map<string, PropertyGroup>>()
   private readonly records = new Map<ObjectType, Map<string, StoredRecord>>()
   private readonly associations = new Map<string, Association>()
+  private readonly events: Record<string, unknown>[] = []
   private nextId = 1001
 
   constructor(readonly portalId: number) {
@@ -84,6 +87,7 @@ export class Store {
       this.records.set(type, new Map())
     }
     this.associations.clear()
+    this.events.length = 0
     this.nextId = 1001
   }
 
@@ -306,6 +310,27 @@ export class Store {
     return batchAnswer(startedAt, this.writeBatch(type, writes, faults, errors, false), errors)
   }
 
+  /** `POST /crm/v3/objects/{type}/batch/create`: new records only (201); a taken unique value is a 409. */
+  batchCreate(type: ObjectType, body: unknown, faults: RecordFaults): Answer {
+    const startedAt = new Date().toISOString()
+    const inputs = inputsOf(body)
+    const values = this.checkValues(type, inputs.map((input, index) => ({ label: String(index), properties: input.properties })))
+    const writes = values.map((v, index): Write => ({ index, label: String(index), values: v }))
+    const errors: RecordError[] = []
+    const answer = batchAnswer(startedAt, this.writeBatch(type, writes, faults, errors, false), errors)
+    return answer.status === 200 ? { ...answer, status: 201 } : answer
+  }
+
+  /** `POST /events/v3/send`: a custom behavioral event for a contact (204, no body). */
+  sendEvent(body: unknown): Answer {
+    if (!isObject(body) || typeof body.eventName !== 'string' || body.eventName === '') throw invalidInput('eventName is required')
+    if (body.email === undefined && body.utk === undefined && body.objectId === undefined) {
+      throw invalidInput('One of email, utk or objectId is required')
+    }
+    this.events.push(body)
+    return { status: 204, body: undefined }
+  }
+
   private notFoundError(type: ObjectType, ids: string[]): RecordError {
     return {
       status: 'error',
@@ -451,7 +476,8 @@ export class Store {
       tasks: [...this.all('tasks').values()].map((task) => ({ ...task, associations: task.associations ?? [] })),
       associations: [...this.associations.values()],
       properties: types.flatMap((objectType) => [...this.defs(objectType).values()].map((p) => ({ objectType, ...p }))),
-      groups: types.flatMap((objectType) => [...this.groups.get(objectType)!.values()].map((g) => ({ objectType, ...g })))
+      groups: types.flatMap((objectType) => [...this.groups.get(objectType)!.values()].map((g) => ({ objectType, ...g }))),
+      events: this.events
     })
   }
 }
