@@ -16,6 +16,8 @@ export type PropertyDefinition = {
 
 export const PRODUCT_GROUP = { name: 'pqlkit_product_usage', label: 'Product usage (pqlkit)' }
 export const INTERNALS_GROUP = { name: 'pqlkit_internals', label: 'pqlkit internals' }
+/** Every subject's latest event time: what the sweep searches by, whatever the model's signals. */
+export const LAST_EVENT_PROPERTY = 'pqlkit_last_event_at'
 
 export type ObjectType = 'contacts' | 'companies'
 export const OBJECT_TYPES: Record<SubjectKind, ObjectType> = { contact: 'contacts', company: 'companies' }
@@ -73,13 +75,13 @@ function sectionProperties(section: Section): PropertyDefinition[] {
   return properties
 }
 
-function internal(name: string, description: string, unique: boolean): PropertyDefinition {
+function internal(name: string, description: string, unique: boolean, type: 'string' | 'datetime' = 'string'): PropertyDefinition {
   return {
     name,
     label: title(name),
     description,
     groupName: INTERNALS_GROUP.name,
-    ...TYPES.string,
+    ...TYPES[type],
     ...(unique ? { hasUniqueValue: true } : {}),
     formField: false
   }
@@ -89,7 +91,10 @@ function internal(name: string, description: string, unique: boolean): PropertyD
 export function modelProperties(model: Model, objectType: ObjectType): PropertyDefinition[] {
   const section = objectType === 'contacts' ? model.contact : model.company
   if (!section) return []
-  const internals = [internal('pqlkit_state', 'pqlkit aggregation state (do not edit)', false)]
+  const internals = [
+    internal('pqlkit_state', 'pqlkit aggregation state (do not edit)', false),
+    internal(LAST_EVENT_PROPERTY, 'When the latest event pqlkit applied happened (the sweep finds subjects by it)', false, 'datetime')
+  ]
   internals.push(
     objectType === 'contacts'
       ? internal('pqlkit_user_id', 'Product user id, for events without an email', true)

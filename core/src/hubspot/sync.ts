@@ -10,7 +10,7 @@ import { decodeState, encodeState, StateTooLargeError, SubjectState } from '../e
 import type { HandoffContact, HandoffSender } from '../handoff/sender'
 import { bootstrap, BootstrapReport } from './bootstrap'
 import type { HubSpotCalls, HubSpotRecord, UpsertInput } from './api'
-import { modelProperties, ObjectType, propertyTypes, sameValue, toHubSpotValue } from './properties'
+import { LAST_EVENT_PROPERTY, modelProperties, ObjectType, propertyTypes, sameValue, toHubSpotValue } from './properties'
 import { HubSpotRequestError } from './transport'
 import { KeyedLock } from './keyed-lock'
 import { chunks, RecordResult, writeInBatches, WriteItem } from './write'
@@ -55,6 +55,8 @@ type Subject = {
   state?: SubjectState
   evaluation?: Evaluation
   failure?: RecordResult
+  /** The latest time of the events this batch applied to the subject. */
+  lastEventAt?: number
 }
 type Contact = Subject & {
   email?: string
@@ -165,6 +167,7 @@ export class HubSpotSync {
         now
       )
       for (const { event, error } of applied.rejected) fail(indexOf.get(event)!, { status: 'invalid', message: error.message })
+      contact.lastEventAt = latest(applied.accepted)
       for (const [key, attributed] of attributeToCompanies(this.model, contact.state, contact.key, contact.email, applied.accepted)) {
         const company = companies.get(key) ?? { key, events: [], attributed: [] }
         company.attributed.push(...attributed)
@@ -181,6 +184,7 @@ export class HubSpotSync {
         company.state = this.decode(company.record, `company ${company.key}`, report)
         const applied = applyEvents(this.model.company, company.state, company.attributed, now)
         for (const { event, error } of applied.rejected) fail(indexOf.get(event)!, { status: 'invalid', message: error.message })
+        company.lastEventAt = latest(applied.accepted)
         company.evaluation = { ...evaluateSection(this.model.company, company.state, now), handoffs: [] }
       }
     }
@@ -209,7 +213,7 @@ export class HubSpotSync {
 
   /**
    * SPEC §4: time-based values (windows, decay, days_since) go stale without events. Finds
-   * the subjects active within the horizon with HubSpot search (by their last_seen signals),
+   * the subjects active within the horizon with HubSpot search (by `pqlkit_last_event_at`),
    * re-evaluates them as of `now` and writes only what changed.
    */
   async sweep(now: number, options: SweepOptions = {}): Promise<SweepReport> {
@@ -226,16 +230,17 @@ export class HubSpotSync {
     const since = now - (options.horizonDays ?? 180) * 86_400_000
     for (const objectType of ['contacts', 'companies'] as const) {
       const section = objectType === 'contacts' ? this.model.contact : this.model.company
-      const activity = section?.signals.filter((signal) => signal.kind === 'last_seen').slice(0, 5) ?? []
-      if (!section || activity.length === 0) continue
+      if (!section) continue
+      // Subjects written before pqlkit kept their last event time are found by their last_seen signals.
+      const activity = [LAST_EVENT_PROPERTY, ...section.signals.filter((signal) => signal.kind === 'last_seen').map((signal) => signal.name)].slice(0, 5)
       const internals = objectType === 'contacts' ? CONTACT_INTERNALS : COMPANY_INTERNALS
       const properties = [...new Set([...modelProperties(this.model, objectType).map((p) => p.name), ...internals])]
       let lastId = '0'
       for (;;) {
         const page = await this.api.search(objectType, {
-          filterGroups: activity.map((signal) => ({
+          filterGroups: activity.map((name) => ({
             filters: [
-              { propertyName: signal.name, operator: 'GTE', value: String(since) },
+              { propertyName: name, operator: 'GTE', value: String(since) },
               { propertyName: 'hs_object_id', operator: 'GT', value: lastId }
             ]
           })),
@@ -461,6 +466,10 @@ export class HubSpotSync {
     for (const [name, value] of Object.entries(properties)) {
       if (!types.has(name) && subject.record?.properties[name] !== value) next[name] = String(value)
     }
+    if (subject.lastEventAt !== undefined) {
+      const stored = Date.parse(subject.record?.properties[LAST_EVENT_PROPERTY] ?? '')
+      if (!(stored >= subject.lastEventAt)) next[LAST_EVENT_PROPERTY] = new Date(subject.lastEventAt).toISOString()
+    }
     try {
       const state = encodeState(subject.state!)
       if (subject.record?.properties.pqlkit_state !== state) next.pqlkit_state = state
@@ -540,6 +549,10 @@ export class HubSpotSync {
     await writeInBatches(updates, (inputs) => this.api.batchUpdate('contacts', inputs))
     for (const items of upserts.values()) await writeInBatches(items, (inputs) => this.api.batchUpsert('contacts', inputs))
   }
+}
+
+function latest(events: { at: number }[]): number | undefined {
+  return events.length === 0 ? undefined : Math.max(...events.map((event) => event.at))
 }
 
 /** An invalid result stands: a retry cannot fix it, so a later retryable failure does not replace it. */

@@ -11,8 +11,8 @@ const MODEL = JSON.stringify({
   scores: [{ property: 'pql_score', rules: [{ label: 'Projects', per: 'projects', points: 10 }], tiers: { Cold: 0, Hot: 50 } }],
   company: { signals: { users: { distinct_users: '*' } } }
 })
-const CONTACTS = ['projects', 'plan', 'pql_score', 'pql_score_tier', 'pql_score_reasons', 'pql_score_updated_at', 'pqlkit_state', 'pqlkit_user_id']
-const COMPANIES = ['users', 'pqlkit_state', 'pqlkit_company_key']
+const CONTACTS = ['projects', 'plan', 'pql_score', 'pql_score_tier', 'pql_score_reasons', 'pql_score_updated_at', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_user_id']
+const COMPANIES = ['users', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_company_key']
 
 let settings: Settings
 let testDestination: ReturnType<typeof createTestIntegration<Settings>>
@@ -92,12 +92,13 @@ describe('performBatch', () => {
       .reply(200, { status: 'COMPLETE', results: [], startedAt: '2026-03-01T00:00:00Z', completedAt: '2026-03-01T00:00:00Z' })
       .post('/crm/v3/objects/contacts/batch/update')
       .reply(200, completed([record('77', {})]))
+    const timestamp = hourAgo()
     await testDestination.testAction('groupCompany', {
       event: {
         type: 'group',
         groupId: 'acme-42',
         messageId: 'g1',
-        timestamp: hourAgo(),
+        timestamp,
         userId: null,
         traits: { name: 'Acme Inc', website: 'https://www.Acme.io/pricing' },
         context: { traits: { email: 'ada@acme.io' } }
@@ -108,7 +109,7 @@ describe('performBatch', () => {
     expect(company!.inputs).toHaveLength(1)
     const { pqlkit_state, ...properties } = company!.inputs[0].properties
     expect(company!.inputs[0]).toMatchObject({ idProperty: 'pqlkit_company_key', id: 'acme-42' })
-    expect(properties).toEqual({ name: 'Acme Inc', domain: 'acme.io', users: '0' })
+    expect(properties).toEqual({ name: 'Acme Inc', domain: 'acme.io', users: '0', pqlkit_last_event_at: timestamp })
     expect(JSON.parse(pqlkit_state).v).toBe(1)
     expect(association).toEqual({ inputs: [{ from: { id: '77' }, to: { id: '900' } }] })
   })

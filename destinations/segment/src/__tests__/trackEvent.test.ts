@@ -20,8 +20,8 @@ const MODEL = JSON.stringify({
   ],
   company: { signals: { users: { distinct_users: '*' } } }
 })
-const CONTACT_PROPERTIES = ['projects', 'plan', 'pql_score', 'pql_score_tier', 'pql_score_reasons', 'pql_score_updated_at', 'pqlkit_state', 'pqlkit_user_id']
-const COMPANY_PROPERTIES = ['users', 'pqlkit_state', 'pqlkit_company_key']
+const CONTACT_PROPERTIES = ['projects', 'plan', 'pql_score', 'pql_score_tier', 'pql_score_reasons', 'pql_score_updated_at', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_user_id']
+const COMPANY_PROPERTIES = ['users', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_company_key']
 const READ_PROPERTIES = [...CONTACT_PROPERTIES, 'email', 'firstname', 'lastname', 'jobtitle', 'lifecyclestage', 'hubspot_owner_id', 'company']
 
 let settings: Settings
@@ -71,7 +71,8 @@ describe('trackEvent', () => {
       .reply(200, completed([record('501', { email: 'ada@acme.io' })]))
 
     const before = Date.now()
-    await testDestination.testAction('trackEvent', { event: trackEvent(), settings, useDefaultMappings: true })
+    const event = trackEvent()
+    await testDestination.testAction('trackEvent', { event, settings, useDefaultMappings: true })
     const after = Date.now()
 
     expect(upserted!.inputs).toHaveLength(1)
@@ -82,7 +83,8 @@ describe('trackEvent', () => {
       pql_score: '10',
       pql_score_tier: 'Cold',
       pql_score_reasons: 'Projects (+10)',
-      pqlkit_user_id: 'u-ada'
+      pqlkit_user_id: 'u-ada',
+      pqlkit_last_event_at: event.timestamp
     })
     // `now` is the host's clock when the batch is processed.
     expect(Date.parse(pql_score_updated_at)).toBeGreaterThanOrEqual(before)
