@@ -239,12 +239,25 @@ describe('the sync pipeline against the HubSpot emulator (official client over H
     expect({ contacts: stored('contacts'), companies: stored('companies') }).toEqual(clean)
   }, 60_000)
 
-  it('207 partial failures are matched back to their records; re-delivering them completes the state', async () => {
+  it('records a 207 failed are written again at once: the batch completes without re-delivery', async () => {
     const events = stream()
     await deliver(pipeline(), events)
     const clean = { contacts: stored('contacts'), companies: stored('companies') }
     emulator.reset()
     emulator.setFaults({ seed: 11, partialRate: 0.3 })
+    const report = await pipeline().process(events, NOW)
+    expect(emulator.stats().status['207']).toBeGreaterThan(0)
+    expect(report.results.filter((r) => r.status !== 'ok')).toEqual([])
+    emulator.setFaults(undefined)
+    expect({ contacts: stored('contacts'), companies: stored('companies') }).toEqual(clean)
+  })
+
+  it('records still failing after the re-writes are reported retryable; re-delivering them completes the state', async () => {
+    const events = stream()
+    await deliver(pipeline(), events)
+    const clean = { contacts: stored('contacts'), companies: stored('companies') }
+    emulator.reset()
+    emulator.setFaults({ seed: 11, partialRate: 0.8 })
     const sync = pipeline()
     const firstTry = await sync.process(events, NOW)
     expect(firstTry.results.some((r) => r.status === 'retryable')).toBe(true)

@@ -13,7 +13,7 @@ import type { HubSpotCalls, HubSpotRecord, UpsertInput } from './api'
 import { LAST_EVENT_PROPERTY, modelProperties, ObjectType, propertyTypes, sameValue, toHubSpotValue } from './properties'
 import { HubSpotRequestError } from './transport'
 import { KeyedLock } from './keyed-lock'
-import { chunks, RecordResult, writeInBatches, WriteItem } from './write'
+import { chunks, PARTIAL_ATTEMPTS, RecordResult, writeInBatches, WriteItem } from './write'
 
 export type { RecordResult } from './write'
 
@@ -322,26 +322,31 @@ export class HubSpotSync {
   private async associate(contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<void> {
     const created = contacts.filter((contact) => contact.createdNow)
     for (const contact of created) if (contact.state?.ca !== undefined) delete contact.state.ca
-    const pairs = this.associations(contacts.filter((contact) => contact.record), companies)
     const unmarked: Contact[] = []
-    for (const chunk of chunks(pairs)) {
-      let failed: Set<string>
-      try {
-        const { errors } = await this.api.associate(
-          chunk.map(({ contact, companyId }) => ({ contactId: contact.record!.id, companyId }))
-        )
-        failed = new Set(errors.flatMap((error) => Object.values(error.context ?? {}).flat()))
-        for (const error of errors) report.problems.push(`association: ${error.message}`)
-      } catch (error) {
-        if (!(error instanceof RetryableError) && !(error instanceof HubSpotRequestError && error.status === 400)) throw error
-        report.problems.push(`association of ${chunk.length} contacts postponed to their next batch: ${error.message}`)
-        failed = new Set(chunk.flatMap(({ contact, companyId }) => [contact.record!.id, companyId]))
+    type Pair = { contact: Contact; key: string; companyId: string }
+    let pending: Pair[] = this.associations(contacts.filter((contact) => contact.record), companies)
+    // Pairs a 207 failed are tried again at once, like records (PARTIAL_ATTEMPTS in all).
+    for (let attempt = 1; attempt <= PARTIAL_ATTEMPTS && pending.length > 0; attempt++) {
+      const again: Pair[] = []
+      for (const chunk of chunks(pending)) {
+        let failed: Set<string>
+        try {
+          const { errors } = await this.api.associate(chunk.map(({ contact, companyId }) => ({ contactId: contact.record!.id, companyId })))
+          failed = new Set(errors.flatMap((error) => Object.values(error.context ?? {}).flat()))
+          if (attempt === PARTIAL_ATTEMPTS) for (const error of errors) report.problems.push(`association: ${error.message}`)
+        } catch (error) {
+          if (!(error instanceof RetryableError) && !(error instanceof HubSpotRequestError && error.status === 400)) throw error
+          report.problems.push(`association of ${chunk.length} contacts postponed to their next batch: ${error.message}`)
+          for (const { contact } of chunk) if (contact.createdNow) unmarked.push(contact)
+          continue
+        }
+        for (const pair of chunk) {
+          if (!failed.has(pair.contact.record!.id) && !failed.has(pair.companyId)) pair.contact.state!.ca = pair.key
+          else if (attempt < PARTIAL_ATTEMPTS) again.push(pair)
+          else if (pair.contact.createdNow) unmarked.push(pair.contact)
+        }
       }
-      for (const { contact, key, companyId } of chunk) {
-        const ok = !failed.has(contact.record!.id) && !failed.has(companyId)
-        if (ok) contact.state!.ca = key
-        else if (contact.createdNow) unmarked.push(contact)
-      }
+      pending = again
     }
     if (unmarked.length > 0) await this.writeContacts(unmarked, report)
   }

@@ -137,6 +137,9 @@ export class Transport {
         failure = classify(error)
       }
       if (failure.kind === 'answer') this.limiter.observe(failure.headers)
+      // The official client throws a 207 where HubSpot's OpenAPI lists only a 200 (v4
+      // associations): it is an answer with per-record errors, like any other 207.
+      if (failure.kind === 'answer' && failure.status === 207) return { status: 207, headers: failure.headers, data: failure.body as T }
       const last = tryNumber >= this.retry.attempts
       if (failure.kind === 'answer' && failure.status === 429) {
         const policy = failure.body.policyName ?? ''

@@ -1,7 +1,7 @@
 import { RetryableError } from '../engine/errors'
 import type { BatchResult, HubSpotRecord } from './client'
 import { HubSpotRequestError } from './transport'
-import { RecordResult, writeInBatches, WriteItem } from './write'
+import { PARTIAL_ATTEMPTS, RecordResult, writeInBatches, WriteItem } from './write'
 
 type Input = { id: string; value: string }
 
@@ -57,12 +57,32 @@ describe('batch writes', () => {
     expect(outcome.get('c@x.io')).toMatchObject({ status: 'retryable' })
   })
 
-  it('errors HubSpot does not attribute make every unconfirmed record retryable (a retry never double-counts)', async () => {
+  it('a record a 207 failed transiently is written again at once, and done when that works', async () => {
     const { list, outcome } = items(['a@x.io', 'b@x.io'])
-    await writeInBatches(list, async (inputs) => ({
-      results: ok(inputs).results.slice(0, 1),
-      errors: [{ message: 'Something went wrong', category: 'INTERNAL_ERROR' }]
-    }))
+    const written: string[][] = []
+    await writeInBatches(list, async (inputs) => {
+      written.push(inputs.map((input) => input.id))
+      if (written.length > 1) return ok(inputs)
+      return {
+        results: ok(inputs).results.filter((record) => record.properties.email === 'a@x.io'),
+        errors: [{ message: 'Internal error', category: 'INTERNAL_ERROR', context: { ids: ['b@x.io'] } }]
+      }
+    })
+    expect(written).toEqual([['a@x.io', 'b@x.io'], ['b@x.io']])
+    expect([...outcome.values()]).toEqual(['done', 'done'])
+  })
+
+  it(`errors HubSpot does not attribute make unconfirmed records retryable after ${PARTIAL_ATTEMPTS} writes (a retry never double-counts)`, async () => {
+    const { list, outcome } = items(['a@x.io', 'b@x.io'])
+    let calls = 0
+    await writeInBatches(list, async (inputs) => {
+      calls++
+      return {
+        results: ok(inputs).results.filter((record) => record.properties.email === 'a@x.io'),
+        errors: [{ message: 'Something went wrong', category: 'INTERNAL_ERROR' }]
+      }
+    })
+    expect(calls).toBe(PARTIAL_ATTEMPTS)
     expect(outcome.get('a@x.io')).toBe('done')
     expect(outcome.get('b@x.io')).toMatchObject({ status: 'retryable' })
   })

@@ -29,17 +29,22 @@ export function chunks<T>(list: T[], size = BATCH_LIMIT): T[][] {
 /** Errors whose category says the record itself is wrong: retrying cannot help. */
 const INVALID_CATEGORIES = new Set(['VALIDATION_ERROR', 'INVALID_EMAIL', 'PROPERTY_DOESNT_EXIST', 'CONFLICT', 'OBJECT_ALREADY_EXISTS'])
 
+/** Writes of a record a 207 reported as transiently failed, in all, before it is reported retryable. */
+export const PARTIAL_ATTEMPTS = 3
+
 /**
  * Writes items in batches of 100. A 207 is matched back to records through its errors'
- * `context` ids (SPEC §5); a 400 for a whole batch (HubSpot's answer to one bad value) is
- * split in halves until the bad records are found, so every other record is written.
- * Authentication failures are not per-record: they are thrown.
+ * `context` ids (SPEC §5), and the records it failed transiently are written again at once
+ * (up to PARTIAL_ATTEMPTS in all), so a record is rarely handed back to its host for
+ * re-delivery, which would repeat the hand-offs sent before the write. A 400 for a whole
+ * batch (HubSpot's answer to one bad value) is split in halves until the bad records are
+ * found, so every other record is written. Authentication failures are thrown.
  */
 export async function writeInBatches<I>(items: WriteItem<I>[], call: (inputs: I[]) => Promise<BatchResult>): Promise<void> {
-  for (const chunk of chunks(items)) await writeChunk(chunk, call)
+  for (const chunk of chunks(items)) await writeChunk(chunk, call, 1)
 }
 
-async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promise<BatchResult>): Promise<void> {
+async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promise<BatchResult>, attempt: number): Promise<void> {
   let result: BatchResult
   try {
     result = await call(chunk.map((item) => item.input))
@@ -50,8 +55,8 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
         return
       }
       const middle = Math.ceil(chunk.length / 2)
-      await writeChunk(chunk.slice(0, middle), call)
-      await writeChunk(chunk.slice(middle), call)
+      await writeChunk(chunk.slice(0, middle), call, attempt)
+      await writeChunk(chunk.slice(middle), call, attempt)
       return
     }
     if (error instanceof RetryableError) {
@@ -63,14 +68,21 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
     throw error
   }
   const failed = new Set<WriteItem<I>>()
+  const again: WriteItem<I>[] = []
+  const fail = (item: WriteItem<I>, outcome: RecordResult) => {
+    failed.add(item)
+    if (outcome.status === 'retryable' && attempt < PARTIAL_ATTEMPTS) again.push(item)
+    else item.failed(outcome)
+  }
   let unmatched = false
   for (const error of result.errors) {
     const named = new Set(Object.values(error.context ?? {}).flat().map((id) => String(id).toLowerCase()))
     const items = chunk.filter((item) => item.ids.some((id) => named.has(id.toLowerCase())))
     if (items.length === 0) unmatched = true
     for (const item of items) {
-      failed.add(item)
-      item.failed(
+      if (failed.has(item)) continue
+      fail(
+        item,
         error.category && INVALID_CATEGORIES.has(error.category)
           ? { status: 'invalid', message: `HubSpot: ${error.message}` }
           : { status: 'retryable', message: `HubSpot: ${error.message}`, retryAfterMs: 1_000 }
@@ -81,6 +93,7 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
     if (failed.has(item)) continue
     const record = result.results.find((candidate) => item.matches(candidate))
     if (record || !unmatched) item.done(record)
-    else item.failed({ status: 'retryable', message: 'HubSpot reported errors it did not attribute to records', retryAfterMs: 1_000 })
+    else fail(item, { status: 'retryable', message: 'HubSpot reported errors it did not attribute to records', retryAfterMs: 1_000 })
   }
+  if (again.length > 0) await writeChunk(again, call, attempt + 1)
 }
