@@ -23,6 +23,8 @@ export type ApplyResult = { accepted: ValidEvent[]; duplicates: number; rejected
 type SectionIndex = { byEvent: Map<string, Signal[]>; anyEvent: Signal[]; traits: Signal[] }
 const indexes = new WeakMap<Section, SectionIndex>()
 
+const NO_TRAITS: [Signal, string | number | boolean][] = []
+
 function indexOf(section: Section): SectionIndex {
   let index = indexes.get(section)
   if (!index) {
@@ -38,6 +40,9 @@ function indexOf(section: Section): SectionIndex {
         }
       }
     }
+    // Each named event's list also holds the signals of every event, so applying one event
+    // allocates nothing to find its signals.
+    if (index.anyEvent.length > 0) for (const [name, list] of index.byEvent) index.byEvent.set(name, [...list, ...index.anyEvent])
     indexes.set(section, index)
   }
   return index
@@ -117,19 +122,21 @@ function matches(signal: Signal, event: ValidEvent): boolean {
  */
 export function applyEvents(section: Section, state: SubjectState, events: AttributedEvent[], now: number): ApplyResult {
   const index = indexOf(section)
-  const seen = new Set(state.m)
+  // A few events against up to 500 remembered ids: scanning beats building a set.
+  const seen = events.length > 8 ? new Set(state.m) : undefined
+  const isSeen = (id: string) => (seen ? seen.has(id) : state.m.includes(id))
   const today = utcDay(now)
   const result: ApplyResult = { accepted: [], duplicates: 0, rejected: [] }
   const traitKind = section.subject === 'contact' ? 'identify' : 'group'
 
   for (const { event, contact } of events) {
     const id = fingerprint(event.messageId)
-    if (seen.has(id)) {
+    if (isSeen(id)) {
       result.duplicates++
       result.accepted.push(event)
       continue
     }
-    const traitUpdates: [Signal, string | number | boolean][] = []
+    const traitUpdates: [Signal, string | number | boolean][] = event.kind === traitKind ? [] : NO_TRAITS
     if (event.kind === traitKind) {
       try {
         for (const signal of index.traits) {
@@ -142,7 +149,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
         continue
       }
     }
-    seen.add(id)
+    seen?.add(id)
     state.m.push(id)
     result.accepted.push(event)
 
@@ -154,9 +161,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
     if (event.kind !== 'track') continue
 
     const day = utcDay(event.at)
-    const named = index.byEvent.get(event.event!)
-    const signals = named ? (index.anyEvent.length ? [...named, ...index.anyEvent] : named) : index.anyEvent
-    for (const signal of signals) {
+    for (const signal of index.byEvent.get(event.event!) ?? index.anyEvent) {
       if (signal.windowDays !== undefined && day <= today - signal.windowDays) continue
       if (!matches(signal, event)) continue
       applyToSignal(signal, signalState(state, signal), event, day, contact)
