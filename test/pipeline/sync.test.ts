@@ -257,7 +257,7 @@ describe('the sync pipeline against the HubSpot emulator (official client over H
     await deliver(pipeline(), events)
     const clean = { contacts: stored('contacts'), companies: stored('companies') }
     emulator.reset()
-    emulator.setFaults({ seed: 11, partialRate: 0.8 })
+    emulator.setFaults({ seed: 11, partialRate: 0.6 })
     const sync = pipeline()
     const firstTry = await sync.process(events, NOW)
     expect(firstTry.results.some((r) => r.status === 'retryable')).toBe(true)

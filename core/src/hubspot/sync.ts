@@ -426,17 +426,37 @@ export class HubSpotSync {
   ): Promise<Map<string, HubSpotRecord>> {
     const properties = [...new Set([...modelProperties(this.model, objectType).map((p) => p.name), ...internals])]
     const found = new Map<string, HubSpotRecord>()
-    const ids = [...new Set(subjects.map(idOf))]
-    for (const chunk of chunks(ids)) {
-      try {
-        const result = await this.api.batchRead(objectType, idProperty, chunk, properties)
-        for (const record of result.results) {
-          const id = record.properties[idProperty]
-          if (id) found.set(idProperty === 'email' ? id.toLowerCase() : id, record)
+    const key = (id: string) => (idProperty === 'email' ? id.toLowerCase() : id)
+    const failWith = (ids: string[], failure: RecordResult) => {
+      const named = new Set(ids.map(key))
+      for (const subject of subjects) if (named.has(key(idOf(subject)))) subject.failure = failure
+    }
+    for (const chunk of chunks([...new Set(subjects.map(idOf))])) {
+      // A 207's OBJECT_NOT_FOUND means "new"; any other error means "unknown": such an id
+      // is read again, and never taken for new (its upsert would overwrite what is stored).
+      let pending = chunk
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        let unread: string[]
+        let message = ''
+        try {
+          const result = await this.api.batchRead(objectType, idProperty, pending, properties)
+          for (const record of result.results) {
+            const id = record.properties[idProperty]
+            if (id) found.set(key(id), record)
+          }
+          const failed = result.errors.filter((error) => error.category !== 'OBJECT_NOT_FOUND')
+          const named = new Set(failed.flatMap((error) => Object.values(error.context ?? {}).flat().map((id) => key(String(id)))))
+          unread = failed.some((error) => !error.context) ? pending.filter((id) => !found.has(key(id))) : pending.filter((id) => named.has(key(id)))
+          message = failed[0]?.message ?? ''
+        } catch (error) {
+          failWith(pending, readFailure(error))
+          break
         }
-      } catch (error) {
-        const failure = readFailure(error)
-        for (const subject of subjects) if (chunk.includes(idOf(subject))) subject.failure = failure
+        if (unread.length > 0 && attempt >= PARTIAL_ATTEMPTS) {
+          failWith(unread, { status: 'retryable', message: `HubSpot could not read ${objectType}: ${message}`, retryAfterMs: 1_000 })
+          break
+        }
+        pending = unread
       }
     }
     return found

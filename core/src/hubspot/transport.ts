@@ -10,8 +10,12 @@ import { lowerCaseKeys } from './api'
 
 export type Clock = { now(): number; sleep(ms: number): Promise<void> }
 
+/**
+ * Wall time from the monotonic clock: a rate-limit window must keep rolling when the system
+ * clock is stepped (or frozen, as tests of wall-clock hosts do).
+ */
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: () => performance.timeOrigin + performance.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 }
 
