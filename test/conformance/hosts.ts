@@ -1,0 +1,108 @@
+import { createTestIntegration, SegmentEvent } from '@segment/actions-core'
+import destination from '@pqlkit/segment-destination'
+import {
+  DefaultHandoffSender,
+  httpsPostJson,
+  HubSpotApi,
+  HubSpotSync,
+  loadModel,
+  segmentMessageToProductEvent,
+  Transport
+} from '@pqlkit/core'
+import type { Emulator } from '../hubspot-emulator'
+import type { Message } from './scenarios'
+
+/** What a host run needs: a fresh emulator, the model text, the evaluation time, the host's batch size. */
+export type Delivery = { emulator: Emulator; model: string; now: number; batchSize: number }
+export type DeliveryReport = { rounds: number; redelivered: number; invalid: string[] }
+
+/**
+ * A host as its users run it, fed the scenario's Segment-spec messages in its own batches,
+ * re-delivering what it is told to retry the way that host does, until nothing is left.
+ */
+export type Host = { name: string; deliver(messages: Message[], delivery: Delivery): Promise<DeliveryReport> }
+
+const MAX_ROUNDS = 40
+const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 40 }
+
+function batchesOf<T>(items: T[], size: number): T[][] {
+  const result: T[][] = []
+  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size))
+  return result
+}
+
+/** Re-delivers the records `send` reports retryable until none are left (or MAX_ROUNDS). */
+async function untilDone(
+  messages: Message[],
+  batchSize: number,
+  send: (batch: Message[]) => Promise<('ok' | 'retry' | string)[]>
+): Promise<DeliveryReport> {
+  const report: DeliveryReport = { rounds: 0, redelivered: 0, invalid: [] }
+  let pending = messages
+  while (pending.length > 0 && report.rounds < MAX_ROUNDS) {
+    report.rounds++
+    const retry: Message[] = []
+    for (const batch of batchesOf(pending, batchSize)) {
+      const outcomes = await send(batch)
+      batch.forEach((message, index) => {
+        if (outcomes[index] === 'retry') retry.push(message)
+        else if (outcomes[index] !== 'ok') report.invalid.push(`${message.messageId}: ${outcomes[index]}`)
+      })
+    }
+    report.redelivered += retry.length
+    pending = retry
+  }
+  if (pending.length > 0) throw new Error(`${pending.length} messages still retryable after ${MAX_ROUNDS} rounds`)
+  return report
+}
+
+/** `pqlkit sync`: the core pipeline on the official client; retryable records go again with the next run. */
+export const cliHost: Host = {
+  name: 'pqlkit sync (CLI)',
+  async deliver(messages, { emulator, model, now, batchSize }) {
+    const api = new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, FAST_RETRY))
+    const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => now })
+    const sync = new HubSpotSync(api, loadModel(model), { sender })
+    return untilDone(messages, batchSize, async (batch) => {
+      const report = await sync.process(batch.map((message) => segmentMessageToProductEvent(message)), now)
+      return report.results.map((result) => (result.status === 'ok' ? 'ok' : result.status === 'retryable' ? 'retry' : result.message))
+    })
+  }
+}
+
+/**
+ * The Segment destination in actions-core's runtime: `onBatch` with the presets as
+ * subscriptions (default mappings); Segment re-delivers the records answered 429 or 5xx.
+ * The destination evaluates at the wall clock: callers freeze Date at `now`.
+ */
+export const segmentHost: Host = {
+  name: 'Segment destination',
+  async deliver(messages, { emulator, model, batchSize }) {
+    process.env.HUBSPOT_BASE_URL = emulator.url
+    const testDestination = createTestIntegration(destination)
+    const subscriptions = destination.presets!.flatMap((preset) =>
+      preset.type === 'automatic' ? [{ partnerAction: preset.partnerAction, subscribe: preset.subscribe, mapping: preset.mapping ?? {} }] : []
+    )
+    const settings = { accessToken: emulator.accessToken, model }
+    try {
+      return await untilDone(messages, batchSize, async (batch) => {
+        // One result per subscription: a multistatus, or `not subscribed` when no event matched it.
+        const results = (await testDestination.onBatch(batch as unknown as SegmentEvent[], { ...settings, subscriptions })) as {
+          multistatus?: { status: number; errormessage?: string }[]
+        }[]
+        return batch.map((_, index) => {
+          const entry = results
+            .map((result) => result.multistatus?.[index])
+            .find((candidate) => candidate && !/does not match the subscription/.test(candidate.errormessage ?? ''))
+          if (!entry) return 'no action subscribed'
+          if (entry.status === 200) return 'ok'
+          return entry.status === 429 || entry.status >= 500 ? 'retry' : (entry.errormessage ?? String(entry.status))
+        })
+      })
+    } finally {
+      delete process.env.HUBSPOT_BASE_URL
+    }
+  }
+}
+
+export const HOSTS: Host[] = [cliHost, segmentHost]

@@ -1,0 +1,73 @@
+import { decodeState, SimulationResult } from '@pqlkit/core'
+import type { Emulator } from '../hubspot-emulator'
+
+type Stored = { id: string; properties: Record<string, string | null>; associations?: { toObjectType: string; toId: string }[] }
+
+/** What HubSpot holds, independent of record ids and of the order things were processed in. */
+export type Snapshot = {
+  contacts: Record<string, Record<string, unknown>>
+  companies: Record<string, Record<string, unknown>>
+  tasks: string[]
+  associations: string[]
+}
+
+const HUBSPOT_OWN = new Set(['hs_object_id', 'createdate', 'lastmodifieddate'])
+
+/**
+ * Properties as stored (an empty value and an absent one are the same to HubSpot), and the
+ * state's aggregates: signals, company memory, associations made, the processed message ids
+ * as a set. Left out, because they follow the order events arrived in rather than what was
+ * stored: score-change history and evaluation marks (SPEC §3.5 `rises_by`, once-marks), and
+ * the key a person is counted by in a company (`u`: their first identity, email or userId),
+ * so distinct sets are compared by size; active days are a set too.
+ */
+function normalise(record: Stored): Record<string, unknown> {
+  const result: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(record.properties)) {
+    if (HUBSPOT_OWN.has(name) || value === null || value === '') continue
+    if (name === 'pqlkit_state') {
+      const { state } = decodeState(value)
+      const signals = Object.fromEntries(
+        Object.entries(state.s).map(([name, { h, hd, a, ...rest }]) => [
+          name,
+          { ...rest, a: a && [...a].sort((x, y) => x - y), distinct: h?.length ?? (hd ? Object.keys(hd).length : undefined) }
+        ])
+      )
+      result.pqlkit_state = { s: signals, m: [...state.m].sort(), c: state.c, ca: state.ca, n: state.n, dm: state.dm }
+    } else result[name] = value
+  }
+  return result
+}
+
+export function snapshot(emulator: Emulator): Snapshot {
+  const dump = emulator.dump() as unknown as { contacts: Stored[]; companies: Stored[]; tasks: Stored[]; associations: { from: string; to: string }[] }
+  // As simulate names them: by email, else (never seen with one) by userId.
+  const contactKey = (record: Stored) => record.properties.email ?? record.properties.pqlkit_user_id ?? record.id
+  const byId = new Map(dump.contacts.map((record) => [record.id, contactKey(record)]))
+  const companyById = new Map(dump.companies.map((record) => [record.id, record.properties.pqlkit_company_key]))
+  return {
+    contacts: Object.fromEntries(dump.contacts.map((record) => [contactKey(record), normalise(record)])),
+    companies: Object.fromEntries(dump.companies.map((record) => [record.properties.pqlkit_company_key ?? record.id, normalise(record)])),
+    tasks: dump.tasks
+      .map((task) => `${task.properties.hs_task_subject} → ${(task.associations ?? []).map((a) => byId.get(a.toId)).join(',')}`)
+      .sort(),
+    associations: dump.associations.map((a) => `${byId.get(a.from)} → ${companyById.get(a.to)}`).sort()
+  }
+}
+
+/** Where the stored properties differ from `pqlkit simulate` (`_updated_at` aside: simulate stamps per event). */
+export function differencesFromSimulate(stored: Snapshot, expected: SimulationResult): string[] {
+  const differences: string[] = []
+  for (const subject of expected.subjects) {
+    const record = (subject.subject === 'contact' ? stored.contacts : stored.companies)[subject.id]
+    if (!record) {
+      differences.push(`${subject.subject} ${subject.id} is not in HubSpot`)
+      continue
+    }
+    for (const [name, value] of Object.entries(subject.properties)) {
+      const actual = record[name] ?? ''
+      if (!name.endsWith('_updated_at') && actual !== String(value)) differences.push(`${subject.subject} ${subject.id} ${name}: ${String(actual)} ≠ ${value}`)
+    }
+  }
+  return differences
+}
