@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -18,10 +18,14 @@ describe('generated types', () => {
 
   it('the check notices a stale file', () => {
     const copy = mkdtempSync(join(tmpdir(), 'pqlkit-types-'))
-    cpSync(SRC, copy, { recursive: true })
-    writeFileSync(join(copy, 'trackEvent', 'generated-types.ts'), '// Generated file. DO NOT MODIFY IT BY HAND.\nexport interface Payload {}\n')
-    const result = check(copy)
-    expect(result.status).toBe(1)
-    expect(result.stdout).toBe(`stale: ${join(copy, 'trackEvent', 'generated-types.ts')}\n`)
+    try {
+      cpSync(SRC, copy, { recursive: true })
+      writeFileSync(join(copy, 'trackEvent', 'generated-types.ts'), '// Generated file. DO NOT MODIFY IT BY HAND.\nexport interface Payload {}\n')
+      const result = check(copy)
+      expect(result.status).toBe(1)
+      expect(result.stdout).toBe(`stale: ${join(copy, 'trackEvent', 'generated-types.ts')}\n`)
+    } finally {
+      rmSync(copy, { recursive: true, force: true })
+    }
   })
 })
