@@ -6,8 +6,10 @@ import {
   HubSpotApi,
   HubSpotSync,
   loadModel,
+  ProductEvent,
   segmentMessageToProductEvent,
-  Transport
+  Transport,
+  ValidationError
 } from '@pqlkit/core'
 import type { Emulator } from '../hubspot-emulator'
 import type { Message } from './scenarios'
@@ -64,8 +66,24 @@ export const cliHost: Host = {
     const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => now })
     const sync = new HubSpotSync(api, loadModel(model), { sender })
     return untilDone(messages, batchSize, async (batch) => {
-      const report = await sync.process(batch.map((message) => segmentMessageToProductEvent(message)), now)
-      return report.results.map((result) => (result.status === 'ok' ? 'ok' : result.status === 'retryable' ? 'retry' : result.message))
+      // As `pqlkit sync` reads its file: a message that is no Segment call is that line's error.
+      const outcomes: string[] = []
+      const events: ProductEvent[] = []
+      const at: number[] = []
+      batch.forEach((message, index) => {
+        try {
+          events.push(segmentMessageToProductEvent(message))
+          at.push(index)
+        } catch (error) {
+          if (!(error instanceof ValidationError)) throw error
+          outcomes[index] = error.message
+        }
+      })
+      const report = await sync.process(events, now)
+      report.results.forEach((result, i) => {
+        outcomes[at[i]] = result.status === 'ok' ? 'ok' : result.status === 'retryable' ? 'retry' : result.message
+      })
+      return outcomes
     })
   }
 }

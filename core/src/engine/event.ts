@@ -34,7 +34,14 @@ export function normalizeEmail(email: string): string {
  * field and the problem; never throws anything else.
  */
 export function validateEvent(input: unknown, now: number): ValidEvent {
-  const parsed = ProductEvent.safeParse(input)
+  const unsafe = unsafeKey(input, [], 0)
+  if (unsafe) throw new ValidationError(unsafe.path, `uses the key "${unsafe.key}", which pqlkit does not accept (it names object internals)`)
+  let parsed: ReturnType<typeof ProductEvent.safeParse>
+  try {
+    parsed = ProductEvent.safeParse(input)
+  } catch {
+    throw new ValidationError('event', 'could not be read as an event')
+  }
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     throw new ValidationError(issue.path.join('.') || 'event', issue.message)
@@ -108,6 +115,19 @@ function byteSize(value: unknown): number {
     } else bytes += 3
   }
   return bytes
+}
+
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+
+/** The first own key, at any depth pqlkit reads, that names object internals (JSON.parse makes `__proto__` an own key). */
+function unsafeKey(value: unknown, path: string[], depth: number): { path: string; key: string } | undefined {
+  if (depth > MAX_DEPTH + 1 || typeof value !== 'object' || value === null) return undefined
+  for (const key of Object.keys(value)) {
+    if (UNSAFE_KEYS.has(key)) return { path: [...path, key].join('.'), key }
+    const found = unsafeKey((value as Record<string, unknown>)[key], [...path, key], depth + 1)
+    if (found) return found
+  }
+  return undefined
 }
 
 function depthOf(value: unknown, depth = 0): number {

@@ -39,11 +39,29 @@ export type SyncReport = {
   /** Things a person should know that failed no record: corrupt states, identity conflicts. */
   problems: string[]
   written: { contacts: number; companies: number }
+  /** With `handBackContacts`: the contact writes the host delivers itself, in place of pqlkit. */
+  contacts?: HandedBackContact[]
+}
+
+/** A contact write handed back to the host: the properties that changed (absolute values, new state included). */
+export type HandedBackContact = {
+  email: string
+  properties: Record<string, string>
+  /** The input indexes of the batch's events for this contact. */
+  events: number[]
 }
 
 export type SyncOptions = {
   /** Sends hand-offs; without it they are evaluated and marked, never sent. */
   sender?: HandoffSender
+  /**
+   * Contacts known by email are not written but handed back in `SyncReport.contacts`, for a
+   * host whose own HubSpot destination upserts them by email (RudderStack). Companies,
+   * associations of existing contacts and hand-offs still go out here; a contact the host
+   * will create is associated by its next batch, and its hand-off tasks cannot be created
+   * (no id yet: reported in `problems`). `sweep` always writes.
+   */
+  handBackContacts?: boolean
 }
 
 type Indexed = { index: number; event: ValidEvent }
@@ -67,6 +85,8 @@ type Contact = Subject & {
   userIdTaken?: boolean
   /** The record was created by this batch's write. */
   createdNow?: boolean
+  /** The write was handed back to the host (SyncOptions.handBackContacts). */
+  handedBack?: boolean
 }
 type Company = Subject & { attributed: AttributedEvent[] }
 
@@ -106,7 +126,8 @@ export class HubSpotSync {
       results: events.map((): RecordResult => ({ status: 'ok' })),
       handoffs: [],
       problems: [],
-      written: { contacts: 0, companies: 0 }
+      written: { contacts: 0, companies: 0 },
+      ...(this.options.handBackContacts ? { contacts: [] } : {})
     }
     try {
       await this.bootstrap()
@@ -167,6 +188,11 @@ export class HubSpotSync {
         now
       )
       for (const { event, error } of applied.rejected) fail(indexOf.get(event)!, { status: 'invalid', message: error.message })
+      // A contact none of whose events could be applied is not created for nothing.
+      if (applied.accepted.length === 0 && !contact.record) {
+        contact.state = undefined
+        continue
+      }
       contact.lastEventAt = latest(applied.accepted)
       for (const [key, attributed] of attributeToCompanies(this.model, contact.state, contact.key, contact.email, applied.accepted)) {
         const company = companies.get(key) ?? { key, events: [], attributed: [] }
@@ -199,12 +225,16 @@ export class HubSpotSync {
     await this.sendHandoffs(existing, report)
     await this.writeCompanies([...companies.values()], report)
     await this.associate(existing, companies, report)
-    const fresh = this.associations(contacts.filter((contact) => !contact.record), companies)
+    // A contact the host creates gets no mark: its next batch, with the record, associates it.
+    const fresh = report.contacts ? [] : this.associations(contacts.filter((contact) => !contact.record), companies)
     for (const { contact, key } of fresh) contact.state!.ca = key
     await this.writeContacts(contacts, report)
     const created = contacts.filter((contact) => contact.createdNow)
     await this.associate(created, companies, report)
-    await this.sendHandoffs(created, report)
+    await this.sendHandoffs(
+      contacts.filter((contact) => contact.createdNow || (contact.handedBack && !contact.record)),
+      report
+    )
 
     for (const subject of [...contacts, ...companies.values()]) {
       if (subject.failure) for (const { index } of subject.events) fail(index, subject.failure)
@@ -548,6 +578,12 @@ export class HubSpotSync {
       }
       if (!properties && Object.keys(identity).length === 0) continue
       const all = { ...properties, ...identity }
+      // A record found by userId without an email is updated here: an upsert by email would create another.
+      if (report.contacts && contact.email && !contact.claimEmail) {
+        contact.handedBack = true
+        report.contacts.push({ email: contact.email, properties: all, events: contact.events.map(({ index }) => index) })
+        continue
+      }
       const done = (record: HubSpotRecord | undefined) => {
         if (!contact.record) contact.createdNow = true
         contact.record = record ?? contact.record
