@@ -165,7 +165,8 @@ describe('encodeState / decodeState (SPEC §4)', () => {
         const input = JSON.parse(JSON.stringify(damaged ? damage(valid, pick, replacement) : valid))
         expect(stateProblem(input) === undefined).toBe(SubjectState.safeParse(input).success)
       }),
-      { numRuns: 2000 }
+      // Seeded so CI is deterministic; this seed once found days outside the safe integers.
+      { numRuns: 3000, seed: -914903975 }
     )
   })
 

@@ -104,7 +104,7 @@ const fail: (string | number)[] = []
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 const isTime = (value: unknown) => typeof value === 'number' && Number.isFinite(value)
 const time: Check = (value) => (isTime(value) ? OK : fail)
-const day: Check = (value) => (Number.isInteger(value) ? OK : fail)
+const day: Check = (value) => (Number.isSafeInteger(value) ? OK : fail)
 const text: Check = (value) => (typeof value === 'string' ? OK : fail)
 const num: Check = (value) => (typeof value === 'number' ? OK : fail)
 const optional = (check: Check): Check => (value) => (value === undefined ? OK : check(value))
