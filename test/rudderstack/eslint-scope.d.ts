@@ -1,0 +1,5 @@
+/** The part of eslint-scope (no published types for 8.x) the bundle check uses. */
+declare module 'eslint-scope' {
+  type Reference = { identifier: { name: string } }
+  export function analyze(ast: unknown, options: { ecmaVersion: number; sourceType: 'module' | 'script' }): { globalScope: { through: Reference[] } }
+}

@@ -1,0 +1,131 @@
+import { generateEvents, loadModel, segmentMessageToProductEvent } from '@pqlkit/core'
+import { Parser } from 'acorn'
+import { analyze } from 'eslint-scope'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+import { buildBundles } from '../../destinations/rudderstack/scripts/build'
+import { Emulator, startEmulator } from '../hubspot-emulator'
+import { REPO_ROOT } from '../repo-root'
+import { pasted } from './transformation'
+import { startTransformer, Transformer } from './transformer'
+import type { TransformerEvent } from './sandbox'
+
+const MODEL_FILE = join(REPO_ROOT, 'examples/project-management.yaml')
+const MODEL_DOCUMENT = parse(readFileSync(MODEL_FILE, 'utf8'))
+/** The sandbox's own globals the transformation may use besides the language's. */
+const RUDDERSTACK_GLOBALS = ['fetchV2', 'getCredential', 'log']
+/** SPEC §6: what the sandbox does not have. */
+const FORBIDDEN = ['setTimeout', 'URL', 'TextEncoder', 'crypto', 'Buffer', 'require', 'process', 'performance', 'fetch']
+
+let emulator: Emulator
+let transformer: Transformer
+let bundles: { transformation: string; library: string }
+
+function freeReferences(code: string): Set<string> {
+  const ast = Parser.parse(code, { ecmaVersion: 2022, sourceType: 'module', ranges: true })
+  const imports = (ast as unknown as { body: { type: string }[] }).body.filter((node) => node.type === 'ImportDeclaration')
+  if (imports.length > 0 || /\bimport\s*\(/.test(code)) throw new Error('the bundle imports')
+  return new Set(analyze(ast, { ecmaVersion: 2022, sourceType: 'module' }).globalScope.through.map((reference) => reference.identifier.name))
+}
+
+function asEvents(messages: Record<string, unknown>[]): TransformerEvent[] {
+  return messages.map((message, index) => ({ message, metadata: { messageId: message.messageId, sourceId: 's', destinationId: 'd', jobId: index + 1 } }))
+}
+
+function code(settings: Record<string, unknown> = {}): string {
+  return pasted(MODEL_DOCUMENT, { hubspotBaseUrl: emulator.url, slackHosts: [], ...settings })
+}
+
+const credentials = (): Record<string, string> => ({ HUBSPOT_ACCESS_TOKEN: emulator.accessToken })
+
+/** 200 events of the synthetic product, as the gateway hands them on (timestamps of the last days). */
+function realisticBatch(): Record<string, unknown>[] {
+  const messages = generateEvents({ profile: 'project-management', users: 60, days: 10, end: new Date().toISOString(), seed: 7 })
+  return messages.slice(0, 200).map((message) => ({ ...message, originalTimestamp: message.timestamp, anonymousId: `anon-${message.userId}` }))
+}
+
+beforeAll(async () => {
+  bundles = await buildBundles()
+  transformer = startTransformer()
+  emulator = await startEmulator({ rateLimit: { max: 10_000, intervalMs: 1_000 } })
+}, 60_000)
+afterAll(async () => {
+  await transformer.stop()
+  await emulator.stop()
+})
+beforeEach(() => {
+  emulator.reset()
+  emulator.setFaults(undefined)
+})
+
+describe('the built RudderStack transformation', () => {
+  it('is one ES module without imports that names only what the sandbox has, and so is the library', async () => {
+    const probe = await transformer.run('export function transformEvent(event) { return { ...event, names: Object.getOwnPropertyNames(globalThis) } }', asEvents([{ messageId: 'm1', type: 'track' }]), {})
+    const output = probe.results[0]
+    if (output.statusCode !== 200) throw new Error(`the probe failed: ${JSON.stringify(output)}`)
+    const available = new Set([...(output.output.names as string[]), ...RUDDERSTACK_GLOBALS])
+    for (const forbidden of FORBIDDEN) expect(available.has(forbidden)).toBe(false)
+    for (const bundle of [bundles.transformation, bundles.library]) {
+      const missing = [...freeReferences(bundle)].filter((name) => !available.has(name))
+      expect(missing).toEqual([])
+    }
+    expect(bundles.transformation.indexOf('const PQLKIT_MODEL = {')).toBeLessThan(bundles.transformation.indexOf('var '))
+    expect(bundles.library).toMatch(/export\s*{[^}]*\bpqlkit\b/)
+  })
+
+  it('runs 200 realistic events against a HubSpot answering in 50 ms inside the 4 s limit, one identify per contact', async () => {
+    emulator.setFaults({ seed: 1, latencyMs: 50 })
+    const batch = realisticBatch()
+    const report = await transformer.run(code(), asEvents(batch), credentials())
+    console.log(`200 events, 50 ms per HubSpot call: ${Math.round(report.elapsedMs)} ms (${emulator.stats().requests} calls)`)
+    expect(report.results.filter((result) => result.statusCode === 400)).toEqual([])
+    expect(report.elapsedMs).toBeLessThan(4_000)
+    const identifies = report.results.flatMap((result) => (result.statusCode === 200 ? [result.output] : []))
+    const emails = new Set(batch.map((message) => segmentMessageToProductEvent(message).email?.trim().toLowerCase()))
+    emails.delete(undefined)
+    expect(identifies.map((identify) => (identify.traits as Record<string, string>).email).sort()).toEqual([...emails].sort())
+    for (const identify of identifies) {
+      expect(identify).toMatchObject({ type: 'identify', context: { traits: { email: expect.any(String) } } })
+      expect((identify.traits as Record<string, string>).pqlkit_state).toEqual(expect.any(String))
+    }
+    // Companies are written by the transformation itself; contacts are left to the HubSpot destination.
+    expect(emulator.dump().contacts).toEqual([])
+    expect(emulator.dump().companies.length).toBeGreaterThan(0)
+  })
+
+  it("reports an identity-less event as that event's error while the others succeed", async () => {
+    const batch = realisticBatch().slice(0, 20)
+    const anonymous = { type: 'track', event: 'Project Created', messageId: 'no-identity', anonymousId: 'anon-1', originalTimestamp: new Date().toISOString(), properties: {} }
+    const report = await transformer.run(code(), asEvents([...batch.slice(0, 10), anonymous, ...batch.slice(10)]), credentials())
+    const failed = report.results.filter((result) => result.statusCode === 400)
+    expect(failed).toEqual([{ statusCode: 400, error: expect.stringMatching(/^Error: pqlkit: .*(email|userId)/), metadata: expect.objectContaining({ messageId: 'no-identity' }) }])
+    expect(report.results.filter((result) => result.statusCode === 200).length).toBeGreaterThan(0)
+    expect(report.results.filter((result) => result.statusCode === 298 || result.statusCode === 200).length).toBeGreaterThanOrEqual(20)
+  })
+
+  it('fails the batch with a clear error when HubSpot is down during the read, and never shows the token', async () => {
+    emulator.setFaults({ seed: 3, rate5xx: 1 })
+    const batch = realisticBatch().slice(0, 30)
+    const report = await transformer.run(code(), asEvents(batch), credentials())
+    expect(report.results).toHaveLength(30)
+    for (const result of report.results) {
+      expect(result).toMatchObject({ statusCode: 400, error: expect.stringMatching(/^Error: pqlkit: HubSpot .*(failed|could not)/) })
+      expect(JSON.stringify(result)).not.toContain(emulator.accessToken)
+    }
+  })
+
+  it('without the credential, every event fails saying which credential to add', async () => {
+    const report = await transformer.run(code(), asEvents(realisticBatch().slice(0, 5)), {})
+    expect(report.results.map((result) => (result.statusCode === 400 ? result.error : result.statusCode))).toEqual(
+      Array(5).fill('Error: pqlkit: the credential HUBSPOT_ACCESS_TOKEN is not set: add it under Settings → Credentials')
+    )
+  })
+
+  it('an invalid pasted model fails the batch with the model errors', async () => {
+    const broken = pasted({ ...MODEL_DOCUMENT, version: 2 }, { hubspotBaseUrl: emulator.url })
+    const report = await transformer.run(broken, asEvents(realisticBatch().slice(0, 3)), credentials())
+    expect(report.results.every((result) => result.statusCode === 400 && /PQLKIT_MODEL.*version/s.test(result.error))).toBe(true)
+    expect(loadModel(readFileSync(MODEL_FILE, 'utf8')).name).toBe(MODEL_DOCUMENT.name)
+  })
+})
