@@ -1,0 +1,123 @@
+import { Meta, Plugin, ProcessedPluginEvent, RetryError } from '@posthog/plugin-scaffold'
+import {
+  checkWebhook,
+  DefaultHandoffSender,
+  FetchHubSpotApi,
+  FetchLike,
+  formatIssue,
+  HandoffError,
+  HubSpotRequestError,
+  HubSpotSync,
+  loadModel,
+  Model,
+  ModelError,
+  PostHogHost,
+  RetryPolicy,
+  Transport
+} from '@pqlkit/core'
+
+/** The plugin's settings, as plugin.json declares them (PostHog hands every value over as a string). */
+export type PluginConfig = {
+  hubspotAccessToken?: string
+  model?: string | Record<string, unknown>
+  groupType?: string
+  portalId?: string
+  slackWebhook?: string
+  hubspotBaseUrl?: string
+}
+
+export type PluginGlobal = { host: PostHogHost }
+
+export type PqlkitPlugin = Plugin<{ config: PluginConfig; global: PluginGlobal }>
+export type PqlkitMeta = Meta<{ config: PluginConfig; global: PluginGlobal }>
+
+/**
+ * The plugin server gives an event about 30 s. A 429 can mean waiting out HubSpot's 10 s
+ * window, so a call is tried twice: a HubSpot outage or 429 storm becomes a RetryError well
+ * within the limit, and PostHog delivers the event again later.
+ */
+export const PLUGIN_RETRY: RetryPolicy = { attempts: 2, baseDelayMs: 250, maxDelayMs: 2_000 }
+
+/** The sweep runs once per UTC day (windows and decay move in days); this key remembers the last one. */
+export const LAST_SWEEP_KEY = 'pqlkit-last-sweep-day'
+
+/** The plugin server's `fetch` (a global there, as in Node 20), narrowed to what pqlkit uses. */
+function hostFetch(): FetchLike {
+  const fetch = (globalThis as { fetch?: FetchLike }).fetch
+  if (!fetch) throw new Error('pqlkit: this plugin server provides no fetch')
+  return (url, init) => fetch(url, init)
+}
+
+function modelFrom(value: PluginConfig['model']): Model {
+  if (value === undefined || value === '') throw new Error('pqlkit: the "PQL model (JSON)" setting is empty')
+  try {
+    return loadModel(typeof value === 'string' ? value : JSON.stringify(value), 'model setting')
+  } catch (error) {
+    if (!(error instanceof ModelError)) throw error
+    throw new Error(`pqlkit: the PQL model setting is invalid: ${error.issues.map((issue) => formatIssue(issue, 'model')).join('; ')}`)
+  }
+}
+
+/** Checks the settings and the model; a bad model is a clear error (not a RetryError: retrying cannot fix it). */
+export const setupPlugin: NonNullable<PqlkitPlugin['setupPlugin']> = (meta) => {
+  const { config } = meta
+  const token = config.hubspotAccessToken?.trim()
+  if (!token) throw new Error('pqlkit: set the HubSpot private app access token')
+  const model = modelFrom(config.model)
+  const portalId = config.portalId?.trim() ? Number(config.portalId) : undefined
+  if (portalId !== undefined && !Number.isSafeInteger(portalId)) throw new Error('pqlkit: the HubSpot portal id must be a number')
+  const slackWebhook = config.slackWebhook?.trim() || undefined
+  if (slackWebhook) {
+    try {
+      checkWebhook(slackWebhook)
+    } catch (error) {
+      if (!(error instanceof HandoffError)) throw error
+      throw new Error(`pqlkit: the default Slack webhook setting: ${error.message}`)
+    }
+  }
+  const fetch = hostFetch()
+  const api = new FetchHubSpotApi(
+    { accessToken: token, basePath: config.hubspotBaseUrl?.trim() || undefined },
+    new Transport(undefined, PLUGIN_RETRY),
+    fetch
+  )
+  const sender = new DefaultHandoffSender({
+    post: async (url, body) => ({ status: (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status }),
+    api,
+    portalId,
+    defaultWebhook: slackWebhook,
+    now: () => Date.now()
+  })
+  meta.global.host = new PostHogHost(new HubSpotSync(api, model, { sender }), { groupType: config.groupType?.trim() || 'company' })
+}
+
+/** One event: transient HubSpot failures throw RetryError (PostHog delivers it again), bad events a plain error. */
+export const onEvent: NonNullable<PqlkitPlugin['onEvent']> = async (event: ProcessedPluginEvent, meta) => {
+  let outcome
+  try {
+    outcome = await meta.global.host.handle(event)
+  } catch (error) {
+    if (error instanceof HubSpotRequestError && (error.status === 401 || error.status === 403)) {
+      throw new Error('pqlkit: HubSpot rejected the access token: check the private app token and its CRM scopes')
+    }
+    throw error
+  }
+  if (outcome.status === 'retryable') throw new RetryError(`pqlkit: ${outcome.message}`)
+  if (outcome.status === 'invalid') throw new Error(`pqlkit: ${outcome.message}`)
+}
+
+/** The scheduled sweep (SPEC §4): hourly ticks, one sweep per UTC day, remembered in storage across restarts. */
+export const runEveryHour: NonNullable<PqlkitPlugin['runEveryHour']> = async (meta) => {
+  const now = Date.now()
+  const day = new Date(now).toISOString().slice(0, 10)
+  if ((await meta.storage.get(LAST_SWEEP_KEY, null)) === day) return
+  const report = await meta.global.host.sweep(now)
+  await meta.storage.set(LAST_SWEEP_KEY, day)
+  console.log(`pqlkit sweep ${day}: ${report.examined} examined, ${report.changed} changed, ${report.handoffs.length} hand-offs`)
+  for (const problem of report.problems) console.warn(`pqlkit sweep: ${problem}`)
+}
+
+/** Unloading: what is gathered goes to HubSpot before the plugin stops. */
+export const teardownPlugin: NonNullable<PqlkitPlugin['teardownPlugin']> = async (meta) => {
+  await meta.global.host?.drain()
+}
