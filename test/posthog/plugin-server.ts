@@ -70,7 +70,7 @@ type Captured = { event: string; distinct_id: string; uuid?: string; timestamp?:
 export type Capture = {
   url: string
   apiKey: string
-  /** Every event as the plugin received it, with its delivery. */
+  /** Every event as PostHog holds it (person attached), with its delivery to the plugin if there is one. */
   events: ProcessedPluginEvent[]
   deliveries: Delivery[]
   /** Resolves when every captured batch went through the plugin. */
@@ -82,9 +82,10 @@ export type Capture = {
  * A fake PostHog on 127.0.0.1: `POST /batch/` (gzip or plain, `api_key` checked) as
  * posthog-node sends it; person processing as PostHog does it (`$set`/`$set_once` onto the
  * person of the distinct id, `$identify`'s `$anon_distinct_id` merged into it); each event then
- * handed to the plugin with its person, in the plugin server's `ProcessedPluginEvent` shape.
+ * handed to the plugin (when `meta` is given) with its person, in the plugin server's
+ * `ProcessedPluginEvent` shape.
  */
-export async function startCapture(meta: PqlkitMeta, apiKey = 'phc_test_project'): Promise<Capture> {
+export async function startCapture(meta?: PqlkitMeta, apiKey = 'phc_test_project'): Promise<Capture> {
   const persons = new Map<string, { uuid: string; properties: Record<string, unknown>; created_at: string }>()
   const events: ProcessedPluginEvent[] = []
   const deliveries: Delivery[] = []
@@ -132,9 +133,11 @@ export async function startCapture(meta: PqlkitMeta, apiKey = 'phc_test_project'
         }
         const batch = body.batch.map(toPluginEvent)
         events.push(...batch)
-        const run = deliver(batch, meta).then((results) => void deliveries.push(...results))
-        running.add(run)
-        run.finally(() => running.delete(run))
+        if (meta) {
+          const run = deliver(batch, meta).then((results) => void deliveries.push(...results))
+          running.add(run)
+          run.finally(() => running.delete(run))
+        }
         response.writeHead(200, { 'content-type': 'application/json' })
         response.end(JSON.stringify({ status: 1 }))
       },

@@ -5,6 +5,7 @@ import { HubSpotRequestError } from '../hubspot/transport'
 import { generateCommand } from './generate'
 import { bootstrapCommand, sweepCommand, syncCommand } from './hubspot'
 import { InputError, Io, UsageError } from './io'
+import { serveCommand } from './serve'
 import { simulateCommand } from './simulate'
 import { validateCommand } from './validate'
 
@@ -16,10 +17,12 @@ usage:
   pqlkit bootstrap --model M
   pqlkit sync --model M --events E.jsonl [--handoffs] [--now ISO] [--batch-size N]
   pqlkit sweep --model M [--now ISO] [--handoffs] [--horizon DAYS]
+  pqlkit serve --model M [--port N] [--host H] [--group-type T] [--handoffs]
   pqlkit generate [--profile project-management|analytics|async-video] [--users N] [--days D] [--end ISO] [--seed S]
 
 HubSpot: HUBSPOT_ACCESS_TOKEN (private app token); HUBSPOT_BASE_URL for another base URL
 (e.g. the local emulator); HUBSPOT_PORTAL_ID for record links in Slack hand-offs.
+serve: PQLKIT_SERVE_SECRET, the shared secret callers send in the X-Pqlkit-Secret header.
 
 exit codes: 0 ok, 1 invalid model or input, 2 usage
 `
@@ -71,6 +74,16 @@ const commands: Record<string, Command> = {
     const text = { type: 'string' } as const
     const { values } = parse(args, { model: text, now: text, horizon: text, handoffs: { type: 'boolean' } }, ['model'])
     return sweepCommand(io, io.env, values as { model: string })
+  },
+  serve: (io, args) => {
+    const text = { type: 'string' } as const
+    const { values, positionals } = parse(
+      args,
+      { model: text, port: text, host: text, 'group-type': text, handoffs: { type: 'boolean' } },
+      ['model']
+    )
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
+    return serveCommand(io, io.env, values as { model: string })
   },
   generate: (io, args) => {
     const text = { type: 'string' } as const
