@@ -16,6 +16,8 @@ export type ScoreResult = {
   value: number
   tier?: string
   reasons: Reason[]
+  /** The points each rule added, in rule order, before decay (empty for a composite score). */
+  contributions: number[]
   updatedAt: number
 }
 
@@ -97,10 +99,10 @@ function ruleReasons(
   state: SubjectState,
   resolve: (name: string) => ConditionValue,
   now: number
-): { raw: number; reasons: Reason[] } {
+): { raw: number; reasons: Reason[]; contributions: number[] } {
   const marks = (state.o[score.property] ??= {})
   const contributions: { reason: Reason; order: number }[] = []
-  score.rules!.forEach((rule, order) => {
+  const byRule = score.rules!.map((rule, order) => {
     let points = 0
     const holds = rule.when === undefined || evaluateCondition(rule.when, resolve, now)
     if (rule.per !== undefined) {
@@ -116,16 +118,18 @@ function ruleReasons(
       points = rule.points
     }
     if (points !== 0) contributions.push({ reason: { label: rule.label, points }, order })
+    return points
   })
   if (Object.keys(marks).length === 0) delete state.o[score.property]
   contributions.sort((a, b) => Math.abs(b.reason.points) - Math.abs(a.reason.points) || a.order - b.order)
   return {
     raw: contributions.reduce((sum, c) => sum + c.reason.points, 0),
-    reasons: contributions.map((c) => c.reason)
+    reasons: contributions.map((c) => c.reason),
+    contributions: byRule
   }
 }
 
-function compositeReasons(score: Score, earlier: Map<string, number>): { raw: number; reasons: Reason[] } {
+function compositeReasons(score: Score, earlier: Map<string, number>): { raw: number; reasons: Reason[]; contributions: number[] } {
   let raw = 0
   const reasons: Reason[] = []
   for (const { property, weight } of score.composite!) {
@@ -135,7 +139,7 @@ function compositeReasons(score: Score, earlier: Map<string, number>): { raw: nu
     if (points !== 0) reasons.push({ label: `${property} × ${weight}`, points })
   }
   reasons.sort((a, b) => Math.abs(b.points) - Math.abs(a.points))
-  return { raw, reasons }
+  return { raw, reasons, contributions: [] }
 }
 
 /**
@@ -154,7 +158,7 @@ export function evaluateSection(section: Section, state: SubjectState, now: numb
   const scoreValues = new Map<string, number>()
   const scores: ScoreResult[] = []
   for (const score of section.scores) {
-    const { raw, reasons } = score.rules ? ruleReasons(score, state, resolve, now) : compositeReasons(score, scoreValues)
+    const { raw, reasons, contributions } = score.rules ? ruleReasons(score, state, resolve, now) : compositeReasons(score, scoreValues)
     let result = raw
     const activity = score.activity === undefined ? undefined : values.get(score.activity)
     if (score.decay && typeof activity === 'object') {
@@ -169,7 +173,7 @@ export function evaluateSection(section: Section, state: SubjectState, now: numb
     const updatedAt = previous && previous[0] === value ? previous[1] : now
     state.k[score.property] = [value, updatedAt]
     const tier = tierOf(score.tiers, value)
-    scores.push({ property: score.property, value, tier, reasons, updatedAt })
+    scores.push({ property: score.property, value, tier, reasons, contributions, updatedAt })
     properties[score.property] = value
     if (tier !== undefined) properties[`${score.property}_tier`] = tier
     properties[`${score.property}_reasons`] = formatReasons(reasons)

@@ -20,7 +20,7 @@ export type ProductEvent = z.infer<typeof ProductEvent>
 export type ValidEvent = ProductEvent & { at: number }
 
 const DAY_MS = 86_400_000
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@.]+$/
+export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@.]+$/
 export const MAX_EVENT_BYTES = 32 * 1024
 const MAX_DEPTH = 8
 const MAX_ID_LENGTH = 256

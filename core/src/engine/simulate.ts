@@ -20,29 +20,33 @@ export type SimulationResult = {
   now: number
   subjects: SubjectReport[]
   /** Events that failed validation, by their position in the input. */
-  rejected: { index: number; messageId?: string; error: ValidationError }[]
+  rejected: RejectedEvent[]
   /** Events dated after `now`: not applied. */
   afterNow: number
 }
 
-type Subject = { state: SubjectState; email?: string; handoffs: { on: string; at: string }[]; last?: Evaluation }
+/** A subject as the replay keeps it: its state, and its last evaluation. */
+export type ReplaySubject = { state: SubjectState; email?: string; handoffs: { on: string; at: string }[]; last?: Evaluation }
+
+/** An event that failed validation, by its position in the input. */
+export type RejectedEvent = { index: number; messageId?: string; error: ValidationError }
 
 /** `user:<id>` until the contact is seen with an email. */
 const userKey = (userId: string) => `user:${userId}`
 
 /**
- * Replays events offline as a real-time stream (SPEC §7): in timestamp order (ties: messageId),
- * evaluating after each event at its own timestamp, then every subject at `now` (default: the
- * latest event's timestamp). Pure: the same input always gives the same output.
+ * Validates the events dated up to `now` and sorts them into replay order: timestamp, then
+ * messageId. Events dated after `now` are only counted.
  */
-export function simulate(model: Model, events: ProductEvent[], nowOption?: number): SimulationResult {
-  const timestamps = events.map((event) => parseTimestamp(String(event?.timestamp)))
-  const now = nowOption ?? Math.max(0, ...timestamps.filter((at) => !Number.isNaN(at)))
-  const rejected: SimulationResult['rejected'] = []
+export function replayOrder(
+  events: ProductEvent[],
+  now: number
+): { valid: { event: ValidEvent; index: number }[]; rejected: RejectedEvent[]; afterNow: number } {
+  const rejected: RejectedEvent[] = []
   const valid: { event: ValidEvent; index: number }[] = []
   let afterNow = 0
   events.forEach((event, index) => {
-    if (timestamps[index] > now) {
+    if (parseTimestamp(String(event?.timestamp)) > now) {
       afterNow++
       return
     }
@@ -54,11 +58,19 @@ export function simulate(model: Model, events: ProductEvent[], nowOption?: numbe
     }
   })
   valid.sort(({ event: a }, { event: b }) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
+  return { valid, rejected, afterNow }
+}
 
-  const contacts = new Map<string, Subject>()
-  const companies = new Map<string, Subject>()
+/**
+ * The offline real-time stream behind `simulate` and `backtest`: `apply` takes events in
+ * replay order and evaluates the subjects they touch at the event's own timestamp; the
+ * caller evaluates any subject at any later time. Rejections are pushed to `rejected`.
+ */
+export function createReplay(model: Model, rejected: RejectedEvent[]) {
+  const contacts = new Map<string, ReplaySubject>()
+  const companies = new Map<string, ReplaySubject>()
   const userIds = new Map<string, string>()
-  const subjectOf = (map: Map<string, Subject>, key: string): Subject => {
+  const subjectOf = (map: Map<string, ReplaySubject>, key: string): ReplaySubject => {
     let subject = map.get(key)
     if (!subject) {
       subject = { state: emptyState(), handoffs: [] }
@@ -92,16 +104,18 @@ export function simulate(model: Model, events: ProductEvent[], nowOption?: numbe
     return event.email
   }
 
-  const evaluateCompany = (subject: Subject, at: number) => {
+  const evaluateCompany = (subject: ReplaySubject, at: number): Evaluation => {
     subject.last = { ...evaluateSection(model.company!, subject.state, at), handoffs: [] }
+    return subject.last
   }
-  const evaluate = (subject: Subject, at: number) => {
+  const evaluate = (subject: ReplaySubject, at: number): Evaluation => {
     const evaluation = evaluateContact(model, subject.state, at, { email: subject.email })
     for (const intent of evaluation.handoffs) subject.handoffs.push({ on: intent.on, at: new Date(at).toISOString() })
     subject.last = evaluation
+    return evaluation
   }
 
-  for (const { event, index } of valid) {
+  const apply = (event: ValidEvent, index: number): void => {
     const key = resolveContact(event)
     const contact = subjectOf(contacts, key)
     if (event.email !== undefined) contact.email = event.email
@@ -115,10 +129,24 @@ export function simulate(model: Model, events: ProductEvent[], nowOption?: numbe
     }
     evaluate(contact, event.at)
   }
-  for (const contact of contacts.values()) evaluate(contact, now)
-  for (const company of companies.values()) evaluateCompany(company, now)
 
-  const report = (subject: SubjectKind, map: Map<string, Subject>): SubjectReport[] =>
+  return { contacts, companies, apply, evaluateContact: evaluate, evaluateCompany }
+}
+
+/**
+ * Replays events offline as a real-time stream (SPEC §7): in timestamp order (ties: messageId),
+ * evaluating after each event at its own timestamp, then every subject at `now` (default: the
+ * latest event's timestamp). Pure: the same input always gives the same output.
+ */
+export function simulate(model: Model, events: ProductEvent[], nowOption?: number): SimulationResult {
+  const now = nowOption ?? latestTimestamp(events)
+  const { valid, rejected, afterNow } = replayOrder(events, now)
+  const replay = createReplay(model, rejected)
+  for (const { event, index } of valid) replay.apply(event, index)
+  for (const contact of replay.contacts.values()) replay.evaluateContact(contact, now)
+  for (const company of replay.companies.values()) replay.evaluateCompany(company, now)
+
+  const report = (subject: SubjectKind, map: Map<string, ReplaySubject>): SubjectReport[] =>
     [...map.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([id, { state, handoffs, last }]) => ({
@@ -128,7 +156,17 @@ export function simulate(model: Model, events: ProductEvent[], nowOption?: numbe
         reasons: Object.fromEntries(last!.scores.map((score) => [score.property, score.reasons])),
         handoffs
       }))
-  return { now, subjects: [...report('contact', contacts), ...report('company', companies)], rejected, afterNow }
+  return { now, subjects: [...report('contact', replay.contacts), ...report('company', replay.companies)], rejected, afterNow }
+}
+
+/** The latest valid timestamp among the events (0 when there is none). */
+export function latestTimestamp(events: ProductEvent[]): number {
+  let latest = 0
+  for (const event of events) {
+    const at = parseTimestamp(String(event?.timestamp))
+    if (at > latest) latest = at
+  }
+  return latest
 }
 
 /** A company's `name` and `domain` from its latest group traits. */

@@ -1,4 +1,4 @@
-import { generateEvents, GeneratorOptions, PROFILES, SegmentMessage } from './generate-events'
+import { DEFAULT_FAVOURED, generateEvents, generateOutcomes, GeneratorOptions, PROFILES, SegmentMessage } from './generate-events'
 import { Random, hashSeed, mulberry32, uuidFrom } from './random'
 
 const DAY_MS = 86_400_000
@@ -255,5 +255,53 @@ describe('generateEvents', () => {
     }
     expect(rates.some((rate) => rate > 0.6)).toBe(true)
     expect(rates.some((rate) => rate <= 0.6)).toBe(true)
+  })
+})
+
+describe('generateOutcomes', () => {
+  it.each(PROFILES)('leaves the %s messages exactly as generateEvents makes them, and gives every user one outcome', (profile) => {
+    const options = { ...base, profile }
+    const { messages, outcomes } = generateOutcomes(options)
+    expect(JSON.stringify(messages)).toBe(JSON.stringify(generate(options)))
+    const emails = [...byUser(messages).values()].map(emailOf)
+    expect(outcomes.map((outcome) => outcome.email).sort()).toEqual(emails.sort())
+    expect(JSON.stringify(generateOutcomes(options).outcomes)).toBe(JSON.stringify(outcomes))
+  })
+
+  it('converts by the ground truth: 1 to 7 days after the last favoured event first done, inside the period', () => {
+    const options = { ...base, users: 1000, seed: 11 }
+    const { messages, outcomes } = generateOutcomes(options)
+    const favoured = DEFAULT_FAVOURED['project-management']
+    const byEmail = new Map([...byUser(messages).values()].map((list): [string, SegmentMessage[]] => [emailOf(list)!, list]))
+    const converted: number[] = [0, 0, 0]
+    const users: number[] = [0, 0, 0]
+    for (const outcome of outcomes) {
+      const list = byEmail.get(outcome.email)!
+      const firsts = favoured
+        .map((event) => list.find((message) => message.type === 'track' && message.event === event))
+        .filter((message) => message !== undefined)
+        .map((message) => Date.parse(message.timestamp))
+      users[firsts.length]++
+      if (outcome.convertedAt === undefined) continue
+      converted[firsts.length]++
+      const at = Date.parse(outcome.convertedAt)
+      const reached = Math.max(Date.parse(list[0].timestamp), ...firsts)
+      expect(at - reached).toBeGreaterThanOrEqual(DAY_MS)
+      expect(at - reached).toBeLessThan(8 * DAY_MS)
+      expect(at).toBeLessThan(Date.parse(base.end))
+    }
+    const rates = converted.map((count, k) => count / users[k])
+    // 3%, 24% and 76%, less the users whose day to convert falls after the period.
+    expect(rates[0]).toBeLessThan(0.05)
+    expect(rates[1]).toBeGreaterThan(3 * rates[0])
+    expect(rates[2]).toBeGreaterThan(2 * rates[1])
+    expect(users[2]).toBeGreaterThan(30)
+  })
+
+  it('takes other favoured events, and refuses one no user does', () => {
+    const { outcomes } = generateOutcomes(base, ['Teammate Invited'])
+    expect(outcomes.some((outcome) => outcome.convertedAt !== undefined)).toBe(true)
+    expect(() => generateOutcomes(base, ['Project Creatd'])).toThrow('no user does "Project Creatd" in this project-management stream')
+    expect(() => generateOutcomes(base, [])).toThrow('at least one favoured event')
   })
 })

@@ -928,6 +928,10 @@ function toMessages(user: User, drafts: Draft[], ids: Random, counter: { next: n
  * the same options give the same messages.
  */
 export function generateEvents(options: GeneratorOptions): SegmentMessage[] {
+  return generateStream(options).messages
+}
+
+function generateStream(options: GeneratorOptions): { messages: SegmentMessage[]; users: User[]; draftsByUser: Map<User, Draft[]>; ctx: Context; root: Random } {
   const end = checkOptions(options)
   const root = new Random(hashSeed(options.seed, PROFILES.indexOf(options.profile)))
   const ctx: Context = { options, behaviour: BEHAVIOURS[options.profile], start: end - options.days * DAY_MS, end }
@@ -977,5 +981,65 @@ export function generateEvents(options: GeneratorOptions): SegmentMessage[] {
   const messages: SegmentMessage[] = []
   for (const user of users) messages.push(...toMessages(user, draftsByUser.get(user) ?? [], ids, counter))
   messages.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
-  return messages
+  return { messages, users, draftsByUser, ctx, root }
+}
+
+// ---------------------------------------------------------------------------------------
+// Outcomes: who converted, by a known rule
+
+/** One row of an outcomes CSV: the user's email and when they converted (absent: not yet). */
+export type GeneratedOutcome = { email: string; convertedAt?: string }
+
+/**
+ * The ground truth of the outcomes mode: a user who has done none of the favoured track
+ * events converts with probability BASE_CONVERSION; each favoured event they have done
+ * multiplies the odds by ODDS_FACTOR (two favoured events: 3% → 24% → 76%). Nothing else
+ * about the user matters. A converter converts 1 to 7 days after the later of signing up and
+ * first doing the last favoured event they did; one whose day falls after the period has not
+ * converted yet.
+ */
+export const BASE_CONVERSION = 0.03
+export const ODDS_FACTOR = 10
+
+/** The favoured events of each profile when none are given: two of its depth signals. */
+export const DEFAULT_FAVOURED: Record<Profile, readonly string[]> = {
+  'project-management': ['Integration Connected', 'Advanced Filter Used'],
+  analytics: ['Dashboard Shared', 'SQL Query Run'],
+  'async-video': ['Workspace Created', 'Landing Page Branded']
+}
+
+/**
+ * The same messages as `generateEvents(options)` (byte for byte: outcomes draw from their
+ * own seeded stream) and, for every user, an outcome drawn from the ground truth above.
+ * Throws a RangeError for a favoured event no user ever does.
+ */
+export function generateOutcomes(
+  options: GeneratorOptions,
+  favoured: readonly string[] = DEFAULT_FAVOURED[options.profile]
+): { messages: SegmentMessage[]; outcomes: GeneratedOutcome[] } {
+  const { messages, users, draftsByUser, ctx, root } = generateStream(options)
+  if (favoured.length === 0) throw new RangeError('the outcomes need at least one favoured event')
+  const done = new Set(messages.filter((message) => message.type === 'track').map((message) => message.event))
+  const never = favoured.filter((event) => !done.has(event))
+  if (never.length > 0) throw new RangeError(`no user does ${never.map((event) => JSON.stringify(event)).join(', ')} in this ${options.profile} stream`)
+  const random = root.fork(0x0c7c0e)
+  const baseOdds = BASE_CONVERSION / (1 - BASE_CONVERSION)
+  const outcomes = users.map((user): GeneratedOutcome => {
+    const r = random.fork(user.index + 1)
+    const drafts = draftsByUser.get(user) ?? []
+    const signedUp = drafts.length > 0 ? drafts[0].at : ctx.start + user.signupDay * DAY_MS
+    let reached = signedUp
+    let favouredDone = 0
+    for (const event of favoured) {
+      const first = drafts.find((draft) => draft.type === 'track' && draft.event === event)
+      if (!first) continue
+      favouredDone++
+      reached = Math.max(reached, first.at)
+    }
+    const odds = baseOdds * ODDS_FACTOR ** favouredDone
+    const converts = r.chance(odds / (1 + odds))
+    const convertedAt = reached + r.int(1, 7) * DAY_MS + r.int(0, DAY_MS - 1)
+    return converts && convertedAt < ctx.end ? { email: user.email, convertedAt: new Date(convertedAt).toISOString() } : { email: user.email }
+  })
+  return { messages, outcomes }
 }
