@@ -1,20 +1,11 @@
 import { Meta, Plugin, ProcessedPluginEvent, RetryError } from '@posthog/plugin-scaffold'
-import {
-  checkWebhook,
-  DefaultHandoffSender,
-  FetchHubSpotApi,
-  FetchLike,
-  formatIssue,
-  HandoffError,
-  HubSpotRequestError,
-  HubSpotSync,
-  loadModel,
-  Model,
-  ModelError,
-  PostHogHost,
-  RetryPolicy,
-  Transport
-} from '@pqlkit/core'
+import { formatIssue, Model, ModelError } from '@pqlkit/core/dist/model/compile'
+import { loadModel } from '@pqlkit/core/dist/model/load'
+import { checkWebhook, DefaultHandoffSender, HandoffError } from '@pqlkit/core/dist/handoff/sender'
+import { FetchHubSpotApi, FetchLike } from '@pqlkit/core/dist/hubspot/fetch-api'
+import { HubSpotSync } from '@pqlkit/core/dist/hubspot/sync'
+import { HubSpotRequestError, RetryPolicy, Transport } from '@pqlkit/core/dist/hubspot/transport'
+import { PostHogHost } from '@pqlkit/core/dist/hubspot/posthog-host'
 
 /** The plugin's settings, as plugin.json declares them (PostHog hands every value over as a string). */
 export type PluginConfig = {
