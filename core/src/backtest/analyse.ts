@@ -54,10 +54,10 @@ export type BacktestReport = {
 }
 
 export const LIFT_RULE =
-  'lift = conversion rate when the rule held ÷ when it did not, each rate counted with ½ conversion and 1 subject more so a rule held by a handful never gets an infinite lift'
+  'Lift = conversion rate when the rule held ÷ when it did not, each rate an m-estimate (10 more subjects converting at the overall rate), so a rule held by a handful does not top the list by luck'
 export const THRESHOLD_RULE = 'the threshold T with the best F1 score (harmonic mean of precision and recall) for "score ≥ T converts"'
 export const POINTS_RULE =
-  "points proportional to ln(lift), so a rule that does not change the conversion rate earns 0 and one that lowers it costs points, scaled so the positive points add up to the model's, rounded to 5"
+  "proportional to ln(lift), so a rule that does not change the conversion rate earns 0 and one that lowers it costs points, scaled so the positive points add up to the model's, rounded to 5"
 
 const BUCKET_WIDTH = 20
 const BUCKETS = 6

@@ -1,7 +1,17 @@
-import { generateEvents, GeneratorOptions, Profile, PROFILES } from '../generator/generate-events'
-import { Io, UsageError } from './io'
+import { DEFAULT_FAVOURED, generateEvents, generateOutcomes, GeneratorOptions, Profile, PROFILES, SegmentMessage } from '../generator/generate-events'
+import { Io, UsageError, writeText } from './io'
 
-export type GenerateOptions = { profile?: string; users?: string; days?: string; end?: string; seed?: string }
+export type GenerateOptions = {
+  profile?: string
+  users?: string
+  days?: string
+  end?: string
+  seed?: string
+  /** where to write the outcomes CSV (email,converted_at) */
+  outcomes?: string
+  /** comma-separated track events the outcomes' ground truth favours */
+  favour?: string
+}
 
 /** The bundled sample: `pqlkit generate` with no options writes examples/sample-events.jsonl's content. */
 export const SAMPLE_OPTIONS: GeneratorOptions = {
@@ -33,8 +43,28 @@ export function generatorOptions(options: GenerateOptions): GeneratorOptions {
   }
 }
 
-/** Writes a synthetic, seeded event stream as JSON Lines (Segment's spec) to stdout. */
+/**
+ * Writes a synthetic, seeded event stream as JSON Lines (Segment's spec) to stdout; with
+ * `outcomes`, also who converted and when, by the generator's ground truth, as a CSV file.
+ */
 export function generateCommand(io: Io, options: GenerateOptions): number {
-  for (const message of generateEvents(generatorOptions(options))) io.stdout.write(`${JSON.stringify(message)}\n`)
+  const generator = generatorOptions(options)
+  if (options.favour !== undefined && options.outcomes === undefined) throw new UsageError('--favour goes with --outcomes')
+  let messages: SegmentMessage[]
+  if (options.outcomes === undefined) messages = generateEvents(generator)
+  else {
+    const favoured = options.favour?.split(',').map((event) => event.trim()) ?? DEFAULT_FAVOURED[generator.profile]
+    let generated: ReturnType<typeof generateOutcomes>
+    try {
+      generated = generateOutcomes(generator, favoured)
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(`--favour: ${error.message}`)
+      throw error
+    }
+    messages = generated.messages
+    const rows = generated.outcomes.map((outcome) => `${outcome.email},${outcome.convertedAt ?? ''}`)
+    writeText(io, options.outcomes, ['email,converted_at', ...rows, ''].join('\n'), 'outcomes file')
+  }
+  for (const message of messages) io.stdout.write(`${JSON.stringify(message)}\n`)
   return 0
 }

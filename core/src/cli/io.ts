@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Model } from '../model/compile'
 import { loadModel } from '../model/load'
@@ -32,6 +32,15 @@ export function readText(io: Io, path: string, what: string): string {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new InputError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(error)}`)
+  }
+}
+
+export function writeText(io: Io, path: string, text: string, what: string): void {
+  try {
+    writeFileSync(resolve(io.cwd, path), text)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new InputError(`cannot write ${what} ${path}: ${code === 'ENOENT' ? 'no such directory' : code ?? String(error)}`)
   }
 }
 

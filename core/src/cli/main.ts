@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { ModelError } from '../model/compile'
 import { RetryableError } from '../engine/errors'
 import { HubSpotRequestError } from '../hubspot/transport'
+import { backtestCommand, BacktestOptions } from './backtest'
 import { generateCommand } from './generate'
 import { bootstrapCommand, sweepCommand, syncCommand } from './hubspot'
 import { InputError, Io, UsageError } from './io'
@@ -18,7 +19,9 @@ usage:
   pqlkit sync --model M --events E.jsonl [--handoffs] [--now ISO] [--batch-size N]
   pqlkit sweep --model M [--now ISO] [--handoffs] [--horizon DAYS]
   pqlkit serve --model M [--port N] [--host H] [--group-type T] [--handoffs]
+  pqlkit backtest --model M --events E.jsonl --outcomes O.csv [--lead 7d] [--as-of ISO] [--subject contact|company] [--html FILE] [--json]
   pqlkit generate [--profile project-management|analytics|async-video] [--users N] [--days D] [--end ISO] [--seed S]
+                  [--outcomes O.csv [--favour "Event A,Event B"]]
 
 HubSpot: HUBSPOT_ACCESS_TOKEN (private app token); HUBSPOT_BASE_URL for another base URL
 (e.g. the local emulator); HUBSPOT_PORTAL_ID for record links in Slack hand-offs.
@@ -87,9 +90,23 @@ const commands: Record<string, Command> = {
   },
   generate: (io, args) => {
     const text = { type: 'string' } as const
-    const { values, positionals } = parse(args, { profile: text, users: text, days: text, end: text, seed: text }, [])
+    const { values, positionals } = parse(
+      args,
+      { profile: text, users: text, days: text, end: text, seed: text, outcomes: text, favour: text },
+      []
+    )
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
     return generateCommand(io, values)
+  },
+  backtest: (io, args) => {
+    const text = { type: 'string' } as const
+    const { values, positionals } = parse(
+      args,
+      { model: text, events: text, outcomes: text, lead: text, 'as-of': text, subject: text, html: text, json: { type: 'boolean' } },
+      ['model', 'events', 'outcomes']
+    )
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
+    return backtestCommand(io, values as BacktestOptions)
   }
 }
 
