@@ -21,7 +21,7 @@ import { startServer, SECRET_HEADER, SERVE_PATH } from '@pqlkit/core/dist/cli/se
 import { Emulator, startEmulator } from '../hubspot-emulator'
 import { REPO_ROOT } from '../repo-root'
 import { differencesFromSimulate, snapshot } from '../conformance/snapshot'
-import { pluginMeta, startCapture } from './plugin-server'
+import { pluginMeta, setUpWithServerFetch, startCapture } from './plugin-server'
 
 /**
  * SPEC §6 end to end, both PostHog paths, on one generated stream (80 users, 21 days):
@@ -38,7 +38,6 @@ const SECRET = 'a-shared-secret-of-some-length'
 
 let emulator: Emulator
 const slackPosts: string[] = []
-const realFetch = globalThis.fetch
 
 beforeAll(async () => {
   jest.useFakeTimers({
@@ -46,14 +45,7 @@ beforeAll(async () => {
     doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout']
   })
   emulator = await startEmulator({ rateLimit: { max: 100_000, intervalMs: 10_000 } })
-  // Slack is faked on both paths: the plugin server's fetch, and Node's https for `pqlkit serve`.
-  globalThis.fetch = (async (url: string | URL | Request, init?: RequestInit) => {
-    if (String(url).startsWith('https://hooks.slack.com/')) {
-      slackPosts.push(String(init?.body))
-      return new Response('ok')
-    }
-    return realFetch(url, init)
-  }) as typeof fetch
+  // Slack is faked: both paths post with Node's https (the plugin server's fetch is node-fetch).
   nock.disableNetConnect()
   nock.enableNetConnect('127.0.0.1')
   nock('https://hooks.slack.com')
@@ -69,7 +61,6 @@ beforeEach(() => {
   slackPosts.length = 0
 })
 afterAll(async () => {
-  globalThis.fetch = realFetch
   nock.cleanAll()
   nock.enableNetConnect()
   jest.useRealTimers()
@@ -83,7 +74,7 @@ function capture(client: PostHog, message: SegmentMessage): void {
   const uuid = message.messageId
   const groupId = message.groupId ?? message.context?.groupId
   if (message.type === 'identify') {
-    client.capture({ distinctId, event: '$identify', properties: { $set: message.traits }, timestamp, uuid })
+    client.capture({ distinctId, event: '$identify', properties: { $set: message.traits }, groups: groupId ? { company: groupId } : undefined, timestamp, uuid })
   } else if (message.type === 'group') {
     const properties = { $group_type: 'company', $group_key: groupId, $group_set: message.traits }
     client.capture({ distinctId, event: '$groupidentify', properties, timestamp, uuid })
@@ -97,7 +88,7 @@ function capture(client: PostHog, message: SegmentMessage): void {
 describe('PostHog end to end', () => {
   it('posthog-node → capture → plugin → HubSpot stores what pqlkit simulate computes', async () => {
     const meta = pluginMeta({ hubspotAccessToken: emulator.accessToken, model: JSON.stringify(parse(MODEL_TEXT)), hubspotBaseUrl: emulator.url })
-    plugin.setupPlugin!(meta)
+    setUpWithServerFetch(meta)
     const server = await startCapture(meta)
     const client = new PostHog(server.apiKey, { host: server.url, flushAt: 100, flushInterval: 50, fetchRetryCount: 0 })
     client.on('error', (error) => {
@@ -138,7 +129,7 @@ describe('PostHog end to end', () => {
     for (let start = 0; start < bodies.length; start += 50) {
       const answers = await Promise.all(
         bodies.slice(start, start + 50).map((body) =>
-          realFetch(`${running.url}${SERVE_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', [SECRET_HEADER]: SECRET }, body })
+          fetch(`${running.url}${SERVE_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', [SECRET_HEADER]: SECRET }, body })
         )
       )
       for (const answer of answers) statuses[answer.status] = (statuses[answer.status] ?? 0) + 1

@@ -1,4 +1,5 @@
-import { createServer, IncomingMessage } from 'node:http'
+import { createServer, IncomingMessage, request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { gunzipSync } from 'node:zlib'
 import { randomUUID } from 'node:crypto'
@@ -34,6 +35,45 @@ export function pluginMeta(config: PluginConfig): PqlkitMeta {
     jobs: {},
     metrics: {},
     utils: unused as PqlkitMeta['utils']
+  }
+}
+
+type FetchInit = { method?: string; headers?: Record<string, string>; body?: string }
+type FetchAnswer = { status: number; headers: { forEach(callback: (value: string, key: string) => void): void }; text(): Promise<string> }
+
+/**
+ * The classic plugin server's `fetch` is node-fetch: Node's http and https modules underneath
+ * (so nock sees a plugin's Slack posts as it sees the CLI's).
+ */
+export function serverFetch(url: string, init: FetchInit = {}): Promise<FetchAnswer> {
+  return new Promise((resolve, reject) => {
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest
+    const outgoing = send(url, { method: init.method ?? 'GET', headers: init.headers }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('error', reject)
+      response.on('end', () => {
+        const headers = Object.entries(response.headers).flatMap(([key, value]) => (value === undefined ? [] : [[key, String(value)] as const]))
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: { forEach: (callback) => headers.forEach(([key, value]) => callback(value, key)) },
+          text: async () => Buffer.concat(chunks).toString('utf8')
+        })
+      })
+    })
+    outgoing.on('error', reject)
+    outgoing.end(init.body)
+  })
+}
+
+/** `setupPlugin` with the plugin server's globals: its `fetch` is what the plugin keeps. */
+export function setUpWithServerFetch(meta: PqlkitMeta): void {
+  const previous = globalThis.fetch
+  globalThis.fetch = serverFetch as unknown as typeof fetch
+  try {
+    plugin.setupPlugin!(meta)
+  } finally {
+    globalThis.fetch = previous
   }
 }
 

@@ -203,7 +203,7 @@ describe('onEvent', () => {
     await plugin.onEvent!(again, meta)
     await plugin.onEvent!(again, meta)
     expect(contact('ada@example.com')?.properties).toMatchObject({ projects: '2', pql_score: '20' })
-  }, 30_000)
+  }, 45_000)
 
   it('turns a rejected token into a plain error that names the token setting, never the token', async () => {
     const meta = setUp({ hubspotAccessToken: 'pat-na1-not-the-right-one' })

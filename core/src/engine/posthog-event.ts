@@ -24,7 +24,8 @@ const STRUCTURAL = new Set(['$set', '$set_once', '$unset', '$groups', '$group_se
 /**
  * A PostHog event as a ProductEvent (SPEC §6). `$identify` is an identify with `$set` (over
  * `$set_once`) as traits; `$groupidentify` of `groupType` is a group call with `$group_set` as
- * traits; any other event is a track, its company from `$groups[groupType]`. Email comes from
+ * traits; any other event is a track. Identifies and tracks take their company from
+ * `$groups[groupType]` (posthog-js puts the current groups on every event). Email comes from
  * `person.properties.email`, then `$set.email`, then `properties.email`; the userId is the
  * distinct id unless the event is anonymous (`$is_identified: false`, the device id, or a
  * `$`-prefixed pseudo id such as posthog-node's `$company_acme` for group identifies).
@@ -51,7 +52,6 @@ export function posthogEventToProductEvent(input: unknown, groupType: string): P
     email,
     userId: identifiedId(input.distinct_id, properties)
   }
-  if (name === '$identify') return { ...base, kind: 'identify', traits: set }
   if (name === '$groupidentify') {
     if (properties.$group_type !== groupType) return undefined
     const traits = isRecord(properties.$group_set) ? properties.$group_set : {}
@@ -61,12 +61,14 @@ export function posthogEventToProductEvent(input: unknown, groupType: string): P
   const groups = isRecord(properties.$groups) ? properties.$groups : {}
   const webhookGroup = isRecord(input.groups) && isRecord(input.groups[groupType]) ? input.groups[groupType] : {}
   const groupId = asId(groups[groupType]) ?? asId(webhookGroup.id) ?? asId(webhookGroup.key)
+  const company = groupId === undefined ? undefined : { groupId }
+  if (name === '$identify') return { ...base, kind: 'identify', traits: set, company }
   return {
     ...base,
     kind: 'track',
     event: name,
     properties: Object.fromEntries(Object.entries(properties).filter(([key]) => !STRUCTURAL.has(key))),
-    company: groupId === undefined ? undefined : { groupId }
+    company
   }
 }
 

@@ -24,10 +24,12 @@ export type PqlkitMeta = Meta<{ config: PluginConfig; global: PluginGlobal }>
 
 /**
  * The plugin server gives an event about 30 s. A 429 can mean waiting out HubSpot's 10 s
- * window, so a call is tried twice: a HubSpot outage or 429 storm becomes a RetryError well
- * within the limit, and PostHog delivers the event again later.
+ * window, so a call is tried three times at most (two waits): a HubSpot outage or 429 storm
+ * becomes a RetryError within the limit, and PostHog delivers the event again later. Fewer
+ * tries would hand more records back after their hand-offs went out, and a redelivery
+ * repeats a hand-off whose mark was not written.
  */
-export const PLUGIN_RETRY: RetryPolicy = { attempts: 2, baseDelayMs: 250, maxDelayMs: 2_000 }
+export const PLUGIN_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 250, maxDelayMs: 2_000 }
 
 /** The sweep runs once per UTC day (windows and decay move in days); this key remembers the last one. */
 export const LAST_SWEEP_KEY = 'pqlkit-last-sweep-day'
