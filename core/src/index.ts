@@ -34,6 +34,7 @@ export type { GeneratedOutcome, GeneratorOptions, Profile, SegmentMessage } from
 export * from './backtest/outcomes'
 export * from './backtest/reference-scores'
 export * from './backtest/analyse'
+export * from './backtest/html-report'
 export { progress } from './cli/progress'
 export type { Progress } from './cli/progress'
 export { renderBars, renderTable } from './cli/table'
