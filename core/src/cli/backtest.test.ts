@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { main } from './main'
@@ -20,7 +20,13 @@ async function run(...argv: string[]): Promise<{ code: number; stdout: string; s
   return { code, stdout, stderr }
 }
 
-const scratchDir = () => mkdtempSync(join(tmpdir(), 'pqlkit-backtest-'))
+const scratchDirs: string[] = []
+function scratchDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pqlkit-backtest-'))
+  scratchDirs.push(dir)
+  return dir
+}
+afterAll(() => scratchDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })))
 
 describe('pqlkit generate --outcomes', () => {
   it('with no other options writes the bundled sample and its outcomes, byte for byte', async () => {
