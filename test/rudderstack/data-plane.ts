@@ -1,7 +1,8 @@
 import { createServer, IncomingMessage } from 'node:http'
 import { AddressInfo } from 'node:net'
 import { gunzipSync } from 'node:zlib'
-import type { RunReport, TransformerEvent, TransformerResult } from './sandbox'
+import { deliverIdentifies, DestinationReport, HubSpotConnection } from './hubspot-destination'
+import type { RunOptions, RunReport, TransformerEvent, TransformerResult } from './sandbox'
 import type { Transformer } from './transformer'
 
 export type DataPlaneOptions = {
@@ -11,7 +12,7 @@ export type DataPlaneOptions = {
   code: string
   credentials: Record<string, string>
   /** Where RudderStack's HubSpot destination delivers (the emulator). */
-  hubspot: { url: string; accessToken: string }
+  hubspot: HubSpotConnection
   /** Events per transformation batch (RudderStack's processor: 200). */
   batchSize?: number
 }
@@ -30,15 +31,13 @@ export type DataPlane = {
   stop(): Promise<void>
 }
 
-const DESTINATION_BATCH = 100
-
 /**
  * A RudderStack data plane, cut down to what pqlkit meets: `POST /v1/batch` with the source's
  * write key (Basic auth) and a gzipped body, as rudder-sdk-node sends it; the gateway's time
  * fields (`receivedAt`, and `timestamp` corrected for the client's clock: receivedAt − (sentAt −
  * originalTimestamp)); the processor's user transformation in batches of 200 with each event's
- * metadata; and the HubSpot destination delivering the transformation's identifies as a batch
- * upsert by email, 100 per call. Each batch is delivered before the next is transformed.
+ * metadata; and the HubSpot destination delivering the transformation's identifies
+ * (`deliverIdentifies`). Each batch is delivered before the next is transformed.
  */
 export async function startDataPlane(options: DataPlaneOptions): Promise<DataPlane> {
   const batchSize = options.batchSize ?? 200
@@ -49,28 +48,10 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
 
   const processQueue = async () => {
     while (queue.length > 0) {
-      const batch = queue.splice(0, batchSize)
-      const report = await options.transformer.run(options.code, batch, options.credentials)
+      const { report, destination } = await transformAndDeliver(options, queue.splice(0, batchSize))
       plane.batches.push(report)
       plane.results.push(...report.results)
-      const identifies = report.results.flatMap((result) => (result.statusCode === 200 && result.output.type === 'identify' ? [result.output] : []))
-      await deliver(identifies)
-    }
-  }
-
-  const deliver = async (identifies: Record<string, unknown>[]) => {
-    for (let start = 0; start < identifies.length; start += DESTINATION_BATCH) {
-      const inputs = identifies.slice(start, start + DESTINATION_BATCH).map((identify) => {
-        const traits = identify.traits as Record<string, unknown>
-        const properties = Object.fromEntries(Object.entries(traits).map(([name, value]) => [name, String(value)]))
-        return { idProperty: 'email', id: String(traits.email), properties }
-      })
-      const response = await fetch(`${options.hubspot.url}/crm/v3/objects/contacts/batch/upsert`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${options.hubspot.accessToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ inputs })
-      })
-      if (response.status !== 200) plane.deliveryErrors.push(`HubSpot answered ${response.status}: ${(await response.text()).slice(0, 300)}`)
+      plane.deliveryErrors.push(...destination.undelivered.map(({ error }) => error))
     }
   }
 
@@ -94,18 +75,7 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
         for (const message of body.batch) {
           const enriched: Record<string, unknown> = { ...message, receivedAt: new Date(receivedAt).toISOString(), timestamp: gatewayTimestamp(message, body.sentAt, receivedAt) }
           plane.received.push(enriched)
-          queue.push({
-            message: enriched,
-            metadata: {
-              messageId: enriched.messageId,
-              sourceId: 'source-1',
-              destinationId: 'hubspot-1',
-              workspaceId: 'workspace-1',
-              eventName: enriched.event,
-              eventType: enriched.type,
-              jobId: ++sequence
-            }
-          })
+          queue.push(processorEvent(enriched, ++sequence))
         }
         response.writeHead(200).end('OK')
         work = work.then(processQueue)
@@ -122,6 +92,32 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
     },
     stop: () => new Promise((resolve) => server.close(() => resolve()))
   }
+}
+
+/** An event as RudderStack's processor hands it to the transformation: the message and its job's metadata. */
+export function processorEvent(message: Record<string, unknown>, jobId: number): TransformerEvent {
+  return {
+    message,
+    metadata: {
+      messageId: message.messageId,
+      sourceId: 'source-1',
+      destinationId: 'hubspot-1',
+      workspaceId: 'workspace-1',
+      eventName: message.event,
+      eventType: message.type,
+      jobId
+    }
+  }
+}
+
+/** One batch through the processor's user transformation, then its identifies through the HubSpot destination. */
+export async function transformAndDeliver(
+  options: { transformer: Transformer; code: string; credentials: Record<string, string>; hubspot: HubSpotConnection; run?: RunOptions },
+  batch: TransformerEvent[]
+): Promise<{ report: RunReport; destination: DestinationReport }> {
+  const report = await options.transformer.run(options.code, batch, options.credentials, options.run)
+  const identifies = report.results.flatMap((result) => (result.statusCode === 200 && result.output.type === 'identify' ? [result.output] : []))
+  return { report, destination: await deliverIdentifies(options.hubspot, identifies) }
 }
 
 function readBody(request: IncomingMessage): Promise<Buffer> {

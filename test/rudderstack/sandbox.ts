@@ -1,4 +1,5 @@
 import ivm from 'isolated-vm'
+import { EGRESS_TARGET } from './egress'
 
 /** One event as RudderStack's processor hands it to the transformer. */
 export type TransformerEvent = { message: Record<string, unknown>; metadata: Record<string, unknown> }
@@ -13,6 +14,13 @@ export type TransformerResult =
 export type SandboxLimits = { memoryMb: number; timeoutMs: number }
 /** RudderStack's limits for a transformation: 128 MB and 4 s per batch. */
 export const RUDDERSTACK_LIMITS: SandboxLimits = { memoryMb: 128, timeoutMs: 4_000 }
+
+/**
+ * What a test sets around a run: the limits; `now`, the isolate's clock frozen there (as the
+ * other hosts' tests freeze Date); `egress`, a loopback server that makes the transformation's
+ * calls to other hosts (Slack) from the test's process, where its network stubs apply.
+ */
+export type RunOptions = { limits?: SandboxLimits; now?: number; egress?: string }
 
 export type RunReport = { results: TransformerResult[]; logs: string[]; elapsedMs: number }
 
@@ -67,6 +75,7 @@ export async function __pqlkitRunner(payload) {
  * The sandbox globals: fetchV2 resolves { url, status, headers, body } with the body parsed as
  * JSON when it parses and rejects with a plain copy of the network error; getCredential reads the
  * connection's credentials (a missing key is undefined, a null key throws); log collects lines.
+ * With `RunOptions.now`, Date (its `now()` and `new Date()`) stands at that time.
  */
 const BOOTSTRAP = `
 (() => {
@@ -81,6 +90,17 @@ const BOOTSTRAP = `
     return host.getCredential.applySync(undefined, [String(key)])
   }
   globalThis.log = (...args) => host.log.applyIgnored(undefined, [args.map((arg) => typeof arg === 'object' ? JSON.stringify(arg) : String(arg)).join(' ')])
+  if (host.now !== undefined) {
+    const now = host.now
+    globalThis.Date = class Date extends globalThis.Date {
+      constructor(...args) {
+        super(...(args.length === 0 ? [now] : args))
+      }
+      static now() {
+        return now
+      }
+    }
+  }
 })()
 `
 
@@ -93,7 +113,7 @@ export async function runTransformation(
   code: string,
   events: TransformerEvent[],
   credentials: Record<string, string>,
-  limits: SandboxLimits = RUDDERSTACK_LIMITS
+  { limits = RUDDERSTACK_LIMITS, now, egress }: RunOptions = {}
 ): Promise<RunReport> {
   const started = performance.now()
   const logs: string[] = []
@@ -106,7 +126,8 @@ export async function runTransformation(
       ivm,
       fetchV2: new ivm.Reference(async (url: string, init: RequestInit | undefined, resolve: ivm.Reference, reject: ivm.Reference) => {
         try {
-          const response = await fetch(url, init)
+          const outside = egress !== undefined && !LOOPBACK.has(new URL(url).hostname)
+          const response = outside ? await fetch(egress, { ...init, headers: { ...(init?.headers as Record<string, string>), [EGRESS_TARGET]: url } }) : await fetch(url, init)
           const headers: Record<string, string> = {}
           response.headers.forEach((value, key) => (headers[key] = value))
           const text = await response.text()
@@ -116,14 +137,15 @@ export async function runTransformation(
           } catch {
             // not JSON: the text, as RudderStack gives it
           }
-          resolve.applyIgnored(undefined, [new ivm.ExternalCopy({ url: response.url, status: response.status, headers, body }).copyInto()])
+          resolve.applyIgnored(undefined, [new ivm.ExternalCopy({ url: outside ? url : response.url, status: response.status, headers, body }).copyInto()])
         } catch (error) {
           const cause = (error as { cause?: { code?: string } }).cause
           reject.applyIgnored(undefined, [new ivm.ExternalCopy({ message: (error as Error).message, code: cause?.code }).copyInto()])
         }
       }),
       getCredential: new ivm.Reference((key: string) => credentials[key]),
-      log: new ivm.Reference((line: string) => logs.push(`Log: ${line}`))
+      log: new ivm.Reference((line: string) => logs.push(`Log: ${line}`)),
+      ...(now === undefined ? {} : { now })
     }
     await context.global.set('__host', new ivm.ExternalCopy({}).copyInto())
     const host = (await context.global.get('__host')) as ivm.Reference
@@ -152,6 +174,9 @@ export async function runTransformation(
     if (!isolate.isDisposed) isolate.dispose()
   }
 }
+
+/** Calls to these go out directly; with `RunOptions.egress`, any other goes through it. */
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
 
 /** rudder-transformer's service rules: errors without metadata fail the batch; input events with no output are filtered. */
 function toResults(

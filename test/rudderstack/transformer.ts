@@ -1,10 +1,10 @@
 import { ChildProcess, fork } from 'node:child_process'
 import { join } from 'node:path'
 import { REPO_ROOT } from '../repo-root'
-import type { RunReport, SandboxLimits, TransformerEvent } from './sandbox'
+import type { RunOptions, RunReport, TransformerEvent } from './sandbox'
 
 export type Transformer = {
-  run(code: string, events: TransformerEvent[], credentials: Record<string, string>, limits?: SandboxLimits): Promise<RunReport>
+  run(code: string, events: TransformerEvent[], credentials: Record<string, string>, options?: RunOptions): Promise<RunReport>
   stop(): Promise<void>
 }
 
@@ -22,11 +22,11 @@ export function startTransformer(): Transformer {
     waiting.clear()
   })
   return {
-    run: (code, events, credentials, limits) =>
+    run: (code, events, credentials, options) =>
       new Promise((resolve, reject) => {
         const id = ++next
         waiting.set(id, { resolve, reject })
-        child.send({ id, code, events, credentials, limits })
+        child.send({ id, code, events, credentials, options })
       }),
     stop: () =>
       new Promise((resolve) => {
