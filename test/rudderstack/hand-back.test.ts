@@ -1,4 +1,4 @@
-import { FetchHubSpotApi, HubSpotSync, loadModel, ProductEvent, Transport } from '@pqlkit/core'
+import { FetchHubSpotApi, HandoffSender, HubSpotCalls, HubSpotSync, loadModel, ProductEvent, RetryableError, Transport } from '@pqlkit/core'
 import { Emulator, startEmulator } from '../hubspot-emulator'
 
 const NOW = Date.parse('2026-03-20T12:00:00.000Z')
@@ -15,22 +15,42 @@ company:
     users: { distinct_users: "*" }
 `)
 
+const HANDOFF_MODEL = loadModel(`
+version: 1
+name: hand-back hand-offs
+signals:
+  projects: { count: "Project Created" }
+scores:
+  - property: pql_score
+    rules: [{ label: Projects, per: projects, points: 10 }]
+    tiers: { Cold: 0, Hot: 20 }
+handoff:
+  - on: { enters: Hot }
+    slack: { webhook: "https://hooks.slack.com/services/T0/B0/hand-back" }
+company:
+  signals:
+    users: { distinct_users: "*" }
+`)
+
 let emulator: Emulator
 beforeAll(async () => (emulator = await startEmulator({ rateLimit: { max: 10_000, intervalMs: 1_000 } })))
 afterAll(() => emulator.stop())
 
-const track = (id: string, email: string, at: number): ProductEvent => ({
+const track = (id: string, email: string, at: number, groupId = 'acme'): ProductEvent => ({
   kind: 'track',
   messageId: id,
   timestamp: new Date(at).toISOString(),
   email,
   event: 'Project Created',
-  company: { groupId: 'acme' }
+  company: { groupId }
 })
 
+function api(): HubSpotCalls {
+  return new FetchHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(), (url, init) => fetch(url, init))
+}
+
 function sync(): HubSpotSync {
-  const api = new FetchHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(), (url, init) => fetch(url, init))
-  return new HubSpotSync(api, MODEL, { handBackContacts: true })
+  return new HubSpotSync(api(), MODEL, { handBackContacts: true })
 }
 
 /** Delivers handed-back contacts as RudderStack's HubSpot destination does: upsert by email. */
@@ -62,5 +82,25 @@ describe('HubSpotSync with handBackContacts (contacts delivered by the host)', (
     await deliver(second.contacts!)
     const third = await sync().process([track('m3', 'ada@acme.io', NOW - 100)], NOW)
     expect(third.contacts).toEqual([])
+  })
+
+  it('sends a hand-off only for a contact handed back: not while its events fail for their company, so their replay does not send it twice', async () => {
+    const sent: string[] = []
+    const sender: HandoffSender = { send: async (intent, contact) => void sent.push(`${contact.properties.email} ${intent.on}`) }
+    const first = await new HubSpotSync(api(), HANDOFF_MODEL, { handBackContacts: true }).process([track('g1', 'cy@globex.io', NOW - 900, 'globex')], NOW)
+    await deliver(first.contacts!)
+
+    const down = api()
+    const companiesDown: HubSpotCalls = Object.assign(Object.create(down), {
+      batchUpsert: (objectType: 'contacts' | 'companies', inputs: never[]) =>
+        objectType === 'companies' ? Promise.reject(new RetryableError('HubSpot answered 503', 1_000)) : down.batchUpsert(objectType, inputs)
+    })
+    const failed = await new HubSpotSync(companiesDown, HANDOFF_MODEL, { sender, handBackContacts: true }).process([track('g2', 'cy@globex.io', NOW - 800, 'globex')], NOW)
+    expect(failed.results).toEqual([expect.objectContaining({ status: 'retryable' })])
+    expect(sent).toEqual([])
+
+    const replayed = await new HubSpotSync(api(), HANDOFF_MODEL, { sender, handBackContacts: true }).process([track('g2', 'cy@globex.io', NOW - 800, 'globex')], NOW)
+    expect(replayed.results).toEqual([{ status: 'ok' }])
+    expect(sent).toEqual(['cy@globex.io enters Hot'])
   })
 })

@@ -59,7 +59,9 @@ export type SyncOptions = {
    * host whose own HubSpot destination upserts them by email (RudderStack). Companies,
    * associations of existing contacts and hand-offs still go out here; a contact the host
    * will create is associated by its next batch, and its hand-off tasks cannot be created
-   * (no id yet: reported in `problems`). `sweep` always writes.
+   * (no id yet: reported in `problems`). Hand-offs wait for pqlkit's own writes and go only
+   * for contacts with an event that succeeded, the events the host's write rides on.
+   * `sweep` always writes.
    */
   handBackContacts?: boolean
 }
@@ -85,8 +87,6 @@ type Contact = Subject & {
   userIdTaken?: boolean
   /** The record was created by this batch's write. */
   createdNow?: boolean
-  /** The write was handed back to the host (SyncOptions.handBackContacts). */
-  handedBack?: boolean
 }
 type Company = Subject & { attributed: AttributedEvent[] }
 
@@ -221,8 +221,12 @@ export class HubSpotSync {
 
     // SPEC §4 step 5: hand-offs go out before the write, so a failed write means at-least-once.
     // A brand-new contact has no HubSpot id for its task until it is written: its go after.
+    // Handing contacts back, the write is the host's, after this batch, and carried only by
+    // events that succeed: hand-offs wait for pqlkit's own writes and go only for contacts
+    // with such an event, or an event failed for its company would send them again.
+    const handingBack = report.contacts !== undefined
     const existing = contacts.filter((contact) => contact.record)
-    await this.sendHandoffs(existing, report)
+    if (!handingBack) await this.sendHandoffs(existing, report)
     await this.writeCompanies([...companies.values()], report)
     await this.associate(existing, companies, report)
     // A contact the host creates gets no mark: its next batch, with the record, associates it.
@@ -231,14 +235,12 @@ export class HubSpotSync {
     await this.writeContacts(contacts, report)
     const created = contacts.filter((contact) => contact.createdNow)
     await this.associate(created, companies, report)
-    await this.sendHandoffs(
-      contacts.filter((contact) => contact.createdNow || (contact.handedBack && !contact.record)),
-      report
-    )
 
     for (const subject of [...contacts, ...companies.values()]) {
       if (subject.failure) for (const { index } of subject.events) fail(index, subject.failure)
     }
+    const succeeded = (contact: Contact) => contact.events.some(({ index }) => report.results[index].status === 'ok')
+    await this.sendHandoffs(contacts.filter((contact) => (handingBack ? succeeded(contact) : contact.createdNow)), report)
   }
 
   /**
@@ -580,7 +582,6 @@ export class HubSpotSync {
       const all = { ...properties, ...identity }
       // A record found by userId without an email is updated here: an upsert by email would create another.
       if (report.contacts && contact.email && !contact.claimEmail) {
-        contact.handedBack = true
         report.contacts.push({ email: contact.email, properties: all, events: contact.events.map(({ index }) => index) })
         continue
       }
