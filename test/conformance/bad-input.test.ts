@@ -100,7 +100,7 @@ describe.each(HOSTS)('bad input through $name', (host) => {
     const emulator = await startEmulator({ accessToken: TOKEN, rateLimit: { max: 1_000_000, intervalMs: 10_000 } })
     try {
       const report = await host.deliver(messages, { emulator, model: MODEL, now: NOW, batchSize: 50 })
-      captured.push(...report.invalid)
+      captured.push(...report.invalid, ...(report.logs ?? []))
       const errors = new Map(report.invalid.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]))
       for (const [what, message, words] of BAD) expect({ what, error: errors.get(message.messageId) }).toEqual({ what, error: expect.stringMatching(words) })
       const proto = errors.get(PROTO.messageId)

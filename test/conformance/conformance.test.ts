@@ -3,7 +3,7 @@ import { DefaultHandoffSender, httpsPostJson, HubSpotApi, HubSpotSync, loadModel
 import { startEmulator } from '../hubspot-emulator'
 import { HOSTS } from './hosts'
 import { SCENARIOS } from './scenarios'
-import { differencesFromSimulate, Snapshot, snapshot } from './snapshot'
+import { differencesFromSimulate, Snapshot, snapshot, withDeferredPutBack } from './snapshot'
 
 /**
  * SPEC §6's promise: one model, one HubSpot state, whichever host runs it. Every scenario
@@ -36,7 +36,25 @@ afterAll(() => {
   jest.useRealTimers()
 })
 
-type HostResult = { host: string; stored: Snapshot; swept: Snapshot[]; slack: number; redelivered: number }
+type HostResult = {
+  host: string
+  stored: Snapshot
+  swept: Snapshot[]
+  slack: number
+  redelivered: number
+  logs: string[]
+  failedWrites: string[]
+  deferring: boolean
+}
+
+/**
+ * A host whose own HubSpot destination creates the contacts (RudderStack, SPEC §6) may lack
+ * some associations and tasks of the first host's run, and only those: see
+ * `withDeferredPutBack`. Every other host is compared whole.
+ */
+function comparable(result: HostResult, stored: Snapshot, reference: Snapshot): Snapshot {
+  return result.deferring ? withDeferredPutBack(stored, reference, result) : stored
+}
 
 describe.each(SCENARIOS)('$name', (scenario) => {
   const now = Date.parse(scenario.now)
@@ -61,7 +79,16 @@ describe.each(SCENARIOS)('$name', (scenario) => {
         }
         // `enters` hand-offs follow the stored score; `rises_by` ones follow where batches end.
         const entered = slackPosts.filter((post) => / enters /.test(post)).length
-        results.push({ host: host.name, stored, swept, slack: entered, redelivered: report.redelivered })
+        results.push({
+          host: host.name,
+          stored,
+          swept,
+          slack: entered,
+          redelivered: report.redelivered,
+          logs: report.logs ?? [],
+          failedWrites: report.failedWrites ?? [],
+          deferring: host.destinationCreatesContacts === true
+        })
       } finally {
         await emulator.stop()
       }
@@ -75,8 +102,10 @@ describe.each(SCENARIOS)('$name', (scenario) => {
 
   it('every host stores the same contacts, companies, associations and tasks, and sends the same tier-entry Slack posts', () => {
     expect(results.map((result) => result.host)).toEqual(HOSTS.map((host) => host.name))
+    expect(results[0].deferring).toBe(false)
     for (const result of results.slice(1)) {
-      expect({ host: result.host, stored: result.stored, slack: result.slack }).toEqual({ host: result.host, stored: results[0].stored, slack: results[0].slack })
+      const stored = comparable(result, result.stored, results[0].stored)
+      expect({ host: result.host, stored, slack: result.slack }).toEqual({ host: result.host, stored: results[0].stored, slack: results[0].slack })
     }
   })
 
@@ -85,7 +114,8 @@ describe.each(SCENARIOS)('$name', (scenario) => {
       scenario.sweeps.forEach((date, index) => {
         const expected = simulate(loadModel(scenario.model), scenario.messages.map((message) => segmentMessageToProductEvent(message)), Date.parse(date))
         for (const result of results) {
-          expect({ host: result.host, date, swept: result.swept[index] }).toEqual({ host: result.host, date, swept: results[0].swept[index] })
+          const swept = comparable(result, result.swept[index], results[0].swept[index])
+          expect({ host: result.host, date, swept }).toEqual({ host: result.host, date, swept: results[0].swept[index] })
           expect({ host: result.host, date, differences: differencesFromSimulate(result.swept[index], expected) }).toEqual({ host: result.host, date, differences: [] })
         }
       })

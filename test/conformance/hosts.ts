@@ -11,18 +11,37 @@ import {
   Transport,
   ValidationError
 } from '@pqlkit/core'
+import { parse } from 'yaml'
 import type { Emulator } from '../hubspot-emulator'
 import type { Message } from './scenarios'
+import { buildBundles } from '../../destinations/rudderstack/scripts/build'
+import { processorEvent, transformAndDeliver } from '../rudderstack/data-plane'
+import { startEgress } from '../rudderstack/egress'
+import { pasted } from '../rudderstack/transformation'
+import { startTransformer } from '../rudderstack/transformer'
 
 /** What a host run needs: a fresh emulator, the model text, the evaluation time, the host's batch size. */
 export type Delivery = { emulator: Emulator; model: string; now: number; batchSize: number }
-export type DeliveryReport = { rounds: number; redelivered: number; invalid: string[] }
+export type DeliveryReport = {
+  rounds: number
+  redelivered: number
+  invalid: string[]
+  /** What the host's own log shows besides (RudderStack: the transformation's `log` lines). */
+  logs?: string[]
+  /** The contacts (emails) whose write the host's own HubSpot destination reported failed, once per failure. */
+  failedWrites?: string[]
+}
 
 /**
  * A host as its users run it, fed the scenario's Segment-spec messages in its own batches,
  * re-delivering what it is told to retry the way that host does, until nothing is left.
  */
-export type Host = { name: string; deliver(messages: Message[], delivery: Delivery): Promise<DeliveryReport> }
+export type Host = {
+  name: string
+  deliver(messages: Message[], delivery: Delivery): Promise<DeliveryReport>
+  /** SPEC §6: the host's own HubSpot destination creates contacts after pqlkit ran (see `withDeferredPutBack`). */
+  destinationCreatesContacts?: boolean
+}
 
 const MAX_ROUNDS = 40
 const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 40 }
@@ -123,4 +142,63 @@ export const segmentHost: Host = {
   }
 }
 
-export const HOSTS: Host[] = [cliHost, segmentHost]
+/** RudderStack's processor hands a transformation at most 200 events at a time. */
+const PROCESSOR_BATCH = 200
+/** How the transformation words a failure to send again (destinations/rudderstack/src/transform-event.ts). */
+const SEND_AGAIN = /^Error: pqlkit: HubSpot could not take this (event|batch) /
+let builtTransformation: Promise<string> | undefined
+
+/**
+ * The RudderStack transformation as rudder-transformer runs it (test/rudderstack): the built
+ * file with the model pasted in, each batch (at most the processor's 200) in a fresh isolate
+ * whose clock stands at `now`, its identifies delivered by the HubSpot destination with the
+ * router's retries (`deliverIdentifies`), its Slack posts made through the egress. RudderStack
+ * re-sends no event a transformation failed and no record a 207 aborted; they are replayed
+ * here as its user replays them, from the source's events (pqlkit skips what HubSpot already
+ * holds): the events failed as retryable, and those that succeeded in a batch whose
+ * identifies were not all delivered (a failed identify names only its contact's last event).
+ */
+export const rudderstackHost: Host = {
+  name: 'RudderStack transformation',
+  destinationCreatesContacts: true,
+  async deliver(messages, { emulator, model, now, batchSize }) {
+    builtTransformation ??= buildBundles(undefined).then((bundles) => bundles.transformation)
+    const settings = { hubspotBaseUrl: emulator.url, portalId: 123456, slackHosts: ['hooks.slack.com'] }
+    const code = pasted(parse(model), settings, await builtTransformation)
+    const transformer = startTransformer()
+    const egress = await startEgress()
+    const connection = {
+      transformer,
+      code,
+      credentials: { HUBSPOT_ACCESS_TOKEN: emulator.accessToken },
+      hubspot: { url: emulator.url, accessToken: emulator.accessToken },
+      run: { now, egress: egress.url }
+    }
+    const logs: string[] = []
+    const failedWrites: string[] = []
+    let jobId = 0
+    try {
+      const report = await untilDone(messages, Math.min(batchSize, PROCESSOR_BATCH), async (batch) => {
+        const events = batch.map((message) => processorEvent(message as unknown as Record<string, unknown>, ++jobId))
+        const { report: run, destination } = await transformAndDeliver(connection, events)
+        logs.push(...run.logs)
+        failedWrites.push(...destination.undelivered.map(({ identify }) => String((identify.traits as Record<string, unknown>).email)))
+        const outcomes = new Map<unknown, string>()
+        for (const result of run.results) {
+          outcomes.set(result.metadata.messageId, result.statusCode !== 400 ? 'ok' : SEND_AGAIN.test(result.error) ? 'retry' : result.error)
+        }
+        const replay = destination.undelivered.length > 0
+        return batch.map((message) => {
+          const outcome = outcomes.get(message.messageId) ?? 'the transformer gave this event no outcome'
+          return replay && outcome === 'ok' ? 'retry' : outcome
+        })
+      })
+      return { ...report, logs, failedWrites }
+    } finally {
+      await transformer.stop()
+      await egress.stop()
+    }
+  }
+}
+
+export const HOSTS: Host[] = [cliHost, segmentHost, rudderstackHost]

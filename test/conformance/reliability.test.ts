@@ -3,7 +3,7 @@ import { startEmulator } from '../hubspot-emulator'
 import type { FaultOptions } from '../hubspot-emulator/faults'
 import { HOSTS } from './hosts'
 import { Message, SCENARIOS } from './scenarios'
-import { Snapshot, snapshot } from './snapshot'
+import { Snapshot, snapshot, withDeferredPutBack } from './snapshot'
 
 /**
  * Nothing lost, nothing doubled: every host, against a HubSpot that throttles, fails, drops
@@ -65,7 +65,34 @@ function twice(messages: Message[], size: number): Message[] {
   return result
 }
 
-type Run = { stored: Snapshot; entered: number; redelivered: number; injected: number }
+type Run = {
+  stored: Snapshot
+  entered: number
+  /** Tier-entry Slack posts per contact (a post names the contact's email in brackets). */
+  enteredBy: Record<string, number>
+  redelivered: number
+  injected: number
+  logs: string[]
+  failedWrites: string[]
+}
+
+/**
+ * SPEC §3.5: a hand-off fires once, "at-least-once only if the HubSpot write itself failed".
+ * Through RudderStack the contact write is its HubSpot destination's, which reports the
+ * records a 207 failed and retries none (SPEC §6); they come back only when the batch's events
+ * are replayed, which sends the batch's hand-offs again. So a contact may get one more
+ * tier-entry post per write of it the destination reported failed, and nothing else may
+ * differ from the clean run: a post missing, or one more without such a failure.
+ */
+function unexplainedRepeats(run: Run, clean: Run): string[] {
+  const problems: string[] = []
+  for (const email of new Set([...Object.keys(run.enteredBy), ...Object.keys(clean.enteredBy)])) {
+    const [sent, expected] = [run.enteredBy[email] ?? 0, clean.enteredBy[email] ?? 0]
+    const failed = run.failedWrites.filter((failure) => failure === email).length
+    if (sent < expected || sent > expected + failed) problems.push(`${email}: ${sent} tier-entry posts, ${expected} in the clean run, ${failed} failed writes`)
+  }
+  return problems
+}
 
 const scenarios = SCENARIOS.filter((scenario) => /project-management|teammates|several users|userId only/.test(scenario.name))
 
@@ -82,7 +109,21 @@ describe.each(scenarios)('$name', (scenario) => {
       const status = emulator.stats().status
       const injected = (status['429'] ?? 0) + (status['502'] ?? 0) + (status['503'] ?? 0) + (status['504'] ?? 0) + (status['207'] ?? 0) + (status.dropped ?? 0)
       emulator.setFaults(undefined)
-      return { stored: snapshot(emulator), entered: slackPosts.filter((post) => / enters /.test(post)).length, redelivered: report.redelivered, injected }
+      const entered = slackPosts.filter((post) => / enters /.test(post))
+      const enteredBy: Record<string, number> = {}
+      for (const post of entered) {
+        const email = /\(([^()\s"]+@[^()\s"]+)\)/.exec(post)?.[1] ?? 'a contact without email'
+        enteredBy[email] = (enteredBy[email] ?? 0) + 1
+      }
+      return {
+        stored: snapshot(emulator),
+        entered: entered.length,
+        enteredBy,
+        redelivered: report.redelivered,
+        injected,
+        logs: report.logs ?? [],
+        failedWrites: report.failedWrites ?? []
+      }
     } finally {
       await emulator.stop()
     }
@@ -90,26 +131,40 @@ describe.each(scenarios)('$name', (scenario) => {
 
   describe.each(HOSTS.map((host, index) => ({ host: host.name, index })))('through $host', ({ index }) => {
     let clean: Run
+    /**
+     * A host whose own HubSpot destination creates the contacts (RudderStack, SPEC §6) may
+     * lack associations and tasks of a full run, which ones following where its batches end
+     * and which calls fail (`withDeferredPutBack`): each of its runs must hold the first
+     * host's clean state but those. Every other host's runs must hold its clean state whole.
+     */
+    let held: (run: Run) => Snapshot
     beforeAll(async () => {
       clean = await run(index, scenario.messages)
+      if (!HOSTS[index].destinationCreatesContacts) held = (some) => some.stored
+      else {
+        expect(HOSTS[0].destinationCreatesContacts).toBeFalsy()
+        const full = await run(0, scenario.messages)
+        held = (some) => withDeferredPutBack(some.stored, full.stored, some)
+      }
     }, 60_000)
 
     it('429 storms, 5xx, dropped connections and 207 partials end in the clean state, no hand-off sent twice', async () => {
       const faulty = await run(index, scenario.messages, { faults: FAULTS })
       expect(faulty.injected).toBeGreaterThan(0)
-      expect(faulty.stored).toEqual(clean.stored)
-      expect(faulty.entered).toBe(clean.entered)
+      expect(held(faulty)).toEqual(held(clean))
+      if (HOSTS[index].destinationCreatesContacts) expect(unexplainedRepeats(faulty, clean)).toEqual([])
+      else expect(faulty.entered).toBe(clean.entered)
     }, 120_000)
 
     it('every batch delivered twice changes nothing', async () => {
       const doubled = await run(index, twice(scenario.messages, BATCH))
-      expect(doubled.stored).toEqual(clean.stored)
+      expect(held(doubled)).toEqual(held(clean))
       expect(doubled.entered).toBe(clean.entered)
     }, 60_000)
 
     it('shuffled order and other batch boundaries give the same state', async () => {
       const reordered = await run(index, shuffled(scenario.messages, 7), { batchSize: 11 })
-      expect(reordered.stored).toEqual(clean.stored)
+      expect(held(reordered)).toEqual(held(clean))
     }, 60_000)
   })
 })

@@ -71,3 +71,43 @@ export function differencesFromSimulate(stored: Snapshot, expected: SimulationRe
   }
   return differences
 }
+
+/**
+ * SPEC §6 (README, "RudderStack: contacts the destination creates" and "no timers"): where the
+ * host's own HubSpot destination creates contacts after pqlkit ran, the batch that creates a
+ * contact can neither associate it to its company (its next batch does) nor create its
+ * hand-off task (no id yet; the Slack post goes), and a task HubSpot throttles is not tried
+ * again (the sandbox cannot wait). Which contacts that touches follows where batches end and
+ * which calls fail, so such a host may lack associations and tasks `reference` has. And as
+ * that destination retries no record a 207 failed, a replay of the contact's events repeats
+ * the batch's hand-off: SPEC §3.5's "at-least-once only if the HubSpot write itself failed".
+ *
+ * This returns `stored` with exactly those differences undone: an association whose contact
+ * carries no association mark (`ca`) put back, with its mark; a task put back whose hand-off
+ * the host logged as failed for its contact; and of a contact's tasks beyond `reference`'s,
+ * one taken away per write of it the destination reported failed. Anything else that differs
+ * still differs.
+ */
+export function withDeferredPutBack(stored: Snapshot, reference: Snapshot, host: { logs: string[]; failedWrites: string[] }): Snapshot {
+  const contacts = structuredClone(stored.contacts)
+  const associations = [...stored.associations]
+  for (const association of reference.associations) {
+    const [email, company] = association.split(' → ')
+    const state = contacts[email]?.pqlkit_state as { ca?: string } | undefined
+    if (associations.includes(association) || !state || state.ca !== undefined) continue
+    associations.push(association)
+    state.ca = company
+  }
+  const tasks = [...stored.tasks]
+  const count = (list: string[], task: string) => list.filter((other) => other === task).length
+  for (const task of new Set([...reference.tasks, ...stored.tasks])) {
+    const email = task.slice(task.lastIndexOf(' → ') + 3)
+    const logged = host.logs.some((line) => line.includes('hand-off "') && line.includes(`" for ${email} failed: `))
+    const failedWrites = host.failedWrites.filter((failed) => failed === email).length
+    for (let missing = count(reference.tasks, task) - count(tasks, task); missing > 0 && logged; missing--) tasks.push(task)
+    for (let extra = count(tasks, task) - count(reference.tasks, task), allowed = failedWrites; extra > 0 && allowed > 0; extra--, allowed--) {
+      tasks.splice(tasks.indexOf(task), 1)
+    }
+  }
+  return { ...stored, contacts, associations: associations.sort(), tasks: tasks.sort() }
+}
