@@ -19,6 +19,7 @@ import { processorEvent, transformAndDeliver } from '../rudderstack/data-plane'
 import { startEgress } from '../rudderstack/egress'
 import { pasted } from '../rudderstack/transformation'
 import { startTransformer } from '../rudderstack/transformer'
+import { posthogPluginHost, posthogServeHost } from './posthog-hosts'
 
 /** What a host run needs: a fresh emulator, the model text, the evaluation time, the host's batch size. */
 export type Delivery = { emulator: Emulator; model: string; now: number; batchSize: number }
@@ -44,7 +45,7 @@ export type Host = {
 }
 
 const MAX_ROUNDS = 40
-const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 40 }
+export const FAST_RETRY = { attempts: 3, baseDelayMs: 5, maxDelayMs: 40 }
 
 function batchesOf<T>(items: T[], size: number): T[][] {
   const result: T[][] = []
@@ -53,7 +54,7 @@ function batchesOf<T>(items: T[], size: number): T[][] {
 }
 
 /** Re-delivers the records `send` reports retryable until none are left (or MAX_ROUNDS). */
-async function untilDone(
+export async function untilDone(
   messages: Message[],
   batchSize: number,
   send: (batch: Message[]) => Promise<('ok' | 'retry' | string)[]>
@@ -201,4 +202,4 @@ export const rudderstackHost: Host = {
   }
 }
 
-export const HOSTS: Host[] = [cliHost, segmentHost, rudderstackHost]
+export const HOSTS: Host[] = [cliHost, segmentHost, rudderstackHost, posthogPluginHost, posthogServeHost]
