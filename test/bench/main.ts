@@ -5,7 +5,7 @@ import { loadModel, progress, renderTable } from '@pqlkit/core'
 import { REPO_ROOT } from '../repo-root'
 import { pqlkitCalls, segmentHubSpotCalls } from './calls'
 import { incremental, naive, prepare } from './engine'
-import { segmentOverhead } from './hosts'
+import { rudderstackOverhead, segmentOverhead } from './hosts'
 import { END, referenceStream } from './streams'
 import { sustainedThroughput } from './throughput'
 
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const modelText = readFileSync(join(REPO_ROOT, 'examples/project-management.yaml'), 'utf8')
   const model = loadModel(modelText, 'examples/project-management.yaml')
   const now = Date.parse(END)
-  const steps = ['engine stream', 'engine', 'engine (no codec)', 'naive reference', 'calls: pqlkit', "calls: Segment's HubSpot destination", 'rate-limited throughput', 'Segment host overhead']
+  const steps = ['engine stream', 'engine', 'engine (no codec)', 'naive reference', 'calls: pqlkit', "calls: Segment's HubSpot destination", 'rate-limited throughput', 'Segment host overhead', 'RudderStack host overhead']
   const bar = progress(process.stderr, 'bench')
   let done = 0
   const step = async <T>(run: () => T | Promise<T>): Promise<T> => {
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const segment = await step(() => segmentHubSpotCalls(callStream, 1000))
   const throughput = await step(() => sustainedThroughput(model, callStream, now, 60))
   const segmentHost = await step(() => segmentOverhead(modelText, callStream.slice(0, 30_000), now))
+  const rudderstackHost = await step(() => rudderstackOverhead(modelText, callStream.slice(0, 10_000)))
   bar.stop()
 
   const results = {
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
     engine: { incremental: engine, withoutCodec: engineNoCodec, naive: reference, speedupOverNaive: engine.eventsPerSecond / reference.eventsPerSecond },
     calls: { pqlkit, segment, ratio: segment.perThousandEvents / pqlkit.perThousandEvents },
     throughput,
-    hosts: { segment: segmentHost }
+    hosts: { segment: segmentHost, rudderstack: rudderstackHost }
   }
   mkdirSync(join(REPO_ROOT, 'bench'), { recursive: true })
   writeFileSync(join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -89,7 +90,13 @@ async function main(): Promise<void> {
   out.write(
     renderTable(
       ['host', 'batch', 'host ms', 'pipeline ms', 'overhead ms'],
-      [['Segment performBatch', segmentHost.batchSize, round(segmentHost.hostMsPerBatch, 1), round(segmentHost.pipelineMsPerBatch, 1), round(segmentHost.overheadMsPerBatch, 1)]]
+      [segmentHost, rudderstackHost].map((host, index) => [
+        index === 0 ? 'Segment performBatch' : 'RudderStack transformation (isolated-vm)',
+        host.batchSize,
+        round(host.hostMsPerBatch, 1),
+        round(host.pipelineMsPerBatch, 1),
+        round(host.overheadMsPerBatch, 1)
+      ])
     )
   )
   out.write('\nwritten to bench/results.json\n')
