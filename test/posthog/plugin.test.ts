@@ -222,9 +222,11 @@ describe('the scheduled sweep and teardown', () => {
     expect(contact('ada@example.com')?.properties).toMatchObject({ invites_l7d: '2', pql_score: '40', pql_score_tier: 'Warm' })
 
     jest.setSystemTime(NOW + 10 * DAY)
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined)
     await plugin.runEveryHour!(meta)
     expect(contact('ada@example.com')?.properties).toMatchObject({ invites_l7d: '0', pql_score: '0', pql_score_tier: 'Cold' })
     expect(await meta.storage.get(LAST_SWEEP_KEY, null)).toBe('2026-11-30')
+    expect(log).toHaveBeenCalledWith('pqlkit sweep 2026-11-30: 1 examined, 1 changed, 0 hand-offs')
 
     // The next hourly tick of the same day searches nothing.
     const searches = () => emulator.stats().byEndpoint['POST /crm/v3/objects/contacts/search'] ?? 0
@@ -234,6 +236,8 @@ describe('the scheduled sweep and teardown', () => {
     jest.setSystemTime(NOW + 11 * DAY)
     await plugin.runEveryHour!(meta)
     expect(searches()).toBeGreaterThan(before)
+    expect(log).toHaveBeenCalledTimes(2)
+    log.mockRestore()
   })
 
   it('keeps no sweep mark when the sweep fails, so the next tick tries again', async () => {
