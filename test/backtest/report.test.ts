@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { BrowserContext, chromium, Page } from 'playwright-core'
-import { runCli } from '@pqlkit/core'
+import { runCaptured } from '@pqlkit/core'
 import { REPO_ROOT } from '../repo-root'
 
 /**
@@ -23,17 +23,7 @@ const ARGS = [
 ]
 const SCREENSHOT = join(REPO_ROOT, 'reports', 'backtest-report.png')
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(argv, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    cwd: REPO_ROOT,
-    env: {}
-  })
-  return { code, stdout, stderr }
-}
+const cli = (...argv: string[]) => runCaptured(argv, REPO_ROOT)
 
 type Opened = { page: Page; problems: string[] }
 

@@ -1,10 +1,10 @@
 import fc from 'fast-check'
-import nock from 'nock'
 import { HubSpotApi, HubSpotSync, loadModel, ProductEvent, segmentMessageToProductEvent, simulate, Transport } from '@pqlkit/core'
 import { startEmulator } from '../hubspot-emulator'
 import { HOSTS } from './hosts'
 import type { Message } from './scenarios'
 import { differencesFromSimulate, snapshot } from './snapshot'
+import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
 
 /**
  * Bad input through every host: each bad event gets its own clear error naming what is
@@ -66,19 +66,8 @@ const slackPosts: string[] = []
 let restoreConsole: () => void
 
 beforeAll(() => {
-  jest.useFakeTimers({
-    now: NOW,
-    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout']
-  })
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  nock('https://hooks.slack.com')
-    .persist()
-    .post(/.*/)
-    .reply(200, (_uri, body) => {
-      slackPosts.push(JSON.stringify(body))
-      return 'ok'
-    })
+  freezeDate(NOW)
+  fakeSlack(slackPosts)
   const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) =>
     jest.spyOn(console, level).mockImplementation((...args: unknown[]) => void captured.push(args.map(String).join(' ')))
   )
@@ -87,9 +76,7 @@ beforeAll(() => {
 
 afterAll(() => {
   restoreConsole()
-  nock.cleanAll()
-  nock.enableNetConnect()
-  jest.useRealTimers()
+  restoreFakes()
 })
 
 describe.each(HOSTS)('bad input through $name', (host) => {

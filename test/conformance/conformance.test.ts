@@ -1,9 +1,9 @@
-import nock from 'nock'
 import { DefaultHandoffSender, httpsPostJson, HubSpotApi, HubSpotSync, loadModel, segmentMessageToProductEvent, simulate, Transport } from '@pqlkit/core'
 import { startEmulator } from '../hubspot-emulator'
 import { HOSTS } from './hosts'
 import { SCENARIOS } from './scenarios'
 import { differencesFromSimulate, Snapshot, snapshot, withDeferredPutBack } from './snapshot'
+import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
 
 /**
  * SPEC §6's promise: one model, one HubSpot state, whichever host runs it. Every scenario
@@ -16,24 +16,12 @@ const slackPosts: string[] = []
 
 beforeAll(() => {
   // The Segment destination evaluates at the wall clock: Date is frozen at each scenario's now.
-  jest.useFakeTimers({
-    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout']
-  })
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  nock('https://hooks.slack.com')
-    .persist()
-    .post(/.*/)
-    .reply(200, (_uri, body) => {
-      slackPosts.push(JSON.stringify(body))
-      return 'ok'
-    })
+  freezeDate()
+  fakeSlack(slackPosts)
 })
 
 afterAll(() => {
-  nock.cleanAll()
-  nock.enableNetConnect()
-  jest.useRealTimers()
+  restoreFakes()
 })
 
 type HostResult = {

@@ -1,9 +1,9 @@
-import nock from 'nock'
 import { startEmulator } from '../hubspot-emulator'
 import type { FaultOptions } from '../hubspot-emulator/faults'
 import { HOSTS } from './hosts'
 import { Message, SCENARIOS } from './scenarios'
 import { Snapshot, snapshot, withDeferredPutBack } from './snapshot'
+import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
 
 /**
  * Nothing lost, nothing doubled: every host, against a HubSpot that throttles, fails, drops
@@ -18,24 +18,12 @@ const RATE_LIMIT = { max: 10_000, intervalMs: 200 }
 const slackPosts: string[] = []
 
 beforeAll(() => {
-  jest.useFakeTimers({
-    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout']
-  })
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  nock('https://hooks.slack.com')
-    .persist()
-    .post(/.*/)
-    .reply(200, (_uri, body) => {
-      slackPosts.push(JSON.stringify(body))
-      return 'ok'
-    })
+  freezeDate()
+  fakeSlack(slackPosts)
 })
 
 afterAll(() => {
-  nock.cleanAll()
-  nock.enableNetConnect()
-  jest.useRealTimers()
+  restoreFakes()
 })
 
 /** A seeded shuffle (mulberry32), so a failure replays. */

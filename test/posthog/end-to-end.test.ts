@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import nock from 'nock'
 import { PostHog } from 'posthog-node'
 import { parse } from 'yaml'
 import {
@@ -22,6 +21,7 @@ import { Emulator, startEmulator } from '../hubspot-emulator'
 import { REPO_ROOT } from '../repo-root'
 import { differencesFromSimulate, snapshot } from '../conformance/snapshot'
 import { pluginMeta, setUpWithServerFetch, startCapture } from './plugin-server'
+import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
 
 /**
  * SPEC §6 end to end, both PostHog paths, on one generated stream (80 users, 21 days):
@@ -40,30 +40,17 @@ let emulator: Emulator
 const slackPosts: string[] = []
 
 beforeAll(async () => {
-  jest.useFakeTimers({
-    now: NOW,
-    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout']
-  })
+  freezeDate(NOW)
   emulator = await startEmulator({ rateLimit: { max: 100_000, intervalMs: 10_000 } })
   // Slack is faked: both paths post with Node's https (the plugin server's fetch is node-fetch).
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  nock('https://hooks.slack.com')
-    .persist()
-    .post(/.*/)
-    .reply(200, (_uri, body) => {
-      slackPosts.push(JSON.stringify(body))
-      return 'ok'
-    })
+  fakeSlack(slackPosts)
 })
 beforeEach(() => {
   emulator.reset()
   slackPosts.length = 0
 })
 afterAll(async () => {
-  nock.cleanAll()
-  nock.enableNetConnect()
-  jest.useRealTimers()
+  restoreFakes()
   await emulator.stop()
 })
 

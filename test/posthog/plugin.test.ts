@@ -3,6 +3,7 @@ import * as plugin from '@pqlkit/posthog-plugin'
 import { LAST_SWEEP_KEY, PluginConfig } from '@pqlkit/posthog-plugin'
 import { Emulator, startEmulator } from '../hubspot-emulator'
 import { memoryStorage, pluginMeta } from './plugin-server'
+import { freezeDate } from '../fakes'
 
 /**
  * The plugin as PostHog's plugin server runs it: `setupPlugin`, then `onEvent` for each event
@@ -38,10 +39,7 @@ const DAY = 86_400_000
 
 let emulator: Emulator
 beforeAll(async () => {
-  jest.useFakeTimers({
-    now: NOW,
-    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout']
-  })
+  freezeDate(NOW)
   emulator = await startEmulator({ rateLimit: { max: 100_000, intervalMs: 10_000 } })
 })
 beforeEach(() => {

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import nock from 'nock'
 import { createTestIntegration, SegmentEvent } from '@segment/actions-core'
 import destination from '@pqlkit/segment-destination'
 import { loadModel, segmentMessageToProductEvent, simulate } from '@pqlkit/core'
 import { parse } from 'yaml'
 import { Emulator, startEmulator } from '../hubspot-emulator'
 import { REPO_ROOT } from '../repo-root'
+import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
 
 /**
  * SPEC §6 end to end: the sample stream's Segment messages go through actions-core's own
@@ -27,30 +27,17 @@ const slackPosts: string[] = []
 
 beforeAll(async () => {
   // Only Date is frozen: sockets and timers run for real.
-  jest.useFakeTimers({
-    now: NOW,
-    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout']
-  })
+  freezeDate(NOW)
   // With the clock frozen a rolling window never rolls: a limit larger than the run needs.
   emulator = await startEmulator({ rateLimit: { max: 100_000, intervalMs: 10_000 } })
   process.env.HUBSPOT_BASE_URL = emulator.url
   // The model's hand-offs post to Slack: Slack is faked, HubSpot is the emulator over HTTP.
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  nock('https://hooks.slack.com')
-    .persist()
-    .post(/.*/)
-    .reply(200, (_uri, body) => {
-      slackPosts.push(JSON.stringify(body))
-      return 'ok'
-    })
+  fakeSlack(slackPosts)
 })
 
 afterAll(async () => {
-  nock.cleanAll()
-  nock.enableNetConnect()
   delete process.env.HUBSPOT_BASE_URL
-  jest.useRealTimers()
+  restoreFakes()
   await emulator.stop()
 })
 

@@ -1,24 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { main } from './main'
+import { runCaptured } from './captured'
 
 const ROOT = join(__dirname, '..', '..', '..')
 const MODEL = join('examples', 'project-management.yaml')
 const EVENTS = join('examples', 'sample-events.jsonl')
 const OUTCOMES = join('examples', 'sample-outcomes.csv')
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const code = await main(argv, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    cwd: ROOT,
-    env: {}
-  })
-  return { code, stdout, stderr }
-}
+const run = (...argv: string[]) => runCaptured(argv, ROOT)
 
 const scratchDirs: string[] = []
 function scratchDir(): string {

@@ -1,22 +1,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { main } from './main'
+import { runCaptured } from './captured'
 
 const ROOT = join(__dirname, '..', '..', '..')
 const EXAMPLES = join(ROOT, 'examples')
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const code = await main(argv, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    cwd: ROOT,
-    env: {}
-  })
-  return { code, stdout, stderr }
-}
+const run = (...argv: string[]) => runCaptured(argv, ROOT)
 
 function scratch(name: string, content: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'pqlkit-cli-')), name)
