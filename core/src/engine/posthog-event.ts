@@ -1,5 +1,6 @@
 import type { Model } from '../model/compile'
 import { ValidationError } from './errors'
+import { asId, isRecord } from './message-values'
 import type { ProductEvent } from './event'
 
 /**
@@ -103,14 +104,4 @@ function isoTimestamp(value: unknown): string {
   if (typeof value !== 'string') return ''
   const text = value.trim().replace(' ', 'T')
   return /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(text) ? `${text}Z` : text
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function asId(value: unknown): string | undefined {
-  if (typeof value === 'string' && value.trim() !== '') return value.trim()
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
-  return undefined
 }

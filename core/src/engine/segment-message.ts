@@ -1,4 +1,5 @@
 import { ValidationError } from './errors'
+import { asId, isRecord } from './message-values'
 import type { ProductEvent } from './event'
 
 /**
@@ -35,14 +36,4 @@ export function segmentMessageToProductEvent(message: unknown): ProductEvent {
     traits: type === 'track' ? undefined : traits,
     company: groupId !== undefined || domain !== undefined ? { groupId, domain } : undefined
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function asId(value: unknown): string | undefined {
-  if (typeof value === 'string' && value.trim() !== '') return value.trim()
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
-  return undefined
 }
