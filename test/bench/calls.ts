@@ -1,5 +1,13 @@
 import { createTestIntegration, SegmentEvent } from '@segment/actions-core'
-import { HubSpotApi, HubSpotSync, Model, SegmentMessage, segmentMessageToProductEvent, Transport } from '@pqlkit/core'
+import {
+  createPipeline,
+  HubSpotApi,
+  Model,
+  officialHubSpotApi,
+  SegmentMessage,
+  segmentMessageToProductEvent,
+  Transport
+} from '@pqlkit/core'
 import { startEmulator } from '../hubspot-emulator'
 import { batches } from './streams'
 
@@ -22,7 +30,7 @@ function difference(after: Record<string, number>, before: Record<string, number
 export async function pqlkitCalls(model: Model, stream: SegmentMessage[], batchSize: number, now: number): Promise<CallCount> {
   const emulator = await startEmulator({ rateLimit: UNLIMITED })
   try {
-    const sync = new HubSpotSync(new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport()), model)
+    const sync = createPipeline({ api: officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport()), model: model })
     await sync.bootstrap()
     const before = emulator.stats().byEndpoint
     const started = process.hrtime.bigint()

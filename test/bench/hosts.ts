@@ -1,6 +1,15 @@
 import { createTestIntegration, SegmentEvent } from '@segment/actions-core'
 import destination from '@pqlkit/segment-destination'
-import { FetchHubSpotApi, HubSpotApi, HubSpotSync, loadModel, SegmentMessage, segmentMessageToProductEvent, Transport } from '@pqlkit/core'
+import {
+  createPipeline,
+  HubSpotApi,
+  loadModel,
+  officialHubSpotApi,
+  Pipeline,
+  SegmentMessage,
+  segmentMessageToProductEvent,
+  Transport
+} from '@pqlkit/core'
 import { parse } from 'yaml'
 import { buildBundles } from '@pqlkit/rudderstack-transformation/dist/tsc/scripts/build'
 import { Emulator, startEmulator } from '../hubspot-emulator'
@@ -16,7 +25,7 @@ function median(values: number[]): number {
 }
 
 /** The bare pipeline's median time per batch on the same batches, against its own fresh emulator. */
-async function pipelineMedian(work: SegmentMessage[][], now: number, syncFor: (emulator: Emulator) => HubSpotSync): Promise<number> {
+async function pipelineMedian(work: SegmentMessage[][], now: number, syncFor: (emulator: Emulator) => Pipeline): Promise<number> {
   const times: number[] = []
   const emulator = await startEmulator({ rateLimit: { max: 1_000_000, intervalMs: 10_000 } })
   try {
@@ -62,8 +71,8 @@ export async function segmentOverhead(modelText: string, stream: SegmentMessage[
   }
 
   const pipeline = await pipelineMedian(work, now, (emulator) => {
-    const api = new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
-    return new HubSpotSync(api, loadModel(modelText))
+    const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
+    return createPipeline({ api, model: loadModel(modelText) })
   })
   const host = median(hostTimes)
   return { batchSize: 1000, batches: work.length, hostMsPerBatch: host, pipelineMsPerBatch: pipeline, overheadMsPerBatch: host - pipeline }
@@ -106,8 +115,8 @@ export async function rudderstackOverhead(modelText: string, stream: SegmentMess
   }
 
   const pipeline = await pipelineMedian(work, Date.now(), (emulator) => {
-    const api = new FetchHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(), (url, init) => fetch(url, init))
-    return new HubSpotSync(api, loadModel(modelText), { handBackContacts: true })
+    const api = new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(), (url, init) => fetch(url, init))
+    return createPipeline({ api, model: loadModel(modelText), handBackContacts: true })
   })
   const host = median(hostTimes)
   return { batchSize: 200, batches: work.length, hostMsPerBatch: host, pipelineMsPerBatch: pipeline, overheadMsPerBatch: host - pipeline }

@@ -1,4 +1,12 @@
-import { HubSpotApi, HubSpotSync, Model, SegmentMessage, segmentMessageToProductEvent, Transport } from '@pqlkit/core'
+import {
+  createPipeline,
+  HubSpotApi,
+  Model,
+  officialHubSpotApi,
+  SegmentMessage,
+  segmentMessageToProductEvent,
+  Transport
+} from '@pqlkit/core'
 import { startEmulator } from '../hubspot-emulator'
 import { batches } from './streams'
 
@@ -25,7 +33,7 @@ export async function sustainedThroughput(model: Model, stream: SegmentMessage[]
   const limit = { max: 100, intervalMs: 10_000, latencyMs: 50 }
   const emulator = await startEmulator({ rateLimit: { max: limit.max, intervalMs: limit.intervalMs }, faults: { seed: 1, latencyMs: limit.latencyMs } })
   try {
-    const sync = new HubSpotSync(new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport()), model)
+    const sync = createPipeline({ api: officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport()), model: model })
     await sync.bootstrap()
     const started = Date.now()
     const marks: { at: number; updates: number; calls: number }[] = []

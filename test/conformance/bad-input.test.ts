@@ -1,5 +1,14 @@
 import fc from 'fast-check'
-import { HubSpotApi, HubSpotSync, loadModel, ProductEvent, segmentMessageToProductEvent, simulate, Transport } from '@pqlkit/core'
+import {
+  createPipeline,
+  HubSpotApi,
+  loadModel,
+  officialHubSpotApi,
+  ProductEvent,
+  segmentMessageToProductEvent,
+  simulate,
+  Transport
+} from '@pqlkit/core'
 import { startEmulator } from '../hubspot-emulator'
 import { HOSTS } from './hosts'
 import type { Message } from './scenarios'
@@ -124,7 +133,7 @@ describe('random events and traits (fast-check)', () => {
   it('never throw out of the pipeline: every event is ok or has its own error', async () => {
     const emulator = await startEmulator({ accessToken: TOKEN, rateLimit: { max: 1_000_000, intervalMs: 10_000 } })
     try {
-      const sync = new HubSpotSync(new HubSpotApi({ accessToken: TOKEN, basePath: emulator.url }, new Transport()), loadModel(MODEL))
+      const sync = createPipeline({ api: officialHubSpotApi({ accessToken: TOKEN, basePath: emulator.url }, new Transport()), model: loadModel(MODEL) })
       const value = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.jsonValue({ maxDepth: 3 }))
       const event = fc.record(
         {

@@ -1,4 +1,14 @@
-import { DefaultHandoffSender, httpsPostJson, HubSpotApi, HubSpotSync, loadModel, segmentMessageToProductEvent, simulate, Transport } from '@pqlkit/core'
+import {
+  createPipeline,
+  DefaultHandoffSender,
+  httpsPostJson,
+  HubSpotApi,
+  loadModel,
+  officialHubSpotApi,
+  segmentMessageToProductEvent,
+  simulate,
+  Transport
+} from '@pqlkit/core'
 import { startEmulator } from '../hubspot-emulator'
 import { HOSTS } from './hosts'
 import { SCENARIOS } from './scenarios'
@@ -57,12 +67,12 @@ describe.each(SCENARIOS)('$name', (scenario) => {
         const report = await host.deliver(scenario.messages, { emulator, model: scenario.model, now, batchSize: BATCH })
         expect(report.invalid).toEqual([])
         const stored = snapshot(emulator)
-        const api = new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
+        const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
         const swept: Snapshot[] = []
         for (const date of scenario.sweeps) {
           const at = Date.parse(date)
           const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => at })
-          await new HubSpotSync(api, loadModel(scenario.model), { sender }).sweep(at, { sleep: async () => undefined })
+          await createPipeline({ api, model: loadModel(scenario.model), handoffs: sender }).sweep(at, { sleep: async () => undefined })
           swept.push(snapshot(emulator))
         }
         // `enters` hand-offs follow the stored score; `rises_by` ones follow where batches end.

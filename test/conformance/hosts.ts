@@ -1,11 +1,12 @@
 import { createTestIntegration, SegmentEvent } from '@segment/actions-core'
 import destination from '@pqlkit/segment-destination'
 import {
+  createPipeline,
   DefaultHandoffSender,
   httpsPostJson,
   HubSpotApi,
-  HubSpotSync,
   loadModel,
+  officialHubSpotApi,
   ProductEvent,
   segmentMessageToProductEvent,
   Transport,
@@ -82,9 +83,9 @@ export async function untilDone(
 export const cliHost: Host = {
   name: 'pqlkit sync (CLI)',
   async deliver(messages, { emulator, model, now, batchSize }) {
-    const api = new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, FAST_RETRY))
+    const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, FAST_RETRY))
     const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => now })
-    const sync = new HubSpotSync(api, loadModel(model), { sender })
+    const sync = createPipeline({ api, model: loadModel(model), handoffs: sender })
     return untilDone(messages, batchSize, async (batch) => {
       // As `pqlkit sync` reads its file: a message that is no Segment call is that line's error.
       const outcomes: string[] = []

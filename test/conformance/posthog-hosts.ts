@@ -1,7 +1,16 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { parse } from 'yaml'
-import { HubSpotApi, HubSpotSync, loadModel, PostHogHost, DefaultHandoffSender, httpsPostJson, Transport } from '@pqlkit/core'
-import { SECRET_HEADER, SERVE_PATH, startServer } from '@pqlkit/core/dist/cli/serve'
+import {
+  createPipeline,
+  DefaultHandoffSender,
+  httpsPostJson,
+  HubSpotApi,
+  loadModel,
+  officialHubSpotApi,
+  PostHogHost,
+  Transport
+} from '@pqlkit/core'
+import { SECRET_HEADER, SERVE_PATH, startServer } from '@pqlkit/core'
 import * as plugin from '@pqlkit/posthog-plugin'
 import { deliver, pluginMeta, setUpWithServerFetch } from '../posthog/plugin-server'
 import { FAST_RETRY, Host, untilDone } from './hosts'
@@ -74,10 +83,10 @@ export const posthogServeHost: Host = {
   name: 'pqlkit serve (PostHog webhook)',
   async deliver(messages, { emulator, model, now, batchSize }) {
     const compiled = loadModel(model)
-    const api = new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, FAST_RETRY))
+    const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, FAST_RETRY))
     const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => now })
     const secret = 'conformance-secret-0123456789'
-    const running = await startServer({ host: new PostHogHost(new HubSpotSync(api, compiled, { sender }), { now: () => now }), secret, port: 0 })
+    const running = await startServer({ host: new PostHogHost(createPipeline({ api, model: compiled, handoffs: sender }), { now: () => now }), secret, port: 0 })
     try {
       return await untilDone(messages, Math.min(batchSize, 1000), async (batch) => {
         const bodies = batch.map((message) => {

@@ -1,9 +1,10 @@
 import {
+  createPipeline,
   DefaultHandoffSender,
-  FetchHubSpotApi,
   HubSpotApi,
-  HubSpotSync,
   loadModel,
+  officialHubSpotApi,
+  Pipeline,
   ProductEvent,
   RecordResult,
   simulate,
@@ -58,8 +59,8 @@ function identify(email: string, userId: string | undefined, traits: Record<stri
 let emulator: Emulator
 const slackPosts: { url: string; body: string }[] = []
 
-function pipeline(options: { handoffs?: boolean; attempts?: number } = {}): HubSpotSync {
-  const api = new HubSpotApi(
+function pipeline(options: { handoffs?: boolean; attempts?: number } = {}): Pipeline {
+  const api = officialHubSpotApi(
     { accessToken: emulator.accessToken, basePath: emulator.url },
     new Transport(undefined, { attempts: options.attempts ?? 8, baseDelayMs: 5, maxDelayMs: 50 })
   )
@@ -74,7 +75,7 @@ function pipeline(options: { handoffs?: boolean; attempts?: number } = {}): HubS
         now: () => NOW
       })
     : undefined
-  return new HubSpotSync(api, MODEL, { sender })
+  return createPipeline({ api, model: MODEL, handoffs: sender })
 }
 
 type Stored = Record<string, Record<string, string | null>>
@@ -98,7 +99,7 @@ function associated(): string[] {
 }
 
 /** Re-delivers records reported retryable, as hosts do, until none are left. */
-async function deliver(sync: HubSpotSync, events: ProductEvent[], rounds = 10): Promise<RecordResult[]> {
+async function deliver(sync: Pipeline, events: ProductEvent[], rounds = 10): Promise<RecordResult[]> {
   let pending = events.map((event, index) => ({ event, index }))
   const results: RecordResult[] = events.map(() => ({ status: 'ok' }))
   for (let round = 0; round < rounds && pending.length > 0; round++) {
@@ -176,13 +177,13 @@ describe('the sync pipeline against the HubSpot emulator (official client over H
     const official = { contacts: stored('contacts'), companies: stored('companies'), associations: associated() }
     expect(official.associations).toEqual(['ada@acme.io->acme', 'bob@acme.io->acme', 'cy@globex.com->globex'])
     emulator.reset()
-    const api = new FetchHubSpotApi(
+    const api = new HubSpotApi(
       { accessToken: emulator.accessToken, basePath: emulator.url },
       new Transport(undefined, { attempts: 3, baseDelayMs: 5, maxDelayMs: 50 }),
       (url, init) => fetch(url, init)
     )
     const sender = new DefaultHandoffSender({ post: async () => ({ status: 200 }), api, portalId: 123456, now: () => NOW })
-    const sync = new HubSpotSync(api, MODEL, { sender })
+    const sync = createPipeline({ api, model: MODEL, handoffs: sender })
     await sync.process(events.slice(0, 2), NOW)
     expect((await deliver(sync, events)).every((r) => r.status === 'ok')).toBe(true)
     expect({ contacts: stored('contacts'), companies: stored('companies'), associations: associated() }).toEqual(official)

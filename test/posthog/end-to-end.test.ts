@@ -3,20 +3,21 @@ import { join } from 'node:path'
 import { PostHog } from 'posthog-node'
 import { parse } from 'yaml'
 import {
+  createPipeline,
   DefaultHandoffSender,
   generateEvents,
   httpsPostJson,
   HubSpotApi,
-  HubSpotSync,
   loadModel,
+  officialHubSpotApi,
   PostHogHost,
-  segmentMessageToProductEvent,
   SegmentMessage,
+  segmentMessageToProductEvent,
   simulate,
   Transport
 } from '@pqlkit/core'
 import * as plugin from '@pqlkit/posthog-plugin'
-import { startServer, SECRET_HEADER, SERVE_PATH } from '@pqlkit/core/dist/cli/serve'
+import { startServer, SECRET_HEADER, SERVE_PATH } from '@pqlkit/core'
 import { Emulator, startEmulator } from '../hubspot-emulator'
 import { REPO_ROOT } from '../repo-root'
 import { differencesFromSimulate, snapshot } from '../conformance/snapshot'
@@ -103,9 +104,9 @@ describe('PostHog end to end', () => {
     await capturing.idle()
     await capturing.stop()
 
-    const api = new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
+    const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
     const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => NOW })
-    const host = new PostHogHost(new HubSpotSync(api, MODEL, { sender }), { now: () => NOW })
+    const host = new PostHogHost(createPipeline({ api, model: MODEL, handoffs: sender }), { now: () => NOW })
     const running = await startServer({ host, secret: SECRET, port: 0 })
     const statuses: Record<number, number> = {}
     // PostHog's webhook destination: one event per request, many requests in flight.

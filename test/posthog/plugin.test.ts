@@ -89,7 +89,7 @@ const contact = (email: string) => contacts().find((record) => record.properties
 describe('setupPlugin', () => {
   it('accepts a good model, as a JSON string or as parsed JSON', () => {
     expect(setUp().global.host).toBeDefined()
-    expect(setUp({ model: MODEL as unknown as Record<string, unknown> }).global.host.sync.model.name).toBe('PostHog plugin test')
+    expect(setUp({ model: MODEL as unknown as Record<string, unknown> }).global.host.pipeline.model.name).toBe('PostHog plugin test')
   })
 
   it('refuses a bad model with a clear error naming the rule, not a RetryError', () => {

@@ -1,7 +1,14 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { HubSpotApi, HubSpotSync, loadModel, PostHogHost, Transport } from '@pqlkit/core'
-import { MAX_BODY_BYTES, RunningServer, SECRET_HEADER, SERVE_PATH, startServer } from '@pqlkit/core/dist/cli/serve'
+import {
+  createPipeline,
+  HubSpotApi,
+  loadModel,
+  officialHubSpotApi,
+  PostHogHost,
+  Transport
+} from '@pqlkit/core'
+import { MAX_BODY_BYTES, RunningServer, SECRET_HEADER, SERVE_PATH, startServer } from '@pqlkit/core'
 import { Emulator, startEmulator } from '../hubspot-emulator'
 import { REPO_ROOT } from '../repo-root'
 
@@ -23,8 +30,8 @@ let running: RunningServer
 const logged: string[] = []
 beforeAll(async () => {
   emulator = await startEmulator({ rateLimit: { max: 100_000, intervalMs: 10_000 } })
-  const api = new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 }))
-  const host = new PostHogHost(new HubSpotSync(api, MODEL), { now: () => NOW, windowMs: 20 })
+  const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 }))
+  const host = new PostHogHost(createPipeline({ api, model: MODEL }), { now: () => NOW, windowMs: 20 })
   running = await startServer({ host, secret: SECRET, port: 0, log: { write: (text) => logged.push(String(text)) } })
 })
 beforeEach(() => emulator.setFaults(undefined))

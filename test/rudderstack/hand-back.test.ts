@@ -1,4 +1,14 @@
-import { FetchHubSpotApi, HandoffSender, HubSpotCalls, HubSpotSync, loadModel, ProductEvent, RetryableError, Transport } from '@pqlkit/core'
+import {
+  createPipeline,
+  HandoffSender,
+  HubSpotApi,
+  HubSpotCalls,
+  loadModel,
+  Pipeline,
+  ProductEvent,
+  RetryableError,
+  Transport
+} from '@pqlkit/core'
 import { Emulator, startEmulator } from '../hubspot-emulator'
 
 const NOW = Date.parse('2026-03-20T12:00:00.000Z')
@@ -46,11 +56,11 @@ const track = (id: string, email: string, at: number, groupId = 'acme'): Product
 })
 
 function api(): HubSpotCalls {
-  return new FetchHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(), (url, init) => fetch(url, init))
+  return new HubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(), (url, init) => fetch(url, init))
 }
 
-function sync(): HubSpotSync {
-  return new HubSpotSync(api(), MODEL, { handBackContacts: true })
+function sync(): Pipeline {
+  return createPipeline({ api: api(), model: MODEL, handBackContacts: true })
 }
 
 /** Delivers handed-back contacts as RudderStack's HubSpot destination does: upsert by email. */
@@ -63,7 +73,7 @@ async function deliver(contacts: { email: string; properties: Record<string, str
   expect(response.status).toBe(200)
 }
 
-describe('HubSpotSync with handBackContacts (contacts delivered by the host)', () => {
+describe('Pipeline with handBackContacts (contacts delivered by the host)', () => {
   it('hands contacts back with their absolute properties and state, writes companies, and associates a contact once it exists', async () => {
     const first = await sync().process([track('m1', 'ada@acme.io', NOW - 1000), track('m2', 'Ada@Acme.io', NOW - 500)], NOW)
     expect(first.results).toEqual([{ status: 'ok' }, { status: 'ok' }])
@@ -87,7 +97,7 @@ describe('HubSpotSync with handBackContacts (contacts delivered by the host)', (
   it('sends a hand-off only for a contact handed back: not while its events fail for their company, so their replay does not send it twice', async () => {
     const sent: string[] = []
     const sender: HandoffSender = { send: async (intent, contact) => void sent.push(`${contact.properties.email} ${intent.on}`) }
-    const first = await new HubSpotSync(api(), HANDOFF_MODEL, { handBackContacts: true }).process([track('g1', 'cy@globex.io', NOW - 900, 'globex')], NOW)
+    const first = await createPipeline({ api: api(), model: HANDOFF_MODEL, handBackContacts: true }).process([track('g1', 'cy@globex.io', NOW - 900, 'globex')], NOW)
     await deliver(first.contacts!)
 
     const down = api()
@@ -95,11 +105,11 @@ describe('HubSpotSync with handBackContacts (contacts delivered by the host)', (
       batchUpsert: (objectType: 'contacts' | 'companies', inputs: never[]) =>
         objectType === 'companies' ? Promise.reject(new RetryableError('HubSpot answered 503', 1_000)) : down.batchUpsert(objectType, inputs)
     })
-    const failed = await new HubSpotSync(companiesDown, HANDOFF_MODEL, { sender, handBackContacts: true }).process([track('g2', 'cy@globex.io', NOW - 800, 'globex')], NOW)
+    const failed = await createPipeline({ api: companiesDown, model: HANDOFF_MODEL, handoffs: sender, handBackContacts: true }).process([track('g2', 'cy@globex.io', NOW - 800, 'globex')], NOW)
     expect(failed.results).toEqual([expect.objectContaining({ status: 'retryable' })])
     expect(sent).toEqual([])
 
-    const replayed = await new HubSpotSync(api(), HANDOFF_MODEL, { sender, handBackContacts: true }).process([track('g2', 'cy@globex.io', NOW - 800, 'globex')], NOW)
+    const replayed = await createPipeline({ api: api(), model: HANDOFF_MODEL, handoffs: sender, handBackContacts: true }).process([track('g2', 'cy@globex.io', NOW - 800, 'globex')], NOW)
     expect(replayed.results).toEqual([{ status: 'ok' }])
     expect(sent).toEqual(['cy@globex.io enters Hot'])
   })

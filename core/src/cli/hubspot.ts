@@ -1,8 +1,10 @@
-import { DefaultHandoffSender } from '../handoff/sender'
 import { httpsPostJson } from '../handoff/https-post'
-import { HubSpotApi, hubspotConfigFromEnv } from '../hubspot/client'
-import { HubSpotSync, SyncReport } from '../hubspot/sync'
+import { hubspotConfigFromEnv } from '../hubspot/api'
+import { officialHubSpotApi } from '../hubspot/client'
 import { Transport } from '../hubspot/transport'
+import { createPipeline } from '../pipeline/create'
+import type { Pipeline } from '../pipeline/sync'
+import type { SyncReport } from '../pipeline/write-back'
 import type { Model } from '../model/compile'
 import { InputError, Io, parseNow, readEvents, readModel } from './io'
 import { progress } from './progress'
@@ -12,26 +14,26 @@ import { parseTimestamp } from '../time'
 export type Env = Record<string, string | undefined>
 
 /** The pipeline the hosts use, configured from the environment (SPEC §5, §8). */
-export function syncFromEnv(env: Env, model: Model, handoffs: boolean): HubSpotSync {
-  const config = hubspotConfigFromEnv(env)
-  if (!config) {
+export function syncFromEnv(env: Env, model: Model, handoffs: boolean): Pipeline {
+  const hubspot = hubspotConfigFromEnv(env)
+  if (!hubspot) {
     throw new InputError('set HUBSPOT_ACCESS_TOKEN (a private app token), and HUBSPOT_BASE_URL to use another base URL such as the emulator')
   }
-  const api = new HubSpotApi(config, new Transport())
-  const portalId = env.HUBSPOT_PORTAL_ID ? Number(env.HUBSPOT_PORTAL_ID) : undefined
-  const sender = handoffs
-    ? new DefaultHandoffSender({
-        post: httpsPostJson,
-        api,
-        portalId,
-        allowedHosts: env.PQLKIT_SLACK_HOSTS?.split(',').map((host) => host.trim()),
-        now: () => Date.now()
-      })
-    : undefined
-  return new HubSpotSync(api, model, { sender })
+  return createPipeline({
+    model,
+    api: officialHubSpotApi(hubspot, new Transport()),
+    handoffs: handoffs
+      ? {
+          post: httpsPostJson,
+          portalId: env.HUBSPOT_PORTAL_ID ? Number(env.HUBSPOT_PORTAL_ID) : undefined,
+          allowedHosts: env.PQLKIT_SLACK_HOSTS?.split(',').map((host) => host.trim()),
+          now: () => Date.now()
+        }
+      : undefined
+  })
 }
 
-function callSummary(sync: HubSpotSync): string {
+function callSummary(sync: Pipeline): string {
   const { calls, retries, byEndpoint } = sync.api.transport.stats
   return (
     `HubSpot calls: ${calls} (${retries} retries)\n` +

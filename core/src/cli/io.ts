@@ -4,7 +4,7 @@ import type { Model } from '../model/compile'
 import { loadModel } from '../model/load'
 import { ValidationError } from '../engine/errors'
 import type { ProductEvent } from '../engine/event'
-import { segmentMessageToProductEvent } from '../engine/segment-message'
+import { segmentMessageToProductEvent } from '../hosts/segment-message'
 import { parseTimestamp } from '../time'
 
 export type Output = { write(text: string): unknown }

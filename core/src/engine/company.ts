@@ -1,6 +1,6 @@
 import type { Model } from '../model/compile'
 import type { AttributedEvent } from './aggregate'
-import type { ValidEvent } from './event'
+import { compareReplayOrder, ValidEvent } from './event'
 import type { SubjectState } from './state'
 
 /**
@@ -29,7 +29,7 @@ export function attributeToCompanies(
   const byCompany = new Map<string, AttributedEvent[]>()
   if (!model.company) return byCompany
   const identity = (contactState.u ??= contactKey)
-  const ordered = [...events].sort((a, b) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
+  const ordered = [...events].sort(compareReplayOrder)
   for (const event of ordered) {
     const own = ownCompanyKey(model, event, contactEmail)
     if (own !== undefined && (contactState.c === undefined || event.at >= contactState.c[1])) {

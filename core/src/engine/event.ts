@@ -96,7 +96,7 @@ export function validateEvent(input: unknown, now: number): ValidEvent {
   }
 }
 
-/** UTF-8 size of the value's JSON, without Buffer or TextEncoder (the RudderStack sandbox has neither). */
+/** UTF-8 size of the value's JSON, without Buffer or TextEncoder (a sandbox host may have neither). */
 function byteSize(value: unknown): number {
   let text: string
   try {
@@ -147,4 +147,9 @@ export function readPath(source: Record<string, unknown> | undefined, path: stri
     value = (value as Record<string, unknown>)[part]
   }
   return value
+}
+
+/** Replay order (SPEC §7): timestamp, then messageId. */
+export function compareReplayOrder(a: ValidEvent, b: ValidEvent): number {
+  return a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0)
 }

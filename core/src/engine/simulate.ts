@@ -1,9 +1,9 @@
 import type { Model, SubjectKind } from '../model/compile'
-import { applyEvents } from './aggregate'
-import { attributeToCompanies } from './company'
+import { applyToContacts, finishBatch, IndexedEvent, StoredSubject, SubjectOutcome } from './batch'
 import { ValidationError } from './errors'
-import { evaluateContact, evaluateSection, Evaluation, PropertyValue, Reason } from './evaluate'
-import { ProductEvent, ValidEvent, validateEvent } from './event'
+import type { Evaluation, HandoffIntent, PropertyValue, Reason } from './evaluate'
+import { compareReplayOrder, ProductEvent, ValidEvent, validateEvent } from './event'
+import { Identities, Person } from './identity'
 import { emptyState, SubjectState } from './state'
 import { parseTimestamp } from '../time'
 
@@ -26,13 +26,13 @@ export type SimulationResult = {
 }
 
 /** A subject as the replay keeps it: its state, and its last evaluation. */
-export type ReplaySubject = { state: SubjectState; email?: string; handoffs: { on: string; at: string }[]; last?: Evaluation }
+export type ReplaySubject = { key: string; state: SubjectState; email?: string; handoffs: { on: string; at: string }[]; last?: Evaluation }
 
 /** An event that failed validation, by its position in the input. */
 export type RejectedEvent = { index: number; messageId?: string; error: ValidationError }
 
-/** `user:<id>` until the contact is seen with an email. */
-const userKey = (userId: string) => `user:${userId}`
+/** A contact's key: its email, or `user:<id>` until it is seen with one. */
+const keyOf = (person: Person) => person.email ?? `user:${person.userId}`
 
 /**
  * Validates the events dated up to `now` and sorts them into replay order: timestamp, then
@@ -57,80 +57,70 @@ export function replayOrder(
       rejected.push({ index, messageId: typeof event?.messageId === 'string' ? event.messageId : undefined, error })
     }
   })
-  valid.sort(({ event: a }, { event: b }) => a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
+  valid.sort(({ event: a }, { event: b }) => compareReplayOrder(a, b))
   return { valid, rejected, afterNow }
 }
 
 /**
  * The offline real-time stream behind `simulate` and `backtest`: `apply` takes events in
- * replay order and evaluates the subjects they touch at the event's own timestamp; the
- * caller evaluates any subject at any later time. Rejections are pushed to `rejected`.
+ * replay order and runs the batch step on each alone, at the event's own timestamp, with the
+ * identity rules of `identity.ts`; the caller evaluates any subject at any later time.
+ * Rejections are pushed to `rejected`.
  */
 export function createReplay(model: Model, rejected: RejectedEvent[]) {
   const contacts = new Map<string, ReplaySubject>()
   const companies = new Map<string, ReplaySubject>()
-  const userIds = new Map<string, string>()
+  const identities = new Identities()
   const subjectOf = (map: Map<string, ReplaySubject>, key: string): ReplaySubject => {
     let subject = map.get(key)
     if (!subject) {
-      subject = { state: emptyState(), handoffs: [] }
+      subject = { key, state: emptyState(), handoffs: [] }
       map.set(key, subject)
     }
     return subject
   }
-
-  /**
-   * The pipeline's identity rules, offline: a userId-only event joins the contact its userId
-   * is on; an email arriving with a userId claims that contact when it is still anonymous.
-   * Two existing contacts are never merged: the userId stays where it is.
-   */
-  const resolveContact = (event: ValidEvent): string => {
-    const userId = event.userId
-    if (event.email === undefined) {
-      const key = userIds.get(userId!) ?? userKey(userId!)
-      userIds.set(userId!, key)
-      return key
-    }
-    if (userId !== undefined) {
-      const current = userIds.get(userId)
-      if (current === undefined) userIds.set(userId, event.email)
-      else if (current !== event.email && current.startsWith('user:') && !contacts.has(event.email)) {
-        const anonymous = contacts.get(current)
-        contacts.delete(current)
-        if (anonymous) contacts.set(event.email, anonymous)
-        userIds.set(userId, event.email)
-      }
-    }
-    return event.email
-  }
-
-  const evaluateCompany = (subject: ReplaySubject, at: number): Evaluation => {
-    subject.last = { ...evaluateSection(model.company!, subject.state, at), handoffs: [] }
+  const stored = (subject: ReplaySubject): StoredSubject => ({ state: subject.state, properties: {} })
+  const record = (subject: ReplaySubject, evaluated: SubjectOutcome, handoffs: HandoffIntent[]): Evaluation => {
+    for (const intent of handoffs) subject.handoffs.push({ on: intent.on, at: new Date(intent.at).toISOString() })
+    subject.last = { properties: evaluated.properties, scores: evaluated.scores, handoffs }
     return subject.last
   }
-  const evaluate = (subject: ReplaySubject, at: number): Evaluation => {
-    const evaluation = evaluateContact(model, subject.state, at, { email: subject.email })
-    for (const intent of evaluation.handoffs) subject.handoffs.push({ on: intent.on, at: new Date(at).toISOString() })
-    subject.last = evaluation
-    return evaluation
+
+  /** The batch step on one contact (with its event, or none) and the given companies, at `at`. */
+  const step = (contact: ReplaySubject | undefined, events: IndexedEvent[], companyKeys: Iterable<string> | undefined, at: number) => {
+    const inputs = contact ? [{ key: contact.key, email: contact.email, stored: stored(contact), events }] : []
+    const applied = applyToContacts(model, inputs, at)
+    const touched = new Map<string, StoredSubject>()
+    for (const key of companyKeys ?? applied.companyEvents.keys()) touched.set(key, stored(subjectOf(companies, key)))
+    const outcome = finishBatch(model, applied, touched, at)
+    for (const { error } of outcome.rejected) rejected.push({ index: events[0].index, messageId: events[0].event.messageId, error })
+    for (const company of outcome.companies) record(companies.get(company.key)!, company, [])
+    for (const evaluated of outcome.contacts) record(contact!, evaluated, evaluated.handoffs)
   }
 
   const apply = (event: ValidEvent, index: number): void => {
-    const key = resolveContact(event)
-    const contact = subjectOf(contacts, key)
-    if (event.email !== undefined) contact.email = event.email
-    const { accepted, rejected: bad } = applyEvents(model.contact, contact.state, [{ event, contact: key }], event.at)
-    for (const { error } of bad) rejected.push({ index, messageId: event.messageId, error })
-    for (const [companyKey, attributed] of attributeToCompanies(model, contact.state, key, contact.email, accepted)) {
-      const company = subjectOf(companies, companyKey)
-      const result = applyEvents(model.company!, company.state, attributed, event.at)
-      for (const { error } of result.rejected) rejected.push({ index, messageId: event.messageId, error })
-      evaluateCompany(company, event.at)
+    const { person } = identities.resolve(event.email, event.userId)
+    const key = keyOf(person)
+    // A contact known by userId alone that an email claimed: the same subject, now by email.
+    const anonymous = contacts.get(`user:${person.userId}`)
+    if (anonymous && key !== anonymous.key) {
+      contacts.delete(anonymous.key)
+      anonymous.key = key
+      contacts.set(key, anonymous)
     }
-    evaluate(contact, event.at)
+    const contact = subjectOf(contacts, key)
+    contact.email = person.email
+    step(contact, [{ index, event }], undefined, event.at)
   }
-
-  return { contacts, companies, apply, evaluateContact: evaluate, evaluateCompany }
+  const evaluateContact = (contact: ReplaySubject, at: number): Evaluation => {
+    step(contact, [], [], at)
+    return contact.last!
+  }
+  const evaluateCompany = (company: ReplaySubject, at: number): Evaluation => {
+    step(undefined, [], [company.key], at)
+    return company.last!
+  }
+  return { contacts, companies, apply, evaluateContact, evaluateCompany }
 }
 
 /**
@@ -149,10 +139,10 @@ export function simulate(model: Model, events: ProductEvent[], nowOption?: numbe
   const report = (subject: SubjectKind, map: Map<string, ReplaySubject>): SubjectReport[] =>
     [...map.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([id, { state, handoffs, last }]) => ({
+      .map(([id, { handoffs, last }]) => ({
         subject,
         id: id.startsWith('user:') ? id.slice(5) : id,
-        properties: subject === 'company' ? { ...companyInfo(state), ...last!.properties } : last!.properties,
+        properties: last!.properties,
         reasons: Object.fromEntries(last!.scores.map((score) => [score.property, score.reasons])),
         handoffs
       }))
@@ -167,12 +157,4 @@ export function latestTimestamp(events: ProductEvent[]): number {
     if (at > latest) latest = at
   }
   return latest
-}
-
-/** A company's `name` and `domain` from its latest group traits. */
-export function companyInfo(state: SubjectState): Record<string, string> {
-  const info: Record<string, string> = {}
-  if (state.n) info.name = String(state.n[0])
-  if (state.dm) info.domain = String(state.dm[0])
-  return info
 }

@@ -1,11 +1,12 @@
 import type { PropertyDefinition, ObjectType } from './properties'
-import type { Transport } from './transport'
+import type { Answer, Transport } from './transport'
 
 /**
- * The HubSpot calls pqlkit makes (SPEC §5). Two implementations: `HubSpotApi` on the official
- * `@hubspot/api-client` (CLI, Segment, `pqlkit serve`), and `FetchHubSpotApi` on a bare
- * `fetch` for sandboxes that have nothing else (RudderStack's `fetchV2`, PostHog's plugin
- * `fetch`). Both go through the same `Transport`: one limiter, one retry policy.
+ * The HubSpot calls pqlkit makes (SPEC §5), each written once: its method, path and body
+ * (`CALLS`) and how its answer is read. One implementation, `HubSpotApi`, sends them over any
+ * `fetch`: the official `@hubspot/api-client`'s own request stack in Node (`client.ts`),
+ * or a sandbox host's own `fetch`. Every call
+ * goes through the `Transport`: one limiter, one retry policy.
  */
 export interface HubSpotCalls {
   readonly transport: Transport
@@ -35,28 +36,188 @@ export type SearchPage = { results: HubSpotRecord[]; total: number; after?: stri
 
 export const DEFAULT_BASE = 'https://api.hubapi.com'
 
+/** SPEC §5: `HUBSPOT_BASE_URL` (no trailing slash) points pqlkit at another base URL. */
+export function hubspotConfigFromEnv(env: Record<string, string | undefined>): HubSpotConfig | undefined {
+  const accessToken = env.HUBSPOT_ACCESS_TOKEN
+  if (!accessToken) return undefined
+  const basePath = env.HUBSPOT_BASE_URL?.replace(/\/+$/, '') || undefined
+  return { accessToken, basePath }
+}
+
+/** The part of WHATWG `fetch` pqlkit needs; each sandbox host adapts its own. */
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string }
+) => Promise<{ status: number; headers: HeadersLike; text(): Promise<string> }>
+
+export type HeadersLike = { forEach(callback: (value: string, key: string) => void): void }
+
+/** The association type of a task to a contact (HUBSPOT_DEFINED 204). */
+export const TASK_TO_CONTACT = 204
+
+type Request = { method: 'GET' | 'POST'; path: string; body?: unknown }
+
+/** Every path and body pqlkit sends, once (HubSpot's CRM v3 objects, properties and search; v4 associations). */
+export const CALLS = {
+  batchRead: (objectType: ObjectType, idProperty: string, ids: string[], properties: string[]): Request => ({
+    method: 'POST',
+    path: `/crm/v3/objects/${objectType}/batch/read?archived=false`,
+    body: { idProperty, inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [] }
+  }),
+  batchUpsert: (objectType: ObjectType, inputs: UpsertInput[]): Request => ({
+    method: 'POST',
+    path: `/crm/v3/objects/${objectType}/batch/upsert`,
+    body: { inputs }
+  }),
+  batchUpdate: (objectType: ObjectType, inputs: { id: string; properties: Record<string, string> }[]): Request => ({
+    method: 'POST',
+    path: `/crm/v3/objects/${objectType}/batch/update`,
+    body: { inputs }
+  }),
+  associate: (pairs: { contactId: string; companyId: string }[]): Request => ({
+    method: 'POST',
+    path: '/crm/v4/associations/contacts/companies/batch/associate/default',
+    body: { inputs: pairs.map((pair) => ({ from: { id: pair.contactId }, to: { id: pair.companyId } })) }
+  }),
+  properties: (objectType: ObjectType): Request => ({ method: 'GET', path: `/crm/v3/properties/${objectType}?archived=false` }),
+  groups: (objectType: ObjectType): Request => ({ method: 'GET', path: `/crm/v3/properties/${objectType}/groups` }),
+  createGroup: (objectType: ObjectType, group: { name: string; label: string }): Request => ({
+    method: 'POST',
+    path: `/crm/v3/properties/${objectType}/groups`,
+    body: { ...group, displayOrder: -1 }
+  }),
+  createProperties: (objectType: ObjectType, properties: PropertyDefinition[]): Request => ({
+    method: 'POST',
+    path: `/crm/v3/properties/${objectType}/batch/create`,
+    body: { inputs: properties }
+  }),
+  createTask: (properties: Record<string, string>, contactId: string): Request => ({
+    method: 'POST',
+    path: '/crm/v3/objects/tasks',
+    body: {
+      properties,
+      associations: [{ to: { id: contactId }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: TASK_TO_CONTACT }] }]
+    }
+  }),
+  search: (objectType: ObjectType, request: SearchRequest): Request => ({
+    method: 'POST',
+    path: `/crm/v3/objects/${objectType}/search`,
+    body: request
+  })
+}
+
 /** A batch answer as HubSpot sends it (200 or 207). */
-export type RawBatch = {
+type RawBatch = {
   results?: { id: string; properties?: Record<string, string | null> }[]
   errors?: { message?: string; category?: string; context?: Record<string, string[]> }[]
   total?: number
   paging?: { next?: { after?: string } }
 }
 
-export function batchResult(data: RawBatch): BatchResult {
+function batchResult(data: RawBatch): BatchResult {
   return {
     results: (data.results ?? []).map((record) => ({ id: record.id, properties: record.properties ?? {} })),
     errors: (data.errors ?? []).map((error) => ({ message: error.message ?? 'error', category: error.category, context: error.context }))
   }
 }
 
-export function lowerCaseKeys(headers: unknown): Record<string, string> {
-  const result: Record<string, string> = {}
-  if (headers && typeof headers === 'object') {
-    for (const [key, value] of Object.entries(headers as Record<string, unknown>)) result[key.toLowerCase()] = String(value)
+/** A non-2xx answer; the transport classifies it by `code`, `body` and `headers`. */
+class HttpAnswerError extends Error {
+  constructor(
+    readonly code: number,
+    readonly body: string,
+    readonly headers: Record<string, string>
+  ) {
+    super(`HTTP ${code}`)
   }
-  return result
 }
 
-/** The association type of a task to a contact (HUBSPOT_DEFINED 204). */
-export const TASK_TO_CONTACT = 204
+/** A request that got no answer; `code` is the network error's code when the host gives one. */
+class NetworkError extends Error {
+  constructor(readonly code: string) {
+    super(code)
+  }
+}
+
+/** The calls of `CALLS` over a `fetch`, through the transport (limiter, retries). */
+export class HubSpotApi implements HubSpotCalls {
+  private readonly base: string
+
+  constructor(
+    private readonly config: HubSpotConfig,
+    readonly transport: Transport,
+    private readonly fetch: FetchLike
+  ) {
+    this.base = config.basePath?.replace(/\/+$/, '') || DEFAULT_BASE
+  }
+
+  private async send<T>({ method, path, body }: Request): Promise<T> {
+    const answer: Answer<T> = await this.transport.call(`${method} ${path.split('?')[0]}`, async () => {
+      let response: Awaited<ReturnType<FetchLike>>
+      try {
+        response = await this.fetch(`${this.base}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${this.config.accessToken}`,
+            accept: 'application/json',
+            ...(body === undefined ? {} : { 'content-type': 'application/json' })
+          },
+          body: body === undefined ? undefined : JSON.stringify(body)
+        })
+      } catch (error) {
+        const cause = (error as { cause?: { code?: unknown }; code?: unknown }) ?? {}
+        const code = cause.cause?.code ?? cause.code
+        throw new NetworkError(typeof code === 'string' ? code : 'no answer')
+      }
+      const headers: Record<string, string> = {}
+      response.headers.forEach((value, key) => (headers[key.toLowerCase()] = value))
+      const text = await response.text()
+      if (response.status < 200 || response.status > 299) throw new HttpAnswerError(response.status, text, headers)
+      return { status: response.status, headers, data: (text ? JSON.parse(text) : {}) as T }
+    })
+    return answer.data
+  }
+
+  async batchRead(objectType: ObjectType, idProperty: string, ids: string[], properties: string[]): Promise<BatchResult> {
+    return batchResult(await this.send<RawBatch>(CALLS.batchRead(objectType, idProperty, ids, properties)))
+  }
+
+  async batchUpsert(objectType: ObjectType, inputs: UpsertInput[]): Promise<BatchResult> {
+    return batchResult(await this.send<RawBatch>(CALLS.batchUpsert(objectType, inputs)))
+  }
+
+  async batchUpdate(objectType: ObjectType, inputs: { id: string; properties: Record<string, string> }[]): Promise<BatchResult> {
+    return batchResult(await this.send<RawBatch>(CALLS.batchUpdate(objectType, inputs)))
+  }
+
+  async associate(pairs: { contactId: string; companyId: string }[]): Promise<BatchResult> {
+    return { results: [], errors: batchResult(await this.send<RawBatch>(CALLS.associate(pairs))).errors }
+  }
+
+  async propertyNames(objectType: ObjectType): Promise<Set<string>> {
+    const data = await this.send<{ results: { name: string }[] }>(CALLS.properties(objectType))
+    return new Set(data.results.map((property) => property.name))
+  }
+
+  async groupNames(objectType: ObjectType): Promise<Set<string>> {
+    const data = await this.send<{ results: { name: string }[] }>(CALLS.groups(objectType))
+    return new Set(data.results.map((group) => group.name))
+  }
+
+  async createGroup(objectType: ObjectType, group: { name: string; label: string }): Promise<void> {
+    await this.send(CALLS.createGroup(objectType, group))
+  }
+
+  async createProperties(objectType: ObjectType, properties: PropertyDefinition[]): Promise<BatchError[]> {
+    return batchResult(await this.send<RawBatch>(CALLS.createProperties(objectType, properties))).errors
+  }
+
+  async createTask(properties: Record<string, string>, contactId: string): Promise<string> {
+    return (await this.send<{ id: string }>(CALLS.createTask(properties, contactId))).id
+  }
+
+  async search(objectType: ObjectType, request: SearchRequest): Promise<SearchPage> {
+    const data = await this.send<RawBatch>(CALLS.search(objectType, request))
+    return { results: batchResult(data).results, total: data.total ?? 0, after: data.paging?.next?.after }
+  }
+}

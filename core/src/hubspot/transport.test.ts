@@ -1,6 +1,7 @@
 import nock from 'nock'
 import { RetryableError } from '../engine/errors'
-import { HubSpotApi } from './client'
+import type { HubSpotApi } from './api'
+import { officialHubSpotApi } from './client'
 import { Clock, HubSpotRequestError, RateLimiter, Transport } from './transport'
 
 const BASE = 'https://hubspot.test'
@@ -21,7 +22,7 @@ function fakeClock(start = Date.parse('2026-03-01T00:00:00Z')): Clock & { sleeps
 }
 
 function api(clock: Clock, attempts = 4): HubSpotApi {
-  return new HubSpotApi({ accessToken: TOKEN, basePath: BASE }, new Transport(clock, { attempts, baseDelayMs: 100, maxDelayMs: 1_000 }, () => 0.5))
+  return officialHubSpotApi({ accessToken: TOKEN, basePath: BASE }, new Transport(clock, { attempts, baseDelayMs: 100, maxDelayMs: 1_000 }, () => 0.5))
 }
 
 const READ = '/crm/v3/objects/contacts/batch/read'
@@ -124,8 +125,8 @@ describe('the HubSpot transport', () => {
         .post(READ).query(true).delay(20)
         .reply(200, { ...readBody, results: [{ id: token, properties: {} }] })
     }
-    const a = new HubSpotApi({ accessToken: 'token-a', basePath: 'https://portal-a.test' }, new Transport(fakeClock()))
-    const b = new HubSpotApi({ accessToken: 'token-b', basePath: 'https://portal-b.test' }, new Transport(fakeClock()))
+    const a = officialHubSpotApi({ accessToken: 'token-a', basePath: 'https://portal-a.test' }, new Transport(fakeClock()))
+    const b = officialHubSpotApi({ accessToken: 'token-b', basePath: 'https://portal-b.test' }, new Transport(fakeClock()))
     const [fromA, fromB] = await Promise.all([a.batchRead('contacts', 'email', ['x@y.co'], []), b.batchRead('contacts', 'email', ['x@y.co'], [])])
     expect([fromA.results[0].id, fromB.results[0].id]).toEqual(['token-a', 'token-b'])
   })

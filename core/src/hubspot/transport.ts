@@ -1,5 +1,4 @@
 import { RetryableError } from '../engine/errors'
-import { lowerCaseKeys } from './api'
 
 /**
  * Every HubSpot call goes through here (SPEC §5): one token bucket per process, sized from
@@ -123,7 +122,7 @@ export class Transport {
   }
 
   /**
-   * Runs `attempt` (one HTTP call through the official client) with rate limiting and
+   * Runs `attempt` (one HTTP call) with rate limiting and
    * retries. Returns 2xx answers (207 included); throws HubSpotRequestError for other 4xx
    * and RetryableError when retries are exhausted or HubSpot's daily limit is hit.
    */
@@ -141,9 +140,6 @@ export class Transport {
         failure = classify(error)
       }
       if (failure.kind === 'answer') this.limiter.observe(failure.headers)
-      // The official client throws a 207 where HubSpot's OpenAPI lists only a 200 (v4
-      // associations): it is an answer with per-record errors, like any other 207.
-      if (failure.kind === 'answer' && failure.status === 207) return { status: 207, headers: failure.headers, data: failure.body as T }
       const last = tryNumber >= this.retry.attempts
       if (failure.kind === 'answer' && failure.status === 429) {
         const policy = failure.body.policyName ?? ''
@@ -190,19 +186,19 @@ function msUntilNextUtcDay(now: number): number {
   return day - (now % day)
 }
 
-/** The official client throws ApiException(code, message, body, headers) for non-2xx answers. */
+/** A non-2xx answer comes as an error with its status as `code`, its body and its lower-cased headers. */
 function classify(error: unknown): Failure {
   const candidate = error as { code?: unknown; body?: unknown; headers?: unknown; message?: unknown; name?: unknown }
   if (typeof candidate?.code === 'number' && candidate.code >= 100) {
     return {
       kind: 'answer',
       status: candidate.code,
-      headers: lowerCaseKeys(candidate.headers),
+      headers: (candidate.headers ?? {}) as Record<string, string>,
       body: parseBody(candidate.body)
     }
   }
-  // Network failures carry a code (ECONNRESET, ETIMEDOUT, …). Without one, the generated client
-  // could not parse the answer: a gateway's HTML error page, typically.
+  // Network failures carry a code (ECONNRESET, ETIMEDOUT, …); an answer that is not JSON (a
+  // gateway's HTML error page, typically) has none.
   const code = typeof candidate?.code === 'string' ? candidate.code : undefined
   return { kind: 'network', message: code ?? 'an answer that could not be read' }
 }

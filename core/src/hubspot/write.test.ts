@@ -1,5 +1,5 @@
 import { RetryableError } from '../engine/errors'
-import type { BatchResult, HubSpotRecord } from './client'
+import type { BatchResult, HubSpotRecord } from './api'
 import { HubSpotRequestError } from './transport'
 import { PARTIAL_ATTEMPTS, RecordResult, writeInBatches, WriteItem } from './write'
 

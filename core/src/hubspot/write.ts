@@ -1,5 +1,5 @@
 import { RetryableError } from '../engine/errors'
-import type { BatchResult, HubSpotRecord } from './client'
+import type { BatchResult, HubSpotRecord } from './api'
 import { HubSpotRequestError } from './transport'
 
 /** What happened to one input record, in terms a host can report (SPEC §5, §6). */

@@ -153,7 +153,7 @@ export const ScoreDocument = z
     }
   })
 
-/** Checked with a pattern, not `URL`: the model is also parsed inside RudderStack's sandbox, which has no `URL`. */
+/** Checked with a pattern, not `URL`: the model is also parsed inside sandboxes that have no `URL`. */
 export const HTTPS_URL = /^https:\/\/([a-z0-9.-]+)(?::\d{1,5})?(?:[/?#]|$)/i
 const WebhookUrl = z.string().regex(HTTPS_URL, 'expected an https:// URL')
 

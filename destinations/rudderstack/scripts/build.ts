@@ -1,4 +1,5 @@
-import { build, Plugin } from 'esbuild'
+import { build } from 'esbuild'
+import { PORTABLE_BUNDLE } from '@pqlkit/core'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { parse } from 'yaml'
@@ -7,22 +8,7 @@ import type { Settings } from '../src/settings'
 // From the sources (jest) and from dist/tsc (npm run build) alike.
 const PACKAGE = dirname(require.resolve('@pqlkit/rudderstack-transformation/package.json'))
 const CORE = dirname(require.resolve('@pqlkit/core/package.json'))
-const CORE_SOURCES = join(CORE, 'src')
 const EXAMPLE_MODEL = join(CORE, '../examples/project-management.yaml')
-
-/**
- * The sources import the core's compiled modules (for their types); the bundle takes the core's
- * TypeScript sources instead: ES modules tree-shake, and nothing of the official HubSpot client
- * or the CLI comes along.
- */
-const coreFromSource: Plugin = {
-  name: 'pqlkit-core-from-source',
-  setup(builder) {
-    builder.onResolve({ filter: /^@pqlkit\/core\/dist\// }, (args) => ({
-      path: join(CORE_SOURCES, `${args.path.slice('@pqlkit/core/dist/'.length)}.ts`)
-    }))
-  }
-}
 
 export const DEFAULT_SETTINGS: Settings = { hubspotBaseUrl: 'https://api.hubapi.com', slackHosts: ['hooks.slack.com'] }
 
@@ -47,13 +33,7 @@ export async function buildBundles(outdir: string | undefined = join(PACKAGE, 'd
   const bundle = async (entry: string, banner: string | undefined, file: string) => {
     const result = await build({
       entryPoints: [join(PACKAGE, 'src/entry', entry)],
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2020',
-      mainFields: ['module', 'main'],
-      legalComments: 'none',
-      plugins: [coreFromSource],
+      ...PORTABLE_BUNDLE,
       inject: [join(PACKAGE, 'src/sandbox-missing.ts')],
       banner: banner === undefined ? undefined : { js: banner },
       write: outdir !== undefined,

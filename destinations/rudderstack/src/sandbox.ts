@@ -1,6 +1,4 @@
-import type { FetchLike } from '@pqlkit/core/dist/hubspot/fetch-api'
-import type { Clock, RetryPolicy } from '@pqlkit/core/dist/hubspot/transport'
-import { RetryableError } from '@pqlkit/core/dist/engine/errors'
+import { Clock, FetchLike, RetryableError, RetryPolicy } from '@pqlkit/core/portable'
 
 /** What RudderStack's `fetchV2` resolves to: the body is parsed JSON when it parses, else text. */
 export type FetchV2Response = { url?: string; status: number; headers?: Record<string, string>; body?: unknown }

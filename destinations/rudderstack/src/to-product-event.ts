@@ -1,5 +1,4 @@
-import type { ProductEvent } from '@pqlkit/core/dist/engine/event'
-import { segmentMessageToProductEvent } from '@pqlkit/core/dist/engine/segment-message'
+import { ProductEvent, segmentMessageToProductEvent } from '@pqlkit/core/portable'
 
 /** The RudderStack event types pqlkit scores; page, screen and alias calls pass through untouched. */
 export function isScored(message: unknown): boolean {

@@ -1,11 +1,18 @@
-import type { ProductEvent } from '@pqlkit/core/dist/engine/event'
-import { ValidationError } from '@pqlkit/core/dist/engine/errors'
-import type { Model } from '@pqlkit/core/dist/model/compile'
-import { parseModel } from '@pqlkit/core/dist/model/load'
-import { FetchHubSpotApi } from '@pqlkit/core/dist/hubspot/fetch-api'
-import { HandedBackContact, HubSpotSync } from '@pqlkit/core/dist/hubspot/sync'
-import { Transport } from '@pqlkit/core/dist/hubspot/transport'
-import { DefaultHandoffSender } from '@pqlkit/core/dist/handoff/sender'
+import {
+  createPipeline,
+  Gathered,
+  Gatherer,
+  HandedBackContact,
+  HubSpotApi,
+  Model,
+  parseModel,
+  Pipeline,
+  ProductEvent,
+  SyncReport,
+  Timers,
+  Transport,
+  ValidationError
+} from '@pqlkit/core/portable'
 import { fetchFromFetchV2, Sandbox, SANDBOX_CLOCK, SANDBOX_RETRY } from './sandbox'
 import { Settings, TOKEN_CREDENTIAL } from './settings'
 import { isScored, toProductEvent } from './to-product-event'
@@ -24,7 +31,14 @@ export type IdentifyOutput = {
 /** RudderStack's `transformEvent(event, metadata)`: an identify, null (nothing for HubSpot), or a throw (this event failed). */
 export type TransformEvent = (event: unknown, metadata?: unknown) => Promise<IdentifyOutput | null>
 
-type Pending = { message: unknown; resolve: (output: IdentifyOutput | null) => void; reject: (error: Error) => void }
+/** The gatherer's timers in a sandbox with none: the calls made in one turn form one batch. */
+const SAME_TURN: Timers = {
+  setTimeout: (callback) => {
+    Promise.resolve().then(callback)
+    return undefined
+  },
+  clearTimeout: () => undefined
+}
 
 /**
  * RudderStack calls `transformEvent` for every event of a batch at once (its wrapper maps the
@@ -35,84 +49,80 @@ type Pending = { message: unknown; resolve: (output: IdentifyOutput | null) => v
  */
 export function pqlkit(modelDocument: unknown, settings: Settings, sandbox: Sandbox): TransformEvent {
   let model: Model | undefined
-  let gathering: Pending[] | undefined
-  return (message) =>
-    new Promise<IdentifyOutput | null>((resolve, reject) => {
-      if (gathering === undefined) {
-        const batch: Pending[] = (gathering = [])
-        Promise.resolve().then(async () => {
-          gathering = undefined
-          try {
-            model ??= parseModel(modelDocument, 'PQLKIT_MODEL')
-            await runBatch(model, settings, sandbox, batch)
-          } catch (error) {
-            // Settled events keep their outcome; the rest fail with the batch's one clear reason.
-            const failure = new Error(`pqlkit: ${(error as Error).message}`)
-            for (const pending of batch) pending.reject(failure)
-          }
-        })
+  const now = () => Date.now()
+  const logged = new WeakSet<SyncReport>()
+  const gatherer = new Gatherer(
+    {
+      process: (events, at) => {
+        model ??= parseModel(modelDocument, 'PQLKIT_MODEL')
+        return pipelineFor(model, settings, sandbox).process(events, at)
       }
-      gathering.push({ message, resolve, reject })
-    })
-}
-
-async function runBatch(model: Model, settings: Settings, sandbox: Sandbox, batch: Pending[]): Promise<void> {
-  const now = Date.now()
-  const events: ProductEvent[] = []
-  const owners: Pending[] = []
-  for (const pending of batch) {
-    if (!isScored(pending.message)) {
-      pending.resolve(null)
-      continue
-    }
+    },
+    { windowMs: 0, maxBatch: Number.MAX_SAFE_INTEGER, timers: SAME_TURN, now }
+  )
+  return async (message) => {
+    if (!isScored(message)) return null
+    let event: ProductEvent
     try {
-      events.push(toProductEvent(pending.message))
-      owners.push(pending)
+      event = toProductEvent(message)
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error
-      pending.reject(new Error(`pqlkit: ${error.message}`))
+      throw new Error(`pqlkit: ${error.message}`)
     }
+    let gathered: Gathered
+    try {
+      gathered = await gatherer.submit(event)
+    } catch (error) {
+      throw new Error(`pqlkit: ${(error as Error).message}`)
+    }
+    if (!logged.has(gathered.report)) {
+      logged.add(gathered.report)
+      for (const problem of gathered.report.problems) sandbox.log(`pqlkit: ${problem}`)
+    }
+    return outcome(gathered, message, event, now())
   }
-  if (events.length === 0) return
+}
+
+/** A pipeline per batch: the credential is read when the batch runs, and no state outlives it. */
+function pipelineFor(model: Model, settings: Settings, sandbox: Sandbox): Pipeline {
   const token = sandbox.getCredential(TOKEN_CREDENTIAL)
   if (typeof token !== 'string' || token.trim() === '') {
     throw new Error(`the credential ${TOKEN_CREDENTIAL} is not set: add it under Settings → Credentials`)
   }
-  const api = new FetchHubSpotApi(
-    { accessToken: token.trim(), basePath: settings.hubspotBaseUrl },
-    new Transport(SANDBOX_CLOCK, SANDBOX_RETRY),
-    fetchFromFetchV2(sandbox.fetchV2)
-  )
-  const sender = new DefaultHandoffSender({
-    post: async (url, body) => ({ status: (await sandbox.fetchV2(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status }),
-    api,
-    portalId: settings.portalId,
-    defaultWebhook: settings.defaultSlackWebhook,
-    allowedHosts: settings.slackHosts,
-    now: () => now
+  const now = Date.now()
+  return createPipeline({
+    model,
+    api: new HubSpotApi(
+      { accessToken: token.trim(), basePath: settings.hubspotBaseUrl },
+      new Transport(SANDBOX_CLOCK, SANDBOX_RETRY),
+      fetchFromFetchV2(sandbox.fetchV2)
+    ),
+    handoffs: {
+      post: async (url, body) => ({ status: (await sandbox.fetchV2(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status }),
+      portalId: settings.portalId,
+      defaultWebhook: settings.defaultSlackWebhook,
+      allowedHosts: settings.slackHosts,
+      now: () => now
+    },
+    handBackContacts: true
   })
-  const report = await new HubSpotSync(api, model, { sender, handBackContacts: true }).process(events, now)
-  for (const problem of report.problems) sandbox.log(`pqlkit: ${problem}`)
-  if (report.results.every((result) => result.status === 'retryable')) {
-    const first = report.results[0]
-    throw new Error(`HubSpot could not take this batch (${first.status === 'retryable' ? first.message : ''}); send the events again once it is back`)
-  }
+}
 
-  // Each changed contact's identify rides on its last event that succeeded.
-  const carried = new Map<number, HandedBackContact>()
-  for (const contact of report.contacts ?? []) {
-    const last = contact.events.filter((index) => report.results[index].status === 'ok').pop()
-    if (last !== undefined) carried.set(last, contact)
+/** One event's answer: its identify when it carries its contact's changes, null, or a throw. */
+function outcome({ result, report, index }: Gathered, message: unknown, event: ProductEvent, now: number): IdentifyOutput | null {
+  if (report.results.every((candidate) => candidate.status === 'retryable')) {
+    const first = report.results[0]
+    throw new Error(
+      `pqlkit: HubSpot could not take this batch (${first.status === 'retryable' ? first.message : ''}); send the events again once it is back`
+    )
   }
-  report.results.forEach((result, index) => {
-    const owner = owners[index]
-    if (result.status === 'invalid') owner.reject(new Error(`pqlkit: ${result.message}`))
-    else if (result.status === 'retryable') owner.reject(new Error(`pqlkit: HubSpot could not take this event (${result.message}); send it again later`))
-    else {
-      const contact = carried.get(index)
-      owner.resolve(contact ? identify(contact, owner.message, events[index], now) : null)
-    }
-  })
+  if (result.status === 'invalid') throw new Error(`pqlkit: ${result.message}`)
+  if (result.status === 'retryable') throw new Error(`pqlkit: HubSpot could not take this event (${result.message}); send it again later`)
+  // Each changed contact's identify rides on its last event that succeeded.
+  const contact = report.contacts?.find(
+    (candidate) => candidate.events.filter((i) => report.results[i].status === 'ok').pop() === index
+  )
+  return contact ? identify(contact, message, event, now) : null
 }
 
 function identify(contact: HandedBackContact, message: unknown, event: ProductEvent, now: number): IdentifyOutput {

@@ -1,14 +1,14 @@
 import {
-  DefaultHandoffSender,
+  createPipeline,
   fingerprint,
   formatIssue,
-  HubSpotApi,
   HubSpotRequestError,
-  HubSpotSync,
   httpsPostJson,
   loadModel,
   Model,
   ModelError,
+  officialHubSpotApi,
+  Pipeline,
   ProductEvent,
   RecordResult,
   SyncReport,
@@ -41,26 +41,22 @@ export function modelFrom(settings: Settings): Model {
 }
 
 const MAX_CACHED = 50
-const syncs = new Map<string, HubSpotSync>()
+const syncs = new Map<string, Pipeline>()
 
 /**
  * One pipeline per settings (token, model, defaults) and process, so the model compiles and
  * HubSpot is bootstrapped once, and concurrent batches serialise per subject.
  */
-export function syncFor(settings: Settings): HubSpotSync {
+export function syncFor(settings: Settings): Pipeline {
   const basePath = hubspotBaseUrl()
   const key = fingerprint([settings.accessToken, basePath, settings.model, settings.portalId, settings.slackWebhook].join('\u0000'))
   let sync = syncs.get(key)
   if (!sync) {
-    const api = new HubSpotApi({ accessToken: settings.accessToken, basePath }, new Transport())
-    const sender = new DefaultHandoffSender({
-      post: httpsPostJson,
-      api,
-      portalId: settings.portalId,
-      defaultWebhook: settings.slackWebhook,
-      now: () => Date.now()
+    sync = createPipeline({
+      model: modelFrom(settings),
+      api: officialHubSpotApi({ accessToken: settings.accessToken, basePath }, new Transport()),
+      handoffs: { post: httpsPostJson, portalId: settings.portalId, defaultWebhook: settings.slackWebhook, now: () => Date.now() }
     })
-    sync = new HubSpotSync(api, modelFrom(settings), { sender })
     if (syncs.size >= MAX_CACHED) syncs.delete(syncs.keys().next().value!)
     syncs.set(key, sync)
   }

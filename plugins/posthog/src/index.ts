@@ -1,11 +1,19 @@
 import { Meta, Plugin, ProcessedPluginEvent, RetryError } from '@posthog/plugin-scaffold'
-import { formatIssue, Model, ModelError } from '@pqlkit/core/dist/model/compile'
-import { loadModel } from '@pqlkit/core/dist/model/load'
-import { checkWebhook, DefaultHandoffSender, HandoffError } from '@pqlkit/core/dist/handoff/sender'
-import { FetchHubSpotApi, FetchLike } from '@pqlkit/core/dist/hubspot/fetch-api'
-import { HubSpotSync } from '@pqlkit/core/dist/hubspot/sync'
-import { HubSpotRequestError, RetryPolicy, Transport } from '@pqlkit/core/dist/hubspot/transport'
-import { PostHogHost } from '@pqlkit/core/dist/hubspot/posthog-host'
+import {
+  checkWebhook,
+  createPipeline,
+  FetchLike,
+  formatIssue,
+  HandoffError,
+  HubSpotApi,
+  HubSpotRequestError,
+  loadModel,
+  Model,
+  ModelError,
+  PostHogHost,
+  RetryPolicy,
+  Transport
+} from '@pqlkit/core/portable'
 
 /** The plugin's settings, as plugin.json declares them (PostHog hands every value over as a string). */
 export type PluginConfig = {
@@ -69,19 +77,17 @@ export const setupPlugin: NonNullable<PqlkitPlugin['setupPlugin']> = (meta) => {
     }
   }
   const fetch = hostFetch()
-  const api = new FetchHubSpotApi(
-    { accessToken: token, basePath: config.hubspotBaseUrl?.trim() || undefined },
-    new Transport(undefined, PLUGIN_RETRY),
-    fetch
-  )
-  const sender = new DefaultHandoffSender({
-    post: async (url, body) => ({ status: (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status }),
-    api,
-    portalId,
-    defaultWebhook: slackWebhook,
-    now: () => Date.now()
+  const pipeline = createPipeline({
+    model,
+    api: new HubSpotApi({ accessToken: token, basePath: config.hubspotBaseUrl?.trim() || undefined }, new Transport(undefined, PLUGIN_RETRY), fetch),
+    handoffs: {
+      post: async (url, body) => ({ status: (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status }),
+      portalId,
+      defaultWebhook: slackWebhook,
+      now: () => Date.now()
+    }
   })
-  meta.global.host = new PostHogHost(new HubSpotSync(api, model, { sender }), { groupType: config.groupType?.trim() || 'company' })
+  meta.global.host = new PostHogHost(pipeline, { groupType: config.groupType?.trim() || 'company' })
 }
 
 /** One event: transient HubSpot failures throw RetryError (PostHog delivers it again), bad events a plain error. */

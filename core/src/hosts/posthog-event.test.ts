@@ -1,5 +1,5 @@
 import { loadModel } from '../model/load'
-import { ValidationError } from './errors'
+import { ValidationError } from '../engine/errors'
 import { modelReads, posthogEventToProductEvent } from './posthog-event'
 
 const base = { uuid: 'u1', distinct_id: 'user-1', timestamp: '2026-11-19T10:00:00.000Z' }

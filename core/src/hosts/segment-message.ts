@@ -1,6 +1,6 @@
-import { ValidationError } from './errors'
+import { ValidationError } from '../engine/errors'
 import { asId, isRecord } from './message-values'
-import type { ProductEvent } from './event'
+import type { ProductEvent } from '../engine/event'
 
 /**
  * A message in Segment's spec (also RudderStack's and the CLI's JSON Lines) as a ProductEvent.

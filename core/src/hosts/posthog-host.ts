@@ -1,7 +1,8 @@
 import { ValidationError } from '../engine/errors'
-import { modelReads, posthogEventToProductEvent } from '../engine/posthog-event'
-import { Gatherer, GatherOptions } from './gather'
-import type { HubSpotSync, SweepOptions, SweepReport } from './sync'
+import { modelReads, posthogEventToProductEvent } from './posthog-event'
+import { Gatherer, GatherOptions, Timers } from '../pipeline/gather'
+import type { Pipeline } from '../pipeline/sync'
+import type { SweepOptions, SweepReport } from '../pipeline/sweep'
 
 /** What became of one PostHog event; the plugin and `pqlkit serve` each say it in their host's terms. */
 export type PostHogOutcome =
@@ -10,7 +11,12 @@ export type PostHogOutcome =
   | { status: 'invalid'; message: string }
   | { status: 'retryable'; message: string; retryAfterMs: number; throttled?: boolean }
 
-export type PostHogHostOptions = GatherOptions & {
+const NODE_TIMERS: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>)
+}
+
+export type PostHogHostOptions = Partial<GatherOptions> & {
   /** The PostHog group type that holds companies (`posthog.group('company', key)`). */
   groupType?: string
 }
@@ -25,10 +31,10 @@ export class PostHogHost {
   readonly groupType: string
 
   constructor(
-    readonly sync: HubSpotSync,
+    readonly pipeline: Pipeline,
     options: PostHogHostOptions = {}
   ) {
-    this.gatherer = new Gatherer(sync, options)
+    this.gatherer = new Gatherer(pipeline, { ...options, timers: options.timers ?? NODE_TIMERS })
     this.groupType = options.groupType ?? 'company'
   }
 
@@ -42,8 +48,8 @@ export class PostHogHost {
       return { status: 'invalid', message: `${where}: ${error.message}` }
     }
     if (event === undefined) return { status: 'skipped', reason: `${where}: a group identify of another group type than "${this.groupType}"` }
-    if (!modelReads(this.sync.model, event)) return { status: 'skipped', reason: `${where}: no signal of the model reads this event` }
-    const result = await this.gatherer.submit(event)
+    if (!modelReads(this.pipeline.model, event)) return { status: 'skipped', reason: `${where}: no signal of the model reads this event` }
+    const { result } = await this.gatherer.submit(event)
     if (result.status === 'ok') return result
     return { ...result, message: `${where}: ${result.message}` }
   }
@@ -51,7 +57,7 @@ export class PostHogHost {
   /** Re-evaluates time-based values as of `now` (the plugin's scheduled task). Waits for gathered events first. */
   async sweep(now: number, options?: SweepOptions): Promise<SweepReport> {
     await this.gatherer.drain()
-    return this.sync.sweep(now, options)
+    return this.pipeline.sweep(now, options)
   }
 
   /** Processes what is gathered and waits for every batch in flight (teardown, shutdown). */

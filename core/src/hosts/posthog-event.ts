@@ -1,7 +1,7 @@
 import type { Model } from '../model/compile'
-import { ValidationError } from './errors'
+import { ValidationError } from '../engine/errors'
 import { asId, isRecord } from './message-values'
-import type { ProductEvent } from './event'
+import type { ProductEvent } from '../engine/event'
 
 /**
  * A PostHog event as pqlkit receives it: the plugin server's `ProcessedPluginEvent`, or the

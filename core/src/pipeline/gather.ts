@@ -1,6 +1,9 @@
 import type { ProductEvent } from '../engine/event'
-import type { HubSpotSync } from './sync'
-import type { RecordResult } from './write'
+import type { RecordResult } from '../hubspot/write'
+import type { SyncReport } from './write-back'
+
+/** What a gatherer feeds: a pipeline's `process`. */
+export type BatchProcessor = { process(events: ProductEvent[], now: number): Promise<SyncReport> }
 
 export type Timers = {
   setTimeout(callback: () => void, ms: number): unknown
@@ -13,20 +16,19 @@ export type GatherOptions = {
   /** How long the first event of a batch waits for others. */
   windowMs?: number
   now?: () => number
-  timers?: Timers
+  /** The host's timers (none are global here: some sandboxes have none). */
+  timers: Timers
 }
 
-type Pending = { event: ProductEvent; resolve(result: RecordResult): void; reject(error: unknown): void }
+/** One event's outcome, with the report of the batch it went in (`index` is its place there). */
+export type Gathered = { result: RecordResult; report: SyncReport; index: number }
 
-const DEFAULT_TIMERS: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>)
-}
+type Pending = { event: ProductEvent; resolve(gathered: Gathered): void; reject(error: unknown): void }
 
 /**
- * Gathers events that arrive one at a time (a PostHog plugin's `onEvent`, a webhook request)
- * into batches for the pipeline, so HubSpot sees one read and one write per 100 subjects
- * instead of per event. Each caller still gets its own event's result; an event is only
+ * Gathers events that arrive one at a time (a plugin's per-event hook, a webhook request,
+ * concurrent per-event calls made in one turn) into batches for the pipeline, so HubSpot
+ * sees one read and one write per 100 subjects instead of per event. Each caller still gets its own event's result; an event is only
  * answered after its batch was written, so nothing is acknowledged that could still be lost.
  */
 export class Gatherer {
@@ -39,17 +41,17 @@ export class Gatherer {
   private readonly timers: Timers
 
   constructor(
-    private readonly sync: HubSpotSync,
-    options: GatherOptions = {}
+    private readonly pipeline: BatchProcessor,
+    options: GatherOptions
   ) {
     this.maxBatch = options.maxBatch ?? 500
     this.windowMs = options.windowMs ?? 200
     this.now = options.now ?? (() => Date.now())
-    this.timers = options.timers ?? DEFAULT_TIMERS
+    this.timers = options.timers
   }
 
-  submit(event: ProductEvent): Promise<RecordResult> {
-    return new Promise<RecordResult>((resolve, reject) => {
+  submit(event: ProductEvent): Promise<Gathered> {
+    return new Promise<Gathered>((resolve, reject) => {
       this.pending.push({ event, resolve, reject })
       if (this.pending.length >= this.maxBatch) this.flush()
       else if (this.timer === undefined) this.timer = this.timers.setTimeout(() => this.flush(), this.windowMs)
@@ -75,11 +77,11 @@ export class Gatherer {
 
   private async process(batch: Pending[]): Promise<void> {
     try {
-      const report = await this.sync.process(
+      const report = await this.pipeline.process(
         batch.map((pending) => pending.event),
         this.now()
       )
-      batch.forEach((pending, index) => pending.resolve(report.results[index]))
+      batch.forEach((pending, index) => pending.resolve({ result: report.results[index], report, index }))
     } catch (error) {
       for (const pending of batch) pending.reject(error)
     }

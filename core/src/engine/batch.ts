@@ -1,0 +1,155 @@
+import { HANDOFF_PROPERTIES, Model } from '../model/compile'
+import { AttributedEvent, applyEvents } from './aggregate'
+import { attributeToCompanies } from './company'
+import { evaluateContact, evaluateSection, HandoffIntent, PropertyValue, ScoreResult } from './evaluate'
+import type { ValidationError } from './errors'
+import type { ValidEvent } from './event'
+import { emptyState, SubjectState } from './state'
+
+/**
+ * The pure batch step (`../shared/STYLE.md` §1: `apply(state, events, model, now)`), the only
+ * place a score is computed: the online pipeline runs it once per batch, the offline replay
+ * behind `simulate` and `backtest` once per event. Data in, data out, no clock: subjects'
+ * states and a batch's events in; next states, property values, hand-off intents, wanted
+ * associations and per-event rejections out. It owns the states it is given (it updates them
+ * in place and returns them).
+ *
+ * Two stages, because a contact's company is known only once its events are applied (a track
+ * without a group counts for the company the contact was last seen with): `applyToContacts`,
+ * then, with the states of the companies it names, `finishBatch`.
+ */
+
+/** An event with its position in the host's batch, so each outcome goes back to its event. */
+export type IndexedEvent = { index: number; event: ValidEvent }
+
+export type Rejected = { index: number; error: ValidationError }
+
+/** A subject as it stands before the batch: its state, and the values of its properties where it is stored. */
+export type StoredSubject = { state: SubjectState; properties: Record<string, string | null> }
+
+export type ContactInput = { key: string; email?: string; stored?: StoredSubject; events: IndexedEvent[] }
+
+type ContactStage = ContactInput & { state: SubjectState; lastEventAt?: number }
+
+export type ContactsApplied = {
+  /** The contacts to evaluate: those with a stored state or an accepted event. */
+  contacts: ContactStage[]
+  /** The companies the contacts' events count for, with those events. */
+  companyEvents: Map<string, { attributed: AttributedEvent[]; events: IndexedEvent[] }>
+  rejected: Rejected[]
+}
+
+export type SubjectOutcome = {
+  key: string
+  state: SubjectState
+  /** Every property the model gives the subject (absolute values, SPEC §3.3). */
+  properties: Record<string, PropertyValue>
+  /** The latest time of the events this batch applied to the subject. */
+  lastEventAt?: number
+  scores: ScoreResult[]
+}
+
+export type ContactOutcome = SubjectOutcome & {
+  email?: string
+  stored?: StoredSubject
+  events: IndexedEvent[]
+  handoffs: HandoffIntent[]
+  /** The company the contact should be associated with, when its state has not marked it so. */
+  association?: string
+}
+
+export type CompanyOutcome = SubjectOutcome & { stored?: StoredSubject; events: IndexedEvent[] }
+
+export type BatchOutcome = { contacts: ContactOutcome[]; companies: CompanyOutcome[]; rejected: Rejected[] }
+
+function latest(events: { at: number }[]): number | undefined {
+  let result: number | undefined
+  for (const { at } of events) if (result === undefined || at > result) result = at
+  return result
+}
+
+/** Stage one: each contact's events onto its state, and the companies they count for. */
+export function applyToContacts(model: Model, inputs: ContactInput[], now: number): ContactsApplied {
+  const result: ContactsApplied = { contacts: [], companyEvents: new Map(), rejected: [] }
+  for (const input of inputs) {
+    const state = input.stored?.state ?? emptyState()
+    const indexOf = new Map(input.events.map(({ index, event }) => [event, index]))
+    const applied = applyEvents(
+      model.contact,
+      state,
+      input.events.map(({ event }) => ({ event, contact: input.key })),
+      now
+    )
+    for (const { event, error } of applied.rejected) result.rejected.push({ index: indexOf.get(event)!, error })
+    // A contact none of whose events could be applied is not created for nothing.
+    if (applied.accepted.length === 0 && !input.stored) continue
+    result.contacts.push({ ...input, state, lastEventAt: latest(applied.accepted) })
+    for (const [key, attributed] of attributeToCompanies(model, state, input.key, input.email, applied.accepted)) {
+      const company = result.companyEvents.get(key) ?? { attributed: [], events: [] }
+      company.attributed.push(...attributed)
+      company.events.push(...attributed.map(({ event }) => ({ index: indexOf.get(event)!, event })))
+      result.companyEvents.set(key, company)
+    }
+  }
+  return result
+}
+
+/** A company's `name` and `domain`, from its latest group traits. */
+function companyInfo(state: SubjectState): Record<string, string> {
+  const info: Record<string, string> = {}
+  if (state.n) info.name = String(state.n[0])
+  if (state.dm) info.domain = String(state.dm[0])
+  return info
+}
+
+/**
+ * Stage two: the companies' events onto their states (`companies` holds every company to
+ * evaluate, stored or new), then every subject evaluated at `now`, hand-offs included.
+ */
+export function finishBatch(
+  model: Model,
+  applied: ContactsApplied,
+  companies: Map<string, StoredSubject | undefined>,
+  now: number
+): BatchOutcome {
+  const outcome: BatchOutcome = { contacts: [], companies: [], rejected: [...applied.rejected] }
+  if (model.company) {
+    for (const [key, stored] of companies) {
+      const state = stored?.state ?? emptyState()
+      const { attributed = [], events = [] } = applied.companyEvents.get(key) ?? {}
+      const indexOf = new Map(events.map(({ index, event }) => [event, index]))
+      const result = applyEvents(model.company, state, attributed, now)
+      for (const { event, error } of result.rejected) outcome.rejected.push({ index: indexOf.get(event)!, error })
+      const evaluation = evaluateSection(model.company, state, now)
+      outcome.companies.push({
+        key,
+        state,
+        stored,
+        events,
+        properties: { ...companyInfo(state), ...evaluation.properties },
+        scores: evaluation.scores,
+        lastEventAt: latest(result.accepted)
+      })
+    }
+  }
+  for (const contact of applied.contacts) {
+    const known: Record<string, string | undefined> = {}
+    for (const name of HANDOFF_PROPERTIES) known[name] = contact.stored?.properties[name] ?? undefined
+    known.email = contact.email ?? known.email
+    const evaluation = evaluateContact(model, contact.state, now, known)
+    const company = contact.state.c?.[0]
+    outcome.contacts.push({
+      key: contact.key,
+      email: contact.email,
+      stored: contact.stored,
+      events: contact.events,
+      state: contact.state,
+      properties: evaluation.properties,
+      scores: evaluation.scores,
+      handoffs: evaluation.handoffs,
+      lastEventAt: contact.lastEventAt,
+      association: company !== undefined && contact.state.ca !== company ? company : undefined
+    })
+  }
+  return outcome
+}

@@ -1,0 +1,31 @@
+import type { Model } from '../model/compile'
+import { DefaultHandoffSender, HandoffSender, SenderOptions } from '../handoff/sender'
+import type { HubSpotCalls } from '../hubspot/api'
+import { ContactSink, HandBackContactSink, HubSpotContactSink } from './contact-sink'
+import { HubSpotStateStore } from './state-store'
+import { Pipeline } from './sync'
+
+export type PipelineSettings = {
+  model: Model
+  /** pqlkit's HubSpot calls: `officialHubSpotApi(config, transport)` in Node, `new HubSpotApi(config, transport, fetch)` in a sandbox. */
+  api: HubSpotCalls
+  /**
+   * Hand-offs are sent when given: the sender's options (Slack posts through `post`, tasks
+   * through `api`), or a sender of the host's own. Without it they are evaluated and marked, never sent.
+   */
+  handoffs?: Omit<SenderOptions, 'api'> | HandoffSender
+  /** Contacts known by email are handed back to the host's own HubSpot destination, not written. */
+  handBackContacts?: boolean
+}
+
+/** The one wiring of a pipeline, used by every host and the CLI: state store, contact sink, hand-off sender. */
+export function createPipeline({ model, api, handoffs, handBackContacts }: PipelineSettings): Pipeline {
+  const hubspotSink: ContactSink = new HubSpotContactSink(api)
+  return new Pipeline({
+    api,
+    model,
+    store: new HubSpotStateStore(api, model),
+    sink: handBackContacts ? new HandBackContactSink(hubspotSink) : hubspotSink,
+    sender: handoffs === undefined ? undefined : 'send' in handoffs ? handoffs : new DefaultHandoffSender({ ...handoffs, api })
+  })
+}

@@ -1,0 +1,83 @@
+import { applyToContacts, finishBatch } from '../engine/batch'
+import { LAST_EVENT_PROPERTY, ObjectType } from '../hubspot/properties'
+import { readProperties, storedRecord } from './state-store'
+import { Company, Contact, PipelineParts, sendHandoffs, SyncReport, writeCompanies, writeContacts } from './write-back'
+
+export type SweepReport = { examined: number; changed: number; handoffs: SyncReport['handoffs']; problems: string[] }
+
+export type SweepOptions = {
+  /** Subjects whose last activity is older than this are left alone (default 180 days). */
+  horizonDays?: number
+  onPage?: (examined: number, total: number) => void
+  /** HubSpot's search allows 5 requests per second (SPEC §7); the sweep keeps under it. */
+  sleep?: (ms: number) => Promise<void>
+}
+
+const SEARCH_INTERVAL_MS = 220
+const SEARCH_PAGE = 100
+
+/**
+ * SPEC §4: time-based values (windows, decay, days_since) go stale without events. Finds
+ * the subjects active within the horizon with HubSpot search (by `pqlkit_last_event_at`),
+ * runs the batch step on them with no events as of `now` and writes only what changed.
+ */
+export async function sweep(parts: PipelineParts, now: number, options: SweepOptions = {}): Promise<SweepReport> {
+  const { api, model } = parts
+  const report: SyncReport & { examined: number; changed: number } = {
+    examined: 0,
+    changed: 0,
+    handoffs: [],
+    problems: [],
+    results: [],
+    written: { contacts: 0, companies: 0 }
+  }
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+  const since = now - (options.horizonDays ?? 180) * 86_400_000
+  for (const objectType of ['contacts', 'companies'] as ObjectType[]) {
+    const section = objectType === 'contacts' ? model.contact : model.company
+    if (!section) continue
+    // Subjects written before pqlkit kept their last event time are found by their last_seen signals.
+    const activity = [LAST_EVENT_PROPERTY, ...section.signals.filter((signal) => signal.kind === 'last_seen').map((signal) => signal.name)].slice(0, 5)
+    let lastId = '0'
+    for (;;) {
+      const page = await api.search(objectType, {
+        filterGroups: activity.map((name) => ({
+          filters: [
+            { propertyName: name, operator: 'GTE', value: String(since) },
+            { propertyName: 'hs_object_id', operator: 'GT', value: lastId }
+          ]
+        })),
+        properties: readProperties(model, objectType),
+        sorts: ['hs_object_id'],
+        limit: SEARCH_PAGE
+      })
+      if (page.results.length === 0) break
+      lastId = page.results[page.results.length - 1].id
+      report.examined += page.results.length
+      const before = report.written.contacts + report.written.companies
+      const records = page.results.map(storedRecord)
+      for (const record of records) if (record.problem) report.problems.push(`${objectType} ${record.id}: ${record.problem}`)
+      if (objectType === 'contacts') {
+        const inputs = records.map((record) => {
+          const email = record.properties.email?.toLowerCase() || undefined
+          return { key: email ?? `id:${record.id}`, email, stored: record, events: [] }
+        })
+        const outcome = finishBatch(model, applyToContacts(model, inputs, now), new Map(), now)
+        const contacts: Contact[] = outcome.contacts.map((contact, i) => ({ ...contact, record: records[i] }))
+        await sendHandoffs(parts, contacts, report)
+        await writeContacts(parts, contacts, report)
+      } else {
+        const keyed = records.filter((record) => record.properties.pqlkit_company_key)
+        const stored = new Map(keyed.map((record) => [record.properties.pqlkit_company_key!, record]))
+        const outcome = finishBatch(model, applyToContacts(model, [], now), stored, now)
+        const companies: Company[] = outcome.companies.map((company) => ({ ...company, record: stored.get(company.key) }))
+        await writeCompanies(parts, companies, report)
+      }
+      report.changed += report.written.contacts + report.written.companies - before
+      options.onPage?.(report.examined, page.total)
+      if (page.results.length < SEARCH_PAGE) break
+      await sleep(SEARCH_INTERVAL_MS)
+    }
+  }
+  return { examined: report.examined, changed: report.changed, handoffs: report.handoffs, problems: report.problems }
+}

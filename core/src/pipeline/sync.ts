@@ -1,0 +1,230 @@
+import type { Model } from '../model/compile'
+import { applyToContacts, finishBatch, IndexedEvent, StoredSubject } from '../engine/batch'
+import { RetryableError, ValidationError } from '../engine/errors'
+import { compareReplayOrder, ProductEvent, validateEvent } from '../engine/event'
+import { Identities, Person } from '../engine/identity'
+import type { HubSpotCalls } from '../hubspot/api'
+import { bootstrap, BootstrapReport } from '../hubspot/bootstrap'
+import { readFailure } from '../hubspot/records'
+import type { RecordResult } from '../hubspot/write'
+import { KeyedLock } from './keyed-lock'
+import type { StoredRecord } from './state-store'
+import { sweep, SweepOptions, SweepReport } from './sweep'
+import {
+  associate,
+  Company,
+  Contact,
+  markNewContacts,
+  PipelineParts,
+  recordFailure,
+  sendHandoffs,
+  SyncReport,
+  writeCompanies,
+  writeContacts
+} from './write-back'
+
+export type { RecordResult } from '../hubspot/write'
+
+/** A contact before the batch step: who it is, its record, its events. */
+type Resolved = { person: Person; key: string; record?: StoredRecord; events: IndexedEvent[]; failure?: RecordResult }
+
+/**
+ * The batch pipeline of SPEC §4, the imperative shell around the pure batch step: validate,
+ * lock, read, step, hand-offs, write. One instance per model and process (`createPipeline`);
+ * hosts call `process` per batch and report `results` their own way.
+ *
+ * HubSpot has no conditional write: two workers writing the same subject at once can lose
+ * an update. Within a batch subjects are grouped; concurrent batches on one instance wait
+ * for each other per subject (contacts first, then companies, so they cannot deadlock).
+ */
+export class Pipeline {
+  private bootstrapped: Promise<BootstrapReport> | undefined
+  private readonly locks = new KeyedLock()
+
+  constructor(private readonly parts: PipelineParts) {}
+
+  get api(): HubSpotCalls {
+    return this.parts.api
+  }
+
+  get model(): Model {
+    return this.parts.model
+  }
+
+  /** Creates the property groups and properties the model needs; once per process unless asked again. */
+  bootstrap(force = false): Promise<BootstrapReport> {
+    if (!this.bootstrapped || force) {
+      this.bootstrapped = bootstrap(this.parts.api, this.parts.model)
+      this.bootstrapped.catch(() => (this.bootstrapped = undefined))
+    }
+    return this.bootstrapped
+  }
+
+  async process(events: ProductEvent[], now: number): Promise<SyncReport> {
+    const report: SyncReport = {
+      results: events.map((): RecordResult => ({ status: 'ok' })),
+      handoffs: [],
+      problems: [],
+      written: { contacts: 0, companies: 0 },
+      ...(this.parts.sink.deferred ? { contacts: [] } : {})
+    }
+    try {
+      await this.bootstrap()
+    } catch (error) {
+      if (!(error instanceof RetryableError)) throw error
+      const result = readFailure(error)
+      report.results = events.map(() => result)
+      return report
+    }
+    const valid: IndexedEvent[] = []
+    events.forEach((event, index) => {
+      try {
+        valid.push({ index, event: validateEvent(event, now) })
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error
+        recordFailure(report, index, { status: 'invalid', message: error.message })
+      }
+    })
+    if (valid.length === 0) return report
+
+    const releases: (() => void)[] = []
+    try {
+      const identityKeys = valid.flatMap(({ event }) => [
+        ...(event.email ? [`contact:${event.email}`] : []),
+        ...(event.userId ? [`user:${event.userId}`] : [])
+      ])
+      releases.push(await this.locks.acquire(identityKeys))
+      await this.processLocked(valid, now, report, async (keys) => {
+        releases.push(await this.locks.acquire(keys))
+      })
+    } finally {
+      for (const release of releases) release()
+    }
+    return report
+  }
+
+  /** Re-evaluates the subjects active within the horizon as of `now` (SPEC §4), writing only what changed. */
+  async sweep(now: number, options: SweepOptions = {}): Promise<SweepReport> {
+    await this.bootstrap()
+    return sweep(this.parts, now, options)
+  }
+
+  private async processLocked(valid: IndexedEvent[], now: number, report: SyncReport, lockCompanies: (keys: string[]) => Promise<void>) {
+    const { model, store } = this.parts
+    const fail = (index: number, result: RecordResult) => recordFailure(report, index, result)
+    const resolved = await this.resolveContacts(valid, report)
+    for (const contact of resolved) {
+      if (contact.failure) for (const { index } of contact.events) fail(index, contact.failure)
+      if (contact.record?.problem) report.problems.push(`contact ${contact.key}: ${contact.record.problem}`)
+    }
+    const live = resolved.filter((contact) => !contact.failure)
+    const applied = applyToContacts(
+      model,
+      live.map(({ key, person, record, events }) => ({ key, email: person.email, stored: record, events })),
+      now
+    )
+
+    const companyRecords = new Map<string, StoredRecord | undefined>()
+    const stored = new Map<string, StoredSubject | undefined>()
+    if (model.company && applied.companyEvents.size > 0) {
+      const keys = [...applied.companyEvents.keys()]
+      await lockCompanies(keys.map((key) => `company:${key}`))
+      const { found, failed } = await store.read('companies', 'pqlkit_company_key', keys)
+      for (const key of keys) {
+        const failure = failed.get(key)
+        if (failure) {
+          for (const { index } of applied.companyEvents.get(key)!.events) fail(index, failure)
+          continue
+        }
+        const record = found.get(key)
+        if (record?.problem) report.problems.push(`company ${key}: ${record.problem}`)
+        companyRecords.set(key, record)
+        stored.set(key, record)
+      }
+    }
+    const outcome = finishBatch(model, applied, stored, now)
+    for (const { index, error } of outcome.rejected) fail(index, { status: 'invalid', message: error.message })
+
+    const byKey = new Map(live.map((contact) => [contact.key, contact]))
+    const contacts: Contact[] = outcome.contacts.map((evaluated) => {
+      const { person, record } = byKey.get(evaluated.key)!
+      return {
+        ...evaluated,
+        record,
+        userId: person.userId,
+        claimEmail: record !== undefined && person.email !== undefined && !record.properties.email,
+        bindUserId: person.userId !== undefined && record?.properties.pqlkit_user_id !== person.userId
+      }
+    })
+    const companies = new Map<string, Company>(outcome.companies.map((company) => [company.key, { ...company, record: companyRecords.get(company.key) }]))
+
+    // SPEC §4 step 5: hand-offs go out before the write, so a failed write means at-least-once.
+    // A brand-new contact has no HubSpot id for its task until it is written: its go after.
+    // With a deferred sink the write is the host's, after this batch, and carried only by
+    // events that succeed: hand-offs wait for pqlkit's own writes and go only for contacts
+    // with such an event, or an event failed for its company would send them again.
+    const { deferred } = this.parts.sink
+    const existing = contacts.filter((contact) => contact.record)
+    if (!deferred) await sendHandoffs(this.parts, existing, report)
+    await writeCompanies(this.parts, [...companies.values()], report)
+    await associate(this.parts, existing, companies, report)
+    // A contact the host creates gets no mark: its next batch, with the record, associates it.
+    if (!deferred) markNewContacts(contacts, companies)
+    await writeContacts(this.parts, contacts, report)
+    await associate(this.parts, contacts.filter((contact) => contact.createdNow), companies, report)
+
+    for (const subject of [...contacts, ...companies.values()]) {
+      if (subject.failure) for (const { index } of subject.events) fail(index, subject.failure)
+    }
+    const succeeded = (contact: Contact) => contact.events.some(({ index }) => report.results[index].status === 'ok')
+    const after = contacts.filter((contact) => (deferred ? succeeded(contact) : contact.createdNow))
+    await sendHandoffs(this.parts, after, report)
+  }
+
+  /**
+   * Reads the batch's contacts (by email, then by the userIds their records do not carry)
+   * and resolves each event's contact with the identity rules, in replay order.
+   */
+  private async resolveContacts(valid: IndexedEvent[], report: SyncReport): Promise<Resolved[]> {
+    const { store } = this.parts
+    const emails = [...new Set(valid.flatMap(({ event }) => (event.email ? [event.email] : [])))]
+    const byEmail = await store.read('contacts', 'email', emails)
+    const carried = new Set([...byEmail.found.values()].map((record) => record.properties.pqlkit_user_id))
+    // A userId needs reading when no record read by email carries it; not when it came with an
+    // email that could not be read: its events fail with that contact's.
+    const unread = new Set(valid.flatMap(({ event }) => (event.email && event.userId && byEmail.failed.has(event.email) ? [event.userId] : [])))
+    const userIds = [...new Set(valid.flatMap(({ event }) => (event.userId && !carried.has(event.userId) && !unread.has(event.userId) ? [event.userId] : [])))]
+    const byUserId = await store.read('contacts', 'pqlkit_user_id', userIds)
+
+    const identities = new Identities()
+    const records = new Map<string, StoredRecord>()
+    for (const record of [...byEmail.found.values(), ...byUserId.found.values()]) {
+      if (records.has(record.id)) continue
+      records.set(record.id, record)
+      identities.add({
+        id: record.id,
+        email: record.properties.email?.toLowerCase() || undefined,
+        userId: record.properties.pqlkit_user_id || undefined
+      })
+    }
+    const people = new Map<Person, Resolved>()
+    for (const item of [...valid].sort((a, b) => compareReplayOrder(a.event, b.event))) {
+      const { person, problem } = identities.resolve(item.event.email, item.event.userId)
+      if (problem && !report.problems.includes(problem)) report.problems.push(problem)
+      let contact = people.get(person)
+      if (!contact) {
+        contact = { person, key: '', record: person.id === undefined ? undefined : records.get(person.id), events: [] }
+        people.set(person, contact)
+      }
+      contact.events.push(item)
+      const failure =
+        (item.event.email && byEmail.failed.get(item.event.email)) || (item.event.userId && byUserId.failed.get(item.event.userId))
+      if (failure && !contact.failure) contact.failure = failure
+    }
+    for (const contact of people.values()) {
+      contact.key = contact.person.email ?? `user:${contact.person.userId}`
+      contact.events.sort((a, b) => a.index - b.index)
+    }
+    return [...people.values()]
+  }
+}

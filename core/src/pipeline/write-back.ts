@@ -1,0 +1,219 @@
+import { HANDOFF_PROPERTIES, Model } from '../model/compile'
+import type { CompanyOutcome, ContactOutcome } from '../engine/batch'
+import { RetryableError } from '../engine/errors'
+import { StateTooLargeError } from '../engine/state'
+import type { HandoffContact, HandoffSender } from '../handoff/sender'
+import type { HubSpotCalls, HubSpotRecord, UpsertInput } from '../hubspot/api'
+import { LAST_EVENT_PROPERTY, ObjectType, propertyTypes, sameValue, toHubSpotValue } from '../hubspot/properties'
+import { HubSpotRequestError } from '../hubspot/transport'
+import { chunks, PARTIAL_ATTEMPTS, RecordResult, writeInBatches, WriteItem } from '../hubspot/write'
+import type { ContactSink, HandedBackContact } from './contact-sink'
+import type { StateStore, StoredRecord } from './state-store'
+
+/**
+ * What the pipeline and the sweep share after the batch step: hand-offs, the writes of what
+ * changed (SPEC §4 steps 5 and 6) and associations.
+ */
+
+export type HandoffOutcome = { on: string; contact: string; sent: boolean; error?: string }
+
+/** The outcome of one batch: a result per input event, in input order, and what else happened. */
+export type SyncReport = {
+  results: RecordResult[]
+  handoffs: HandoffOutcome[]
+  /** Things a person should know that failed no record: corrupt states, identity conflicts. */
+  problems: string[]
+  written: { contacts: number; companies: number }
+  /** With a deferred contact sink: the contact writes the host delivers itself, in place of pqlkit. */
+  contacts?: HandedBackContact[]
+}
+
+/** The parts a pipeline is made of (`createPipeline` wires them). */
+export type PipelineParts = {
+  api: HubSpotCalls
+  model: Model
+  store: StateStore
+  sink: ContactSink
+  /** Sends hand-offs; without it they are evaluated and marked, never sent. */
+  sender?: HandoffSender
+}
+
+/** A contact after the batch step, with its HubSpot record and identity. */
+export type Contact = ContactOutcome & {
+  record?: StoredRecord | HubSpotRecord
+  userId?: string
+  /** The record was found by userId and has no email yet: this batch gives it one. */
+  claimEmail?: boolean
+  /** This batch binds the userId to the contact (`pqlkit_user_id`). */
+  bindUserId?: boolean
+  failure?: RecordResult
+  /** The record was created by this batch's write. */
+  createdNow?: boolean
+}
+
+export type Company = CompanyOutcome & { record?: StoredRecord | HubSpotRecord; failure?: RecordResult }
+
+/** An invalid result stands: a retry cannot fix it, so a later retryable failure does not replace it. */
+export function recordFailure(report: SyncReport, index: number, result: RecordResult): void {
+  if (report.results[index].status !== 'invalid') report.results[index] = result
+}
+
+function handoffProperties(contact: Contact): Record<string, string | undefined> {
+  const properties: Record<string, string | undefined> = {}
+  for (const name of HANDOFF_PROPERTIES) properties[name] = contact.record?.properties[name] ?? undefined
+  properties.email = contact.email ?? properties.email
+  return properties
+}
+
+export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], report: SyncReport): Promise<void> {
+  for (const contact of contacts) {
+    if (contact.failure) continue
+    for (const intent of contact.handoffs) {
+      const outcome: HandoffOutcome = { on: intent.on, contact: contact.email ?? contact.userId ?? contact.key, sent: false }
+      report.handoffs.push(outcome)
+      if (!parts.sender) continue
+      const who: HandoffContact = { id: contact.record?.id, properties: handoffProperties(contact) }
+      try {
+        await parts.sender.send(intent, who)
+        outcome.sent = true
+      } catch (error) {
+        outcome.error = (error as Error).message
+        report.problems.push(`hand-off "${intent.on}" for ${outcome.contact} failed: ${outcome.error}`)
+      }
+    }
+  }
+}
+
+/** Only what changed, with the new state (SPEC §4 step 6); undefined when nothing did. */
+function changes(parts: PipelineParts, objectType: ObjectType, subject: Contact | Company, who: string, report: SyncReport): Record<string, string> | undefined {
+  const types = propertyTypes(parts.model, objectType)
+  const stored = subject.record?.properties
+  const next: Record<string, string> = {}
+  for (const name of types.keys()) {
+    if (name.startsWith('pqlkit_')) continue
+    const value = toHubSpotValue(subject.properties[name])
+    if (!sameValue(types.get(name), stored?.[name], value)) next[name] = value
+  }
+  for (const [name, value] of Object.entries(subject.properties)) {
+    if (!types.has(name) && stored?.[name] !== value) next[name] = String(value)
+  }
+  if (subject.lastEventAt !== undefined) {
+    const storedAt = Date.parse(stored?.[LAST_EVENT_PROPERTY] ?? '')
+    if (!(storedAt >= subject.lastEventAt)) next[LAST_EVENT_PROPERTY] = new Date(subject.lastEventAt).toISOString()
+  }
+  try {
+    Object.assign(next, parts.store.stateProperties(subject.state, subject.record as StoredRecord | undefined))
+  } catch (error) {
+    if (!(error instanceof StateTooLargeError)) throw error
+    subject.failure = { status: 'invalid', message: `${who}: ${error.message}` }
+    report.problems.push(`${who}: ${error.message}`)
+    return undefined
+  }
+  if (subject.record === undefined) for (const name of Object.keys(next)) if (next[name] === '') delete next[name]
+  return Object.keys(next).length > 0 ? next : undefined
+}
+
+export async function writeCompanies(parts: PipelineParts, companies: Company[], report: SyncReport): Promise<void> {
+  const items: WriteItem<UpsertInput>[] = []
+  for (const company of companies) {
+    if (company.failure) continue
+    const properties = changes(parts, 'companies', company, `company ${company.key}`, report)
+    if (!properties) continue
+    items.push({
+      input: { idProperty: 'pqlkit_company_key', id: company.key, properties },
+      ids: [company.key, ...(company.record ? [company.record.id] : [])],
+      matches: (record) => record.properties.pqlkit_company_key === company.key,
+      done: (record) => {
+        company.record = record ?? company.record
+        report.written.companies++
+      },
+      failed: (result) => (company.failure = result)
+    })
+  }
+  await writeInBatches(items, (inputs) => parts.api.batchUpsert('companies', inputs))
+}
+
+export async function writeContacts(parts: PipelineParts, contacts: Contact[], report: SyncReport): Promise<void> {
+  const writes = []
+  for (const contact of contacts) {
+    if (contact.failure) continue
+    const properties = changes(parts, 'contacts', contact, `contact ${contact.email ?? contact.userId}`, report)
+    const identity: Record<string, string> = {}
+    if (contact.claimEmail && contact.email) identity.email = contact.email
+    if (contact.bindUserId && contact.userId) identity.pqlkit_user_id = contact.userId
+    if (!properties && Object.keys(identity).length === 0) continue
+    writes.push({
+      email: contact.email,
+      userId: contact.userId,
+      recordId: contact.record?.id,
+      claimEmail: contact.claimEmail,
+      events: contact.events,
+      properties: { ...properties, ...identity },
+      done: (record: HubSpotRecord | undefined) => {
+        if (!contact.record) contact.createdNow = true
+        contact.record = record ?? contact.record
+        report.written.contacts++
+      },
+      failed: (result: RecordResult) => (contact.failure = result)
+    })
+  }
+  const handedBack = await parts.sink.write(writes)
+  report.contacts?.push(...handedBack)
+}
+
+type Pair = { contact: Contact; key: string; companyId: string }
+
+/** The contacts whose company is stored and that are not yet associated to it. */
+function associations(contacts: Contact[], companies: Map<string, Company>): Pair[] {
+  const pairs: Pair[] = []
+  for (const contact of contacts) {
+    const key = contact.association
+    if (contact.failure || key === undefined || contact.state.ca === key) continue
+    const company = companies.get(key)
+    if (!company?.record || company.failure) continue
+    pairs.push({ contact, key, companyId: company.record.id })
+  }
+  return pairs
+}
+
+/** Marks new contacts (no id before their write) with their company: the write carries the mark and the association follows. */
+export function markNewContacts(contacts: Contact[], companies: Map<string, Company>): void {
+  for (const { contact, key } of associations(contacts.filter((contact) => !contact.record), companies)) contact.state.ca = key
+}
+
+/**
+ * SPEC §2: a contact with a company is associated to it once, marked in its state. An
+ * existing contact is associated before its write, which carries the mark. A contact this
+ * batch created was marked before its write; if its association fails, the mark is taken
+ * back so its next batch tries again.
+ */
+export async function associate(parts: PipelineParts, contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<void> {
+  const created = contacts.filter((contact) => contact.createdNow)
+  for (const contact of created) if (contact.state.ca !== undefined) delete contact.state.ca
+  const unmarked: Contact[] = []
+  let pending = associations(contacts.filter((contact) => contact.record), companies)
+  // Pairs a 207 failed are tried again at once, like records (PARTIAL_ATTEMPTS in all).
+  for (let attempt = 1; attempt <= PARTIAL_ATTEMPTS && pending.length > 0; attempt++) {
+    const again: Pair[] = []
+    for (const chunk of chunks(pending)) {
+      let failed: Set<string>
+      try {
+        const { errors } = await parts.api.associate(chunk.map(({ contact, companyId }) => ({ contactId: contact.record!.id, companyId })))
+        failed = new Set(errors.flatMap((error) => Object.values(error.context ?? {}).flat()))
+        if (attempt === PARTIAL_ATTEMPTS) for (const error of errors) report.problems.push(`association: ${error.message}`)
+      } catch (error) {
+        if (!(error instanceof RetryableError) && !(error instanceof HubSpotRequestError && error.status === 400)) throw error
+        report.problems.push(`association of ${chunk.length} contacts postponed to their next batch: ${error.message}`)
+        for (const { contact } of chunk) if (contact.createdNow) unmarked.push(contact)
+        continue
+      }
+      for (const pair of chunk) {
+        if (!failed.has(pair.contact.record!.id) && !failed.has(pair.companyId)) pair.contact.state.ca = pair.key
+        else if (attempt < PARTIAL_ATTEMPTS) again.push(pair)
+        else if (pair.contact.createdNow) unmarked.push(pair.contact)
+      }
+    }
+    pending = again
+  }
+  if (unmarked.length > 0) await writeContacts(parts, unmarked, report)
+}
