@@ -1,13 +1,5 @@
 import { createTestIntegration, SegmentEvent } from '@segment/actions-core'
-import {
-  createPipeline,
-  HubSpotApi,
-  Model,
-  officialHubSpotApi,
-  SegmentMessage,
-  segmentMessageToProductEvent,
-  Transport
-} from '@pqlkit/core'
+import { createPipeline, Model, officialHubSpotApi, SegmentMessage, segmentMessageToProductEvent, Transport } from '@pqlkit/core'
 import { startEmulator } from '../hubspot-emulator'
 import { batches } from './streams'
 

@@ -1,12 +1,4 @@
-import {
-  createPipeline,
-  HubSpotApi,
-  Model,
-  officialHubSpotApi,
-  SegmentMessage,
-  segmentMessageToProductEvent,
-  Transport
-} from '@pqlkit/core'
+import { createPipeline, Model, officialHubSpotApi, SegmentMessage, segmentMessageToProductEvent, Transport } from '@pqlkit/core'
 import { startEmulator } from '../hubspot-emulator'
 import { batches } from './streams'
 

@@ -1,7 +1,6 @@
 import fc from 'fast-check'
 import {
   createPipeline,
-  HubSpotApi,
   loadModel,
   officialHubSpotApi,
   ProductEvent,

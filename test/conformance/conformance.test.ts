@@ -2,7 +2,6 @@ import {
   createPipeline,
   DefaultHandoffSender,
   httpsPostJson,
-  HubSpotApi,
   loadModel,
   officialHubSpotApi,
   segmentMessageToProductEvent,

@@ -4,7 +4,6 @@ import {
   createPipeline,
   DefaultHandoffSender,
   httpsPostJson,
-  HubSpotApi,
   loadModel,
   officialHubSpotApi,
   ProductEvent,

@@ -1,15 +1,6 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { parse } from 'yaml'
-import {
-  createPipeline,
-  DefaultHandoffSender,
-  httpsPostJson,
-  HubSpotApi,
-  loadModel,
-  officialHubSpotApi,
-  PostHogHost,
-  Transport
-} from '@pqlkit/core'
+import { createPipeline, DefaultHandoffSender, httpsPostJson, loadModel, officialHubSpotApi, PostHogHost, Transport } from '@pqlkit/core'
 import { SECRET_HEADER, SERVE_PATH, startServer } from '@pqlkit/core'
 import * as plugin from '@pqlkit/posthog-plugin'
 import { deliver, pluginMeta, setUpWithServerFetch } from '../posthog/plugin-server'

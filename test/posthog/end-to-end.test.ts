@@ -7,7 +7,6 @@ import {
   DefaultHandoffSender,
   generateEvents,
   httpsPostJson,
-  HubSpotApi,
   loadModel,
   officialHubSpotApi,
   PostHogHost,

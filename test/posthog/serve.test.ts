@@ -1,13 +1,6 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import {
-  createPipeline,
-  HubSpotApi,
-  loadModel,
-  officialHubSpotApi,
-  PostHogHost,
-  Transport
-} from '@pqlkit/core'
+import { createPipeline, loadModel, officialHubSpotApi, PostHogHost, Transport } from '@pqlkit/core'
 import { MAX_BODY_BYTES, RunningServer, SECRET_HEADER, SERVE_PATH, startServer } from '@pqlkit/core'
 import { Emulator, startEmulator } from '../hubspot-emulator'
 import { REPO_ROOT } from '../repo-root'

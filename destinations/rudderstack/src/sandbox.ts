@@ -12,7 +12,7 @@ export type Sandbox = {
   log: (...args: unknown[]) => void
 }
 
-/** `fetchV2` as the bare fetch `FetchHubSpotApi` takes. It rejects with a plain copy of the network error, whose `code` the API reads. */
+/** `fetchV2` as the bare fetch `HubSpotApi` takes. It rejects with a plain copy of the network error, whose `code` the API reads. */
 export function fetchFromFetchV2(fetchV2: FetchV2): FetchLike {
   return async (url, init) => {
     const response = await fetchV2(url, init)

@@ -1,0 +1,8 @@
+module.exports = {
+  displayName: 'rudderstack',
+  testEnvironment: 'node',
+  setupFiles: ['<rootDir>/../../jest.network-guard.js'],
+  roots: ['<rootDir>/src'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': 'ts-jest' }
+}
