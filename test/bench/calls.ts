@@ -1,6 +1,6 @@
 import { createTestIntegration, SegmentEvent } from '@segment/actions-core'
 import { createPipeline, Model, officialHubSpotApi, SegmentMessage, segmentMessageToProductEvent, Transport } from '@pqlkit/core'
-import { startEmulator } from '../hubspot-emulator'
+import { startEmulator } from '../harness/hubspot-emulator'
 import { batches } from './streams'
 
 export type CallCount = { events: number; calls: number; perThousandEvents: number; byEndpoint: Record<string, number>; seconds: number }

@@ -12,9 +12,9 @@ import {
 } from '@pqlkit/core'
 import { parse } from 'yaml'
 import { buildBundles } from '@pqlkit/rudderstack-transformation/dist/tsc/scripts/build'
-import { Emulator, startEmulator } from '../hubspot-emulator'
-import { pasted } from '../rudderstack/transformation'
-import { startTransformer } from '../rudderstack/transformer'
+import { Emulator, startEmulator } from '../harness/hubspot-emulator'
+import { pasted } from '../harness/rudderstack/transformation'
+import { startTransformer } from '../harness/rudderstack/transformer'
 import { batches } from './streams'
 
 export type HostOverhead = { batchSize: number; batches: number; hostMsPerBatch: number; pipelineMsPerBatch: number; overheadMsPerBatch: number }

@@ -1,5 +1,5 @@
 import { createPipeline, Model, officialHubSpotApi, SegmentMessage, segmentMessageToProductEvent, Transport } from '@pqlkit/core'
-import { startEmulator } from '../hubspot-emulator'
+import { startEmulator } from '../harness/hubspot-emulator'
 import { batches } from './streams'
 
 export type Throughput = {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { leaderboard, loadModel, Output, runCli, segmentMessageToProductEvent, simulate, tierDistribution } from '@pqlkit/core'
-import { startEmulator } from '../hubspot-emulator'
+import { startEmulator } from '../harness/hubspot-emulator'
 import { REPO_ROOT as ROOT } from '../repo-root'
 
 export const DEMO_MODEL = 'examples/project-management.yaml'

@@ -1,9 +1,9 @@
 import { ProcessedPluginEvent, RetryError } from '@posthog/plugin-scaffold'
 import * as plugin from '@pqlkit/posthog-plugin'
 import { LAST_SWEEP_KEY, PluginConfig } from '@pqlkit/posthog-plugin'
-import { Emulator, startEmulator } from '../hubspot-emulator'
-import { memoryStorage, pluginMeta } from './plugin-server'
-import { freezeDate } from '../fakes'
+import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
+import { memoryStorage, pluginMeta } from '../../harness/posthog/plugin-server'
+import { freezeDate } from '../../harness/fakes'
 
 /**
  * The plugin as PostHog's plugin server runs it: `setupPlugin`, then `onEvent` for each event

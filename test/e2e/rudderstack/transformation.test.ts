@@ -6,12 +6,12 @@ import { createServer } from 'node:http'
 import { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { buildBundles } from '../../destinations/rudderstack/scripts/build'
-import { Emulator, startEmulator } from '../hubspot-emulator'
-import { REPO_ROOT } from '../repo-root'
-import { pasted } from './transformation'
-import { startTransformer, Transformer } from './transformer'
-import type { TransformerEvent } from './sandbox'
+import { buildBundles } from '../../../destinations/rudderstack/scripts/build'
+import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
+import { REPO_ROOT } from '../../repo-root'
+import { pasted } from '../../harness/rudderstack/transformation'
+import { startTransformer, Transformer } from '../../harness/rudderstack/transformer'
+import type { TransformerEvent } from '../../harness/rudderstack/sandbox'
 
 const MODEL_FILE = join(REPO_ROOT, 'examples/project-management.yaml')
 const MODEL_DOCUMENT = parse(readFileSync(MODEL_FILE, 'utf8'))

@@ -3,7 +3,7 @@ import { parse } from 'yaml'
 import { createPipeline, DefaultHandoffSender, httpsPostJson, loadModel, officialHubSpotApi, PostHogHost, Transport } from '@pqlkit/core'
 import { SECRET_HEADER, SERVE_PATH, startServer } from '@pqlkit/core'
 import * as plugin from '@pqlkit/posthog-plugin'
-import { deliver, pluginMeta, setUpWithServerFetch } from '../posthog/plugin-server'
+import { deliver, pluginMeta, setUpWithServerFetch } from '../../harness/posthog/plugin-server'
 import { FAST_RETRY, Host, untilDone } from './hosts'
 import type { Message } from './scenarios'
 

@@ -1,9 +1,9 @@
-import { startEmulator } from '../hubspot-emulator'
-import type { FaultOptions } from '../hubspot-emulator/faults'
+import { startEmulator } from '../../harness/hubspot-emulator'
+import type { FaultOptions } from '../../harness/hubspot-emulator/faults'
 import { HOSTS } from './hosts'
 import { Message, SCENARIOS } from './scenarios'
 import { Snapshot, snapshot, withDeferredPutBack } from './snapshot'
-import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
+import { fakeSlack, freezeDate, restoreFakes } from '../../harness/fakes'
 
 /**
  * Nothing lost, nothing doubled: every host, against a HubSpot that throttles, fails, drops

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { REPO_ROOT } from '../repo-root'
+import { REPO_ROOT } from '../../repo-root'
 
 /** The built transformation (`dist/transformation.js` unless given) with a model and settings pasted into its top, as a user does. */
 export function pasted(

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateEvents, Profile, SegmentMessage } from '@pqlkit/core'
-import { REPO_ROOT } from '../repo-root'
+import { REPO_ROOT } from '../../repo-root'
 
 /** A Segment-spec message, as every host's SDK sends it (a userId is optional). */
 export type Message = Omit<SegmentMessage, 'userId'> & { userId?: string }

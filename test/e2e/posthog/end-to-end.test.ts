@@ -17,11 +17,11 @@ import {
 } from '@pqlkit/core'
 import * as plugin from '@pqlkit/posthog-plugin'
 import { startServer, SECRET_HEADER, SERVE_PATH } from '@pqlkit/core'
-import { Emulator, startEmulator } from '../hubspot-emulator'
-import { REPO_ROOT } from '../repo-root'
+import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
+import { REPO_ROOT } from '../../repo-root'
 import { differencesFromSimulate, snapshot } from '../conformance/snapshot'
-import { pluginMeta, setUpWithServerFetch, startCapture } from './plugin-server'
-import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
+import { pluginMeta, setUpWithServerFetch, startCapture } from '../../harness/posthog/plugin-server'
+import { fakeSlack, freezeDate, restoreFakes } from '../../harness/fakes'
 
 /**
  * SPEC §6 end to end, both PostHog paths, on one generated stream (80 users, 21 days):

@@ -8,11 +8,11 @@ import {
   simulate,
   Transport
 } from '@pqlkit/core'
-import { startEmulator } from '../hubspot-emulator'
+import { startEmulator } from '../../harness/hubspot-emulator'
 import { HOSTS } from './hosts'
 import type { Message } from './scenarios'
 import { differencesFromSimulate, snapshot } from './snapshot'
-import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
+import { fakeSlack, freezeDate, restoreFakes } from '../../harness/fakes'
 
 /**
  * Bad input through every host: each bad event gets its own clear error naming what is

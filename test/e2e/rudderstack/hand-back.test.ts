@@ -9,7 +9,7 @@ import {
   RetryableError,
   Transport
 } from '@pqlkit/core'
-import { Emulator, startEmulator } from '../hubspot-emulator'
+import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
 
 const NOW = Date.parse('2026-03-20T12:00:00.000Z')
 const MODEL = loadModel(`

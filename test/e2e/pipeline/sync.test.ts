@@ -10,7 +10,7 @@ import {
   simulate,
   Transport
 } from '@pqlkit/core'
-import { Emulator, startEmulator } from '../hubspot-emulator'
+import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
 
 const NOW = Date.parse('2026-03-20T12:00:00.000Z')
 const HOUR = 3_600_000

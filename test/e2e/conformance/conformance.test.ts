@@ -8,11 +8,11 @@ import {
   simulate,
   Transport
 } from '@pqlkit/core'
-import { startEmulator } from '../hubspot-emulator'
+import { startEmulator } from '../../harness/hubspot-emulator'
 import { HOSTS } from './hosts'
 import { SCENARIOS } from './scenarios'
 import { differencesFromSimulate, Snapshot, snapshot, withDeferredPutBack } from './snapshot'
-import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
+import { fakeSlack, freezeDate, restoreFakes } from '../../harness/fakes'
 
 /**
  * SPEC §6's promise: one model, one HubSpot state, whichever host runs it. Every scenario

@@ -12,13 +12,13 @@ import {
   ValidationError
 } from '@pqlkit/core'
 import { parse } from 'yaml'
-import type { Emulator } from '../hubspot-emulator'
+import type { Emulator } from '../../harness/hubspot-emulator'
 import type { Message } from './scenarios'
-import { buildBundles } from '../../destinations/rudderstack/scripts/build'
-import { processorEvent, transformAndDeliver } from '../rudderstack/data-plane'
-import { startEgress } from '../rudderstack/egress'
-import { pasted } from '../rudderstack/transformation'
-import { startTransformer } from '../rudderstack/transformer'
+import { buildBundles } from '../../../destinations/rudderstack/scripts/build'
+import { processorEvent, transformAndDeliver } from '../../harness/rudderstack/data-plane'
+import { startEgress } from '../../harness/rudderstack/egress'
+import { pasted } from '../../harness/rudderstack/transformation'
+import { startTransformer } from '../../harness/rudderstack/transformer'
 import { posthogPluginHost, posthogServeHost } from './posthog-hosts'
 
 /** What a host run needs: a fresh emulator, the model text, the evaluation time, the host's batch size. */

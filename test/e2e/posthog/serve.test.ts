@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createPipeline, loadModel, officialHubSpotApi, PostHogHost, Transport } from '@pqlkit/core'
 import { MAX_BODY_BYTES, RunningServer, SECRET_HEADER, SERVE_PATH, startServer } from '@pqlkit/core'
-import { Emulator, startEmulator } from '../hubspot-emulator'
-import { REPO_ROOT } from '../repo-root'
+import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
+import { REPO_ROOT } from '../../repo-root'
 
 /** `pqlkit serve`: PostHog's HTTP Webhook destination into the PostHog wrapper, over HTTP. */
 const MODEL = loadModel(`

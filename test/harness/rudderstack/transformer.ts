@@ -1,6 +1,6 @@
 import { ChildProcess, fork } from 'node:child_process'
 import { join } from 'node:path'
-import { REPO_ROOT } from '../repo-root'
+import { REPO_ROOT } from '../../repo-root'
 import type { RunOptions, RunReport, TransformerEvent } from './sandbox'
 
 export type Transformer = {
@@ -10,7 +10,7 @@ export type Transformer = {
 
 /** Starts the transformer process (compiled by `tsc -b`, run with `--no-node-snapshot`). */
 export function startTransformer(): Transformer {
-  const child: ChildProcess = fork(join(REPO_ROOT, 'test/dist/rudderstack/transformer-main.js'), [], { execArgv: ['--no-node-snapshot'] })
+  const child: ChildProcess = fork(join(REPO_ROOT, 'test/dist/harness/rudderstack/transformer-main.js'), [], { execArgv: ['--no-node-snapshot'] })
   const waiting = new Map<number, { resolve: (report: RunReport) => void; reject: (error: Error) => void }>()
   let next = 0
   child.on('message', (message: { id: number; report: RunReport }) => {

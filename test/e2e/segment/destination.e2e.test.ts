@@ -4,9 +4,9 @@ import { createTestIntegration, SegmentEvent } from '@segment/actions-core'
 import destination from '@pqlkit/segment-destination'
 import { loadModel, segmentMessageToProductEvent, simulate } from '@pqlkit/core'
 import { parse } from 'yaml'
-import { Emulator, startEmulator } from '../hubspot-emulator'
-import { REPO_ROOT } from '../repo-root'
-import { fakeSlack, freezeDate, restoreFakes } from '../fakes'
+import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
+import { REPO_ROOT } from '../../repo-root'
+import { fakeSlack, freezeDate, restoreFakes } from '../../harness/fakes'
 
 /**
  * SPEC §6 end to end: the sample stream's Segment messages go through actions-core's own

@@ -3,8 +3,8 @@ import { transform } from 'esbuild'
 import * as scaffold from '@posthog/plugin-scaffold'
 import { buildPlugin, HOST_MODULES, PluginFiles } from '@pqlkit/posthog-plugin/scripts/build'
 import type { PqlkitPlugin } from '@pqlkit/posthog-plugin'
-import { Emulator, startEmulator } from '../hubspot-emulator'
-import { pluginMeta } from './plugin-server'
+import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
+import { pluginMeta } from '../../harness/posthog/plugin-server'
 
 /** The plugin as PostHog installs it: `plugin.json` and the bundled `index.js`. */
 let files: PluginFiles

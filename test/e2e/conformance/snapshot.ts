@@ -1,5 +1,5 @@
 import { decodeState, SimulationResult } from '@pqlkit/core'
-import type { Emulator } from '../hubspot-emulator'
+import type { Emulator } from '../../harness/hubspot-emulator'
 
 type Stored = { id: string; properties: Record<string, string | null>; associations?: { toObjectType: string; toId: string }[] }
 
