@@ -6,7 +6,8 @@ import { HubSpotRequestError } from './transport'
 export type RecordResult =
   | { status: 'ok' }
   | { status: 'invalid'; message: string }
-  | { status: 'retryable'; message: string; retryAfterMs: number; throttled?: boolean }
+  /** `conflict`: a unique value (an email, a userId) another record took since it was read: read again and retry. */
+  | { status: 'retryable'; message: string; retryAfterMs: number; throttled?: boolean; conflict?: boolean }
 
 /** One record of a batch write, with the ids HubSpot may name it by in an error's `context`. */
 export type WriteItem<I> = {
@@ -27,7 +28,13 @@ export function chunks<T>(list: T[], size = BATCH_LIMIT): T[][] {
 }
 
 /** Errors whose category says the record itself is wrong: retrying cannot help. */
-const INVALID_CATEGORIES = new Set(['VALIDATION_ERROR', 'INVALID_EMAIL', 'PROPERTY_DOESNT_EXIST', 'CONFLICT', 'OBJECT_ALREADY_EXISTS'])
+const INVALID_CATEGORIES = new Set(['VALIDATION_ERROR', 'INVALID_EMAIL', 'PROPERTY_DOESNT_EXIST'])
+/** Errors whose category says another record holds one of the record's unique values. */
+const CONFLICT_CATEGORIES = new Set(['CONFLICT', 'OBJECT_ALREADY_EXISTS'])
+
+function conflict(message: string): RecordResult {
+  return { status: 'retryable', message, retryAfterMs: 0, conflict: true }
+}
 
 /** Writes of a record a 207 reported as transiently failed, in all, before it is reported retryable. */
 export const PARTIAL_ATTEMPTS = 3
@@ -51,7 +58,7 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
   } catch (error) {
     if (error instanceof HubSpotRequestError && (error.status === 400 || error.status === 409)) {
       if (chunk.length === 1) {
-        chunk[0].failed({ status: 'invalid', message: error.message })
+        chunk[0].failed(error.status === 409 ? conflict(error.message) : { status: 'invalid', message: error.message })
         return
       }
       const middle = Math.ceil(chunk.length / 2)
@@ -71,7 +78,7 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
   const again: WriteItem<I>[] = []
   const fail = (item: WriteItem<I>, outcome: RecordResult) => {
     failed.add(item)
-    if (outcome.status === 'retryable' && attempt < PARTIAL_ATTEMPTS) again.push(item)
+    if (outcome.status === 'retryable' && !outcome.conflict && attempt < PARTIAL_ATTEMPTS) again.push(item)
     else item.failed(outcome)
   }
   let unmatched = false
@@ -81,11 +88,14 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
     if (items.length === 0) unmatched = true
     for (const item of items) {
       if (failed.has(item)) continue
+      const message = `HubSpot: ${error.message}`
       fail(
         item,
         error.category && INVALID_CATEGORIES.has(error.category)
-          ? { status: 'invalid', message: `HubSpot: ${error.message}` }
-          : { status: 'retryable', message: `HubSpot: ${error.message}`, retryAfterMs: 1_000 }
+          ? { status: 'invalid', message }
+          : error.category && CONFLICT_CATEGORIES.has(error.category)
+            ? conflict(message)
+            : { status: 'retryable', message, retryAfterMs: 1_000 }
       )
     }
   }

@@ -25,6 +25,9 @@ import {
 
 export type { RecordResult } from '../hubspot/write'
 
+/** How often a batch's events whose write met a 409 are read and processed again, in all. */
+const CONFLICT_ROUNDS = 3
+
 /** A contact before the batch step: who it is, its record, its events. */
 type Resolved = { person: Person; key: string; record?: StoredRecord; events: IndexedEvent[]; failure?: RecordResult }
 
@@ -94,9 +97,24 @@ export class Pipeline {
         ...(event.userId ? [`user:${event.userId}`] : [])
       ])
       releases.push(await this.locks.acquire(identityKeys))
-      await this.processLocked(valid, now, report, async (keys) => {
-        releases.push(await this.locks.acquire(keys))
-      })
+      const held = new Set<string>()
+      const lockCompanies = async (keys: string[]) => {
+        const more = keys.filter((key) => !held.has(key))
+        for (const key of more) held.add(key)
+        if (more.length > 0) releases.push(await this.locks.acquire(more))
+      }
+      // A unique value another record took since it was read (a 409): those events go again
+      // at once, read afresh, and the identity rules place them (never reported invalid).
+      let pending = valid
+      for (let round = 1; pending.length > 0; round++) {
+        await this.processLocked(pending, now, report, lockCompanies)
+        if (round === CONFLICT_ROUNDS) break
+        pending = pending.filter(({ index }) => {
+          const result = report.results[index]
+          return result.status === 'retryable' && result.conflict === true
+        })
+        for (const { index } of pending) report.results[index] = { status: 'ok' }
+      }
     } finally {
       for (const release of releases) release()
     }
