@@ -172,7 +172,7 @@ export function latestTimestamp(events: ProductEvent[]): number {
 /** A company's `name` and `domain` from its latest group traits. */
 export function companyInfo(state: SubjectState): Record<string, string> {
   const info: Record<string, string> = {}
-  if (state.n) info.name = String(state.n[0])
-  if (state.dm) info.domain = String(state.dm[0])
+  if (state.name) info.name = String(state.name[0])
+  if (state.domain) info.domain = String(state.domain[0])
   return info
 }

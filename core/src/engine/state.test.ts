@@ -3,7 +3,18 @@ import { applyEvents } from './aggregate'
 import { evaluateContact } from './evaluate'
 import { validateEvent } from './event'
 import fc from 'fast-check'
-import { decodeState, emptyState, encodeState, MAX_MESSAGE_IDS, MAX_STATE_CHARS, StateTooLargeError, stateProblem, SubjectState } from './state'
+import {
+  decodeState,
+  emptyState,
+  encodeState,
+  MAX_MESSAGE_IDS,
+  MAX_STATE_CHARS,
+  SignalState,
+  StateTooLargeError,
+  stateProblem,
+  SubjectState,
+  WireState
+} from './state'
 
 const NOW = Date.parse('2026-03-10T12:00:00.000Z')
 
@@ -51,23 +62,23 @@ function messageIds(count: number): string[] {
 }
 
 /** Aggregates of roughly `chars` characters of JSON. */
-function aggregates(chars: number): SubjectState['s'] {
-  const s: SubjectState['s'] = {}
+function aggregates(chars: number): Record<string, SignalState> {
+  const signals: Record<string, SignalState> = {}
   let size = 0
   for (let i = 0; size < chars; i++) {
     const hashes = Array.from({ length: 100 }, (_, j) => `h${String(i * 100 + j).padStart(7, '0')}`)
-    s[`signal_${i}`] = { f: 'abcdefgh', h: hashes }
+    signals[`signal_${i}`] = { fingerprint: 'abcdefgh', distinct: hashes }
     size += JSON.stringify(hashes).length + 30
   }
-  return s
+  return signals
 }
 
 describe('encodeState / decodeState (SPEC §4)', () => {
   it('a state survives an encode/decode round trip', () => {
     const state = busyState()
-    expect(Object.keys(state.s).length).toBeGreaterThan(4)
-    expect(Object.keys(state.o)).toEqual(['pql_score'])
-    expect(Object.keys(state.h)).toHaveLength(1)
+    expect(Object.keys(state.signals).length).toBeGreaterThan(4)
+    expect(Object.keys(state.onceMarks)).toEqual(['pql_score'])
+    expect(Object.keys(state.handoffMarks)).toHaveLength(1)
     const decoded = decodeState(encodeState(state))
     expect(decoded.problem).toBeUndefined()
     expect(decoded.state).toEqual(state)
@@ -94,14 +105,14 @@ describe('encodeState / decodeState (SPEC §4)', () => {
   })
 
   it('another version gives a problem naming the version and a fresh state', () => {
-    const text = JSON.stringify({ ...emptyState(), v: 2 })
+    const text = '{"v":2,"s":{},"o":{},"k":{},"r":{},"h":{},"m":[]}'
     const decoded = decodeState(text)
     expect(decoded.state).toEqual(emptyState())
     expect(decoded.problem).toContain('version 2')
   })
 
   it('a state of the wrong shape gives a problem naming where and a fresh state', () => {
-    const decoded = decodeState(JSON.stringify({ ...emptyState(), s: { projects: { f: 'x', n: 'three' } } }))
+    const decoded = decodeState('{"v":1,"s":{"projects":{"f":"x","n":"three"}},"o":{},"k":{},"r":{},"h":{},"m":[]}')
     expect(decoded.state).toEqual(emptyState())
     expect(decoded.problem).toContain('corrupt at s.projects.n')
   })
@@ -163,7 +174,7 @@ describe('encodeState / decodeState (SPEC §4)', () => {
     fc.assert(
       fc.property(state, fc.boolean(), fc.nat(), fc.jsonValue(), (valid, damaged, pick, replacement) => {
         const input = JSON.parse(JSON.stringify(damaged ? damage(valid, pick, replacement) : valid))
-        expect(stateProblem(input) === undefined).toBe(SubjectState.safeParse(input).success)
+        expect(stateProblem(input) === undefined).toBe(WireState.safeParse(input).success)
       }),
       // Seeded so CI is deterministic; this seed once found days outside the safe integers.
       { numRuns: 3000, seed: -914903975 }
@@ -172,27 +183,31 @@ describe('encodeState / decodeState (SPEC §4)', () => {
 
   it('a fresh state is not shared between decodes', () => {
     const first = decodeState('not json').state
-    first.m.push('x')
-    expect(decodeState('not json').state.m).toEqual([])
+    first.messageIds.push('x')
+    expect(decodeState('not json').state.messageIds).toEqual([])
   })
 })
 
 describe('state size', () => {
   it('a state that fits is encoded whole', () => {
-    const state: SubjectState = { ...emptyState(), s: aggregates(20_000), m: messageIds(MAX_MESSAGE_IDS) }
-    expect(JSON.parse(encodeState(state))).toEqual(state)
+    const state: SubjectState = { ...emptyState(), signals: aggregates(20_000), messageIds: messageIds(MAX_MESSAGE_IDS) }
+    const wire = JSON.parse(encodeState(state))
+    expect(wire.m).toEqual(state.messageIds)
+    expect(Object.keys(wire.s)).toEqual(Object.keys(state.signals))
+    expect(decodeState(encodeState(state)).state).toEqual(state)
   })
 
   it('a state too large keeps within MAX_STATE_CHARS by dropping the oldest message ids first, never aggregates', () => {
     const ids = messageIds(MAX_MESSAGE_IDS)
-    const state: SubjectState = { ...emptyState(), s: aggregates(MAX_STATE_CHARS - 2_000), m: ids }
-    expect(JSON.stringify(state).length).toBeGreaterThan(MAX_STATE_CHARS)
+    const state: SubjectState = { ...emptyState(), signals: aggregates(MAX_STATE_CHARS - 2_000), messageIds: ids }
+    // Whole, the wire text would be the aggregates' text and the ids' text.
+    expect(encodeState({ ...state, messageIds: [] }).length + JSON.stringify(ids).length).toBeGreaterThan(MAX_STATE_CHARS)
     const text = encodeState(state)
     expect(text.length).toBeLessThanOrEqual(MAX_STATE_CHARS)
     const decoded = decodeState(text)
     expect(decoded.problem).toBeUndefined()
-    expect(decoded.state.s).toEqual(state.s)
-    const kept = decoded.state.m
+    expect(decoded.state.signals).toEqual(state.signals)
+    const kept = decoded.state.messageIds
     expect(kept.length).toBeGreaterThan(0)
     expect(kept.length).toBeLessThan(ids.length)
     expect(kept).toEqual(ids.slice(ids.length - kept.length))
@@ -200,13 +215,13 @@ describe('state size', () => {
 
   it('encoding does not change the state it was given', () => {
     const ids = messageIds(MAX_MESSAGE_IDS)
-    const state: SubjectState = { ...emptyState(), s: aggregates(MAX_STATE_CHARS - 2_000), m: ids }
+    const state: SubjectState = { ...emptyState(), signals: aggregates(MAX_STATE_CHARS - 2_000), messageIds: ids }
     encodeState(state)
-    expect(state.m).toHaveLength(MAX_MESSAGE_IDS)
+    expect(state.messageIds).toHaveLength(MAX_MESSAGE_IDS)
   })
 
   it('a state whose aggregates alone are too large throws StateTooLargeError', () => {
-    const state: SubjectState = { ...emptyState(), s: aggregates(MAX_STATE_CHARS + 1_000), m: messageIds(10) }
+    const state: SubjectState = { ...emptyState(), signals: aggregates(MAX_STATE_CHARS + 1_000), messageIds: messageIds(10) }
     expect(() => encodeState(state)).toThrow(StateTooLargeError)
     try {
       encodeState(state)
@@ -221,7 +236,7 @@ describe('state size', () => {
       validateEvent({ kind: 'track', event: 'Project Created', messageId: `m-${i}`, timestamp: new Date(NOW).toISOString(), email: 'ada@acme.io' }, NOW)
     )
     applyEvents(model.contact, state, events.map((event) => ({ event, contact: 'ada@acme.io' })), NOW)
-    expect(state.m).toHaveLength(MAX_MESSAGE_IDS)
+    expect(state.messageIds).toHaveLength(MAX_MESSAGE_IDS)
     // The newest ids are remembered: re-sending the last event is a duplicate, the first is not.
     const again = applyEvents(model.contact, state, [{ event: events[events.length - 1], contact: 'ada@acme.io' }], NOW)
     expect(again.duplicates).toBe(1)
@@ -229,3 +244,4 @@ describe('state size', () => {
     expect(first.duplicates).toBe(0)
   })
 })
+

@@ -231,7 +231,7 @@ export class HubSpotSync {
     await this.associate(existing, companies, report)
     // A contact the host creates gets no mark: its next batch, with the record, associates it.
     const fresh = report.contacts ? [] : this.associations(contacts.filter((contact) => !contact.record), companies)
-    for (const { contact, key } of fresh) contact.state!.ca = key
+    for (const { contact, key } of fresh) contact.state!.associatedCompany = key
     await this.writeContacts(contacts, report)
     const created = contacts.filter((contact) => contact.createdNow)
     await this.associate(created, companies, report)
@@ -336,8 +336,8 @@ export class HubSpotSync {
   private associations(contacts: Contact[], companies: Map<string, Company>): { contact: Contact; key: string; companyId: string }[] {
     const pairs: { contact: Contact; key: string; companyId: string }[] = []
     for (const contact of contacts) {
-      const key = contact.state?.c?.[0]
-      if (contact.failure || !contact.state || key === undefined || contact.state.ca === key) continue
+      const key = contact.state?.lastCompany?.[0]
+      if (contact.failure || !contact.state || key === undefined || contact.state.associatedCompany === key) continue
       const company = companies.get(key)
       if (!company?.record || company.failure) continue
       pairs.push({ contact, key, companyId: company.record.id })
@@ -353,7 +353,7 @@ export class HubSpotSync {
    */
   private async associate(contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<void> {
     const created = contacts.filter((contact) => contact.createdNow)
-    for (const contact of created) if (contact.state?.ca !== undefined) delete contact.state.ca
+    for (const contact of created) if (contact.state?.associatedCompany !== undefined) delete contact.state.associatedCompany
     const unmarked: Contact[] = []
     type Pair = { contact: Contact; key: string; companyId: string }
     let pending: Pair[] = this.associations(contacts.filter((contact) => contact.record), companies)
@@ -373,7 +373,7 @@ export class HubSpotSync {
           continue
         }
         for (const pair of chunk) {
-          if (!failed.has(pair.contact.record!.id) && !failed.has(pair.companyId)) pair.contact.state!.ca = pair.key
+          if (!failed.has(pair.contact.record!.id) && !failed.has(pair.companyId)) pair.contact.state!.associatedCompany = pair.key
           else if (attempt < PARTIAL_ATTEMPTS) again.push(pair)
           else if (pair.contact.createdNow) unmarked.push(pair.contact)
         }
