@@ -1,7 +1,8 @@
 import { loadModel } from '../model/load'
 import { applyEvents } from './aggregate'
-import { evaluateContact } from './evaluate'
-import { validateEvent } from './event'
+import { attributeToCompanies } from './company'
+import { evaluateContact, evaluateSection } from './evaluate'
+import { ProductEvent, validateEvent } from './event'
 import fc from 'fast-check'
 import {
   decodeState,
@@ -245,3 +246,131 @@ describe('state size', () => {
   })
 })
 
+/** Every field of the wire format in use: all kinds of signal, a company, hand-offs of both kinds. */
+const wireModel = loadModel(`
+version: 1
+name: wire
+signals:
+  activated: { flag: "Project Created" }
+  first_project: { first_seen: "Project Created" }
+  projects: { count: "Project Created" }
+  calls_l7d: { sum: "API Call", of: calls, window: 7d }
+  integrations: { distinct: "Integration Connected", of: integration }
+  integrations_l14d: { distinct: "Integration Connected", of: integration, window: 14d }
+  active: { active_days: "*", window: 30d }
+  last: { last_seen: "*" }
+  plan: { trait: plan }
+scores:
+  - property: pql_score
+    rules:
+      - { label: Busy, when: projects >= 2, points: 40, once: true }
+      - { per: calls_l7d, points: 1, cap: 20 }
+    tiers: { Cold: 0, Warm: 30 }
+handoff:
+  - on: { enters: Warm }
+    slack: { webhook: "https://hooks.slack.com/services/x" }
+  - on: { rises_by: 20, within: 24h, score: pql_score }
+    slack: { webhook: "https://hooks.slack.com/services/x" }
+company:
+  signals:
+    users: { distinct_users: "*" }
+    company_plan: { trait: plan }
+`)
+
+const DAY = 86_400_000
+const HOUR = 3_600_000
+const ADA = { email: 'ada@acme.io', userId: 'u1', company: { groupId: 'acme', domain: 'https://www.acme.io/' } }
+
+/**
+ * A contact and its company after `inputs` (ages before NOW), in one batch as the sync runs it,
+ * the contact marked associated with the company as the sync does.
+ */
+function wireStates(inputs: [ageMs: number, event: Partial<ProductEvent>][]): { contact: SubjectState; company: SubjectState } {
+  const events = inputs.map(([age, input], i) =>
+    validateEvent({ ...ADA, ...input, messageId: `m-${i}`, timestamp: new Date(NOW - age).toISOString() } as ProductEvent, NOW)
+  )
+  const contact = emptyState()
+  const company = emptyState()
+  const { accepted } = applyEvents(wireModel.contact, contact, events.map((event) => ({ event, contact: ADA.email })), NOW)
+  for (const [, attributed] of attributeToCompanies(wireModel, contact, ADA.email, ADA.email, accepted)) {
+    applyEvents(wireModel.company!, company, attributed, NOW)
+  }
+  evaluateContact(wireModel, contact, NOW)
+  evaluateSection(wireModel.company!, company, NOW)
+  if (contact.lastCompany) contact.associatedCompany = contact.lastCompany[0]
+  return { contact, company }
+}
+
+describe('the wire format of pqlkit_state (SPEC §4)', () => {
+  const story: [number, Partial<ProductEvent>][] = [
+    [3 * DAY, { kind: 'track', event: 'Project Created' }],
+    [2 * DAY, { kind: 'track', event: 'Project Created' }],
+    [DAY, { kind: 'track', event: 'API Call', properties: { calls: 12 } }],
+    [DAY, { kind: 'track', event: 'Integration Connected', properties: { integration: 'slack' } }],
+    [HOUR, { kind: 'identify', traits: { plan: 'paying' } }],
+    [HOUR, { kind: 'group', traits: { name: 'Acme', plan: 'paying' } }]
+  ]
+
+  // Pinned: states already stored in HubSpot must stay readable, and a state encoded now must
+  // be what earlier versions wrote (an unchanged state is not rewritten). Changing these
+  // strings is changing the format: that takes a new `v`.
+  const CONTACT_WIRE =
+    '{"v":1,"s":{"activated":{"f":"k08cx83i","n":1},"first_project":{"f":"kvzzayw3","t":1772884800000},"projects":{"f":"x560xwjl","n":2},"active":{"f":"1y33gjb1","a":[20519,20520,20521]},"last":{"f":"x5p2fub9","t":1773057600000},"calls_l7d":{"f":"pu4ryv6h","d":{"20521":12}},"integrations":{"f":"29wf16dw","h":["84qy54y9"]},"integrations_l14d":{"f":"6nye3l4g","hd":{"84qy54y9":20521}},"plan":{"f":"04d84dxc","l":["paying",1773140400000,"m-4"]}},"o":{"pql_score":{"l1o5s6sh":1773144000000}},"k":{"pql_score":[52,1773144000000]},"r":{"pql_score":[[1773144000000,52]]},"h":{"6fh52das":1773144000000,"s3cqa5uk":1773144000000},"m":["9wq1cguc","11itr5ab","t40xltf5","fqco51le","9ozk7inj","l1mvqvqi"],"c":["acme",1773140400000],"u":"ada@acme.io","ca":"acme"}'
+  const COMPANY_WIRE =
+    '{"v":1,"s":{"users":{"f":"zc2bwtqu","h":["ptv3t3jy"]},"company_plan":{"f":"04d84dxc","l":["paying",1773140400000,"m-5"]}},"o":{},"k":{},"r":{},"h":{},"m":["9wq1cguc","11itr5ab","t40xltf5","fqco51le","9ozk7inj","l1mvqvqi"],"n":["Acme",1773140400000,"m-5"],"dm":["acme.io",1773140400000,"m-5"]}'
+
+  it('encodes a contact and a company as the pinned text, every wire key in its place', () => {
+    const { contact, company } = wireStates(story)
+    expect(encodeState(contact)).toBe(CONTACT_WIRE)
+    expect(encodeState(company)).toBe(COMPANY_WIRE)
+  })
+
+  it('decodes the pinned text to the readable state', () => {
+    const { contact, company } = wireStates(story)
+    expect(decodeState(CONTACT_WIRE)).toEqual({ state: contact })
+    expect(decodeState(COMPANY_WIRE)).toEqual({ state: company })
+    const { state } = decodeState(CONTACT_WIRE)
+    expect(state.signals.projects).toEqual({ fingerprint: expect.any(String), total: 2 })
+    expect(state.signals.plan.latest).toEqual(['paying', NOW - HOUR, 'm-4'])
+    expect(state.lastScores.pql_score).toEqual([52, NOW])
+    expect(state.scoreChanges.pql_score).toEqual([[NOW, 52]])
+    expect(Object.keys(state.handoffMarks)).toHaveLength(2)
+    expect(state.messageIds).toHaveLength(6)
+    expect(state.lastCompany).toEqual(['acme', NOW - HOUR])
+    expect(state.countedAs).toBe('ada@acme.io')
+    expect(state.associatedCompany).toBe('acme')
+    expect(decodeState(COMPANY_WIRE).state.name).toEqual(['Acme', NOW - HOUR, 'm-5'])
+    expect(decodeState(COMPANY_WIRE).state.domain).toEqual(['acme.io', NOW - HOUR, 'm-5'])
+  })
+
+  it('re-encoding a decoded state gives back the same text, for states produced by applying events', () => {
+    const input = fc.tuple(
+      fc.oneof(fc.integer({ min: 0, max: 40 * DAY }), fc.constantFrom(0, DAY, 7 * DAY, 7 * DAY + 1)),
+      fc.oneof(
+        fc.record({ kind: fc.constant('track'), event: fc.constantFrom('Project Created', 'Page Viewed') }),
+        fc.record({ kind: fc.constant('track'), event: fc.constant('API Call'), properties: fc.record({ calls: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constant('lots')) }) }),
+        fc.record({ kind: fc.constant('track'), event: fc.constant('Integration Connected'), properties: fc.record({ integration: fc.constantFrom('slack', 'github', 'jira') }) }),
+        fc.record({ kind: fc.constant('identify'), traits: fc.record({ plan: fc.constantFrom('free', 'paying', 3, true) }) }),
+        fc.record({ kind: fc.constant('group'), traits: fc.record({ name: fc.constantFrom('Acme', 'Acme Inc'), plan: fc.constantFrom('free', 'paying') }) })
+      )
+    ) as fc.Arbitrary<[number, Partial<ProductEvent>]>
+    fc.assert(
+      fc.property(fc.array(input, { maxLength: 30 }), (inputs) => {
+        for (const state of Object.values(wireStates(inputs))) {
+          const text = encodeState(state)
+          const decoded = decodeState(text)
+          expect(decoded.problem).toBeUndefined()
+          expect(decoded.state).toEqual(state)
+          expect(encodeState(decoded.state)).toBe(text)
+        }
+      }),
+      { numRuns: 300, seed: 20260310 }
+    )
+  })
+
+  it('re-encoding gives back the same text for a state that had to drop message ids', () => {
+    const ids = messageIds(MAX_MESSAGE_IDS)
+    const text = encodeState({ ...emptyState(), signals: aggregates(MAX_STATE_CHARS - 2_000), messageIds: ids })
+    expect(encodeState(decodeState(text).state)).toBe(text)
+  })
+})
