@@ -28,12 +28,12 @@ function normalise(record: Stored): Record<string, unknown> {
     if (name === 'pqlkit_state') {
       const { state } = decodeState(value)
       const signals = Object.fromEntries(
-        Object.entries(state.s).map(([name, { h, hd, a, ...rest }]) => [
+        Object.entries(state.signals).map(([name, { distinct: h, distinctLastDay: hd, activeDays: a, ...rest }]) => [
           name,
           { ...rest, a: a && [...a].sort((x, y) => x - y), distinct: h?.length ?? (hd ? Object.keys(hd).length : undefined) }
         ])
       )
-      result.pqlkit_state = { s: signals, m: [...state.m].sort(), c: state.c, ca: state.ca, n: state.n, dm: state.dm }
+      result.pqlkit_state = { s: signals, m: [...state.messageIds].sort(), c: state.lastCompany, ca: state.associatedCompany, n: state.name, dm: state.domain }
     } else result[name] = value
   }
   return result
