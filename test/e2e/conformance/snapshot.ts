@@ -73,7 +73,7 @@ export function differencesFromSimulate(stored: Snapshot, expected: SimulationRe
 }
 
 /**
- * SPEC §6 (README, "RudderStack: contacts the destination creates" and "no timers"): where the
+ * SPEC §6 (docs/architecture.md, "RudderStack: contacts the destination creates" and "no timers"): where the
  * host's own HubSpot destination creates contacts after pqlkit ran, the batch that creates a
  * contact can neither associate it to its company (its next batch does) nor create its
  * hand-off task (no id yet; the Slack post goes), and a task HubSpot throttles is not tried
