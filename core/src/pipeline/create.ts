@@ -26,6 +26,7 @@ export function createPipeline({ model, api, handoffs, handBackContacts }: Pipel
     model,
     store: new HubSpotStateStore(api, model),
     sink: handBackContacts ? new HandBackContactSink(hubspotSink) : hubspotSink,
-    sender: handoffs === undefined ? undefined : 'send' in handoffs ? handoffs : new DefaultHandoffSender({ ...handoffs, api })
+    sender: handoffs === undefined ? undefined : 'send' in handoffs ? handoffs : new DefaultHandoffSender({ ...handoffs, api }),
+    leftOut: new Set()
   })
 }
