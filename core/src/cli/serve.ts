@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { RetryableError } from '../engine/errors'
+import { describeIncompatible } from '../hubspot/bootstrap'
 import { HubSpotRequestError } from '../hubspot/transport'
 import { PostHogHost, PostHogOutcome } from '../hosts/posthog-host'
 import type { Env } from './hubspot'
@@ -178,7 +180,16 @@ export async function serveCommand(io: Io, env: Env, options: ServeCommandOption
   }
   const port = Number(options.port ?? 8787)
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InputError('--port takes a port number')
-  const host = new PostHogHost(syncFromEnv(env, model, options.handoffs === true), { groupType: options['group-type'] })
+  const pipeline = syncFromEnv(env, model, options.handoffs === true)
+  // The portal is reconciled before listening: a property of an incompatible type is named
+  // first. A HubSpot outage does not keep the server down; the first batch tries again.
+  try {
+    for (const property of (await pipeline.bootstrap()).incompatible) io.stderr.write(`${describeIncompatible(property)}\n`)
+  } catch (error) {
+    if (!(error instanceof RetryableError)) throw error
+    io.stderr.write(`pqlkit serve: HubSpot could not be reconciled yet (${error.message}); the first batch tries again\n`)
+  }
+  const host = new PostHogHost(pipeline, { groupType: options['group-type'] })
   const running = await startServer({ host, secret, port, hostname: options.host, log: io.stderr })
   io.stdout.write(`pqlkit serve: listening on ${running.url}${SERVE_PATH}\n`)
   await new Promise<void>((resolve) => {

@@ -24,9 +24,9 @@ export type SchemaPlan = {
   existing: number
 }
 
-/** pqlkit writes tiers as plain strings too, so a text property takes them; any other type mismatch cannot be written. */
+/** A text property takes any value pqlkit writes; any other type mismatch would be refused or misread. */
 function compatible(wanted: PropertyDefinition, found: PortalProperty): boolean {
-  return found.type === wanted.type || (wanted.type === 'enumeration' && found.type === 'string')
+  return found.type === wanted.type || found.type === 'string'
 }
 
 /**

@@ -1,3 +1,4 @@
+import { loadModel, modelProperties } from '@pqlkit/core/portable'
 import type { FetchV2, FetchV2Response, Sandbox } from './sandbox'
 import { pqlkit } from './transform-event'
 
@@ -25,10 +26,7 @@ function sandbox(answer: (path: string, body: unknown) => FetchV2Response, token
 /** A portal that has the model's properties and no contacts yet. */
 const emptyPortal = (path: string): FetchV2Response => {
   if (path.startsWith('/crm/v3/properties/contacts/groups')) return { status: 200, body: { results: [{ name: 'pqlkit_product_usage' }, { name: 'pqlkit_internals' }] } }
-  if (path.startsWith('/crm/v3/properties/contacts')) {
-    const names = ['projects', 'pql_score', 'pql_score_tier', 'pql_score_reasons', 'pql_score_updated_at', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_user_id']
-    return { status: 200, body: { results: names.map((name) => ({ name })) } }
-  }
+  if (path.startsWith('/crm/v3/properties/contacts')) return { status: 200, body: { results: modelProperties(loadModel(JSON.stringify(MODEL)), 'contacts') } }
   if (path.includes('/batch/read')) return { status: 200, body: { status: 'COMPLETE', results: [] } }
   return { status: 500, body: { message: `unexpected ${path}` } }
 }

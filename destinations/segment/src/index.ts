@@ -1,8 +1,9 @@
-import { defaultValues, DestinationDefinition, InvalidAuthenticationError } from '@segment/actions-core'
+import { describeIncompatible } from '@pqlkit/core'
+import { defaultValues, DestinationDefinition, IntegrationError, InvalidAuthenticationError } from '@segment/actions-core'
 import type { Settings } from './generated-types'
 import groupCompany from './groupCompany'
 import identifyContact from './identifyContact'
-import { hubspotBaseUrl, modelFrom } from './pipeline'
+import { hubspotBaseUrl, modelFrom, syncFor } from './pipeline'
 import trackEvent from './trackEvent'
 
 const destination: DestinationDefinition<Settings> = {
@@ -51,7 +52,11 @@ const destination: DestinationDefinition<Settings> = {
       if (response.status === 401 || response.status === 403) {
         throw new InvalidAuthenticationError('HubSpot rejected the access token: check the private app token and its CRM scopes')
       }
-      return response.status < 300
+      if (response.status >= 300) return false
+      // Reconciles the portal now, so a property of an incompatible type is named before any event.
+      const { incompatible } = await syncFor(settings).bootstrap()
+      if (incompatible.length > 0) throw new IntegrationError(incompatible.map(describeIncompatible).join('; '), 'INCOMPATIBLE_PROPERTY', 400)
+      return true
     }
   },
   presets: [

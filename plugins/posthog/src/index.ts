@@ -2,6 +2,7 @@ import { Meta, Plugin, ProcessedPluginEvent, RetryError } from '@posthog/plugin-
 import {
   checkWebhook,
   createPipeline,
+  describeIncompatible,
   FetchLike,
   formatIssue,
   HandoffError,
@@ -88,6 +89,12 @@ export const setupPlugin: NonNullable<PqlkitPlugin['setupPlugin']> = (meta) => {
     }
   })
   meta.global.host = new PostHogHost(pipeline, { groupType: config.groupType?.trim() || 'company' })
+  // Reconciles the portal at once: a property of an incompatible type is named in the plugin's
+  // log before any event (every event's batch waits for this bootstrap).
+  pipeline.bootstrap().then(
+    ({ incompatible }) => incompatible.forEach((property) => console.warn(`pqlkit: ${describeIncompatible(property)}`)),
+    () => undefined
+  )
 }
 
 /** One event: transient HubSpot failures throw RetryError (PostHog delivers it again), bad events a plain error. */

@@ -1,5 +1,6 @@
 import nock from 'nock'
 import { createTestIntegration } from '@segment/actions-core'
+import { loadModel, modelProperties } from '@pqlkit/core'
 import destination from '../index'
 import type { Settings } from '../generated-types'
 import { bootstrapped, completed, HUBSPOT, record } from './hubspot-nock'
@@ -11,8 +12,6 @@ const MODEL = JSON.stringify({
   scores: [{ property: 'pql_score', rules: [{ label: 'Projects', per: 'projects', points: 10 }], tiers: { Cold: 0, Hot: 50 } }],
   company: { signals: { users: { distinct_users: '*' } } }
 })
-const CONTACTS = ['projects', 'plan', 'pql_score', 'pql_score_tier', 'pql_score_reasons', 'pql_score_updated_at', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_user_id']
-const COMPANIES = ['users', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_company_key']
 
 let settings: Settings
 let testDestination: ReturnType<typeof createTestIntegration<Settings>>
@@ -23,7 +22,7 @@ afterAll(() => nock.enableNetConnect())
 beforeEach(() => {
   settings = { accessToken: `pat-na1-batch-${++run}`, model: MODEL }
   testDestination = createTestIntegration(destination)
-  bootstrapped({ contacts: CONTACTS, companies: COMPANIES })
+  bootstrapped(MODEL)
 })
 afterEach(() => nock.cleanAll())
 
@@ -138,6 +137,25 @@ describe('testAuthentication', () => {
     const error = await testDestination.testAuthentication(settings).catch((e) => e)
     expect(error.message).toContain('HubSpot rejected the access token')
     expect(error.message).not.toContain(settings.accessToken)
+  })
+
+  it('names a property the portal has with an incompatible type, before any event', async () => {
+    nock.cleanAll()
+    nock(HUBSPOT).get('/crm/v3/objects/contacts').query({ limit: 1 }).reply(200, { results: [] })
+    const compiled = loadModel(MODEL)
+    for (const objectType of ['contacts', 'companies'] as const) {
+      const properties = modelProperties(compiled, objectType).map((property) =>
+        property.name === 'projects' ? { ...property, type: 'datetime', fieldType: 'date' } : property
+      )
+      nock(HUBSPOT)
+        .get(`/crm/v3/properties/${objectType}/groups`)
+        .reply(200, { results: [{ name: 'pqlkit_product_usage' }, { name: 'pqlkit_internals' }] })
+        .get(`/crm/v3/properties/${objectType}`)
+        .query(true)
+        .reply(200, { results: properties })
+    }
+    const error = await testDestination.testAuthentication(settings).catch((e) => e)
+    expect(error.message).toContain('contacts.projects is a datetime property in HubSpot, but pqlkit writes number values to it')
   })
 
   it('rejects a broken model before saving the settings', async () => {

@@ -1,9 +1,11 @@
 import nock from 'nock'
+import { loadModel, modelProperties } from '@pqlkit/core'
 
 export const HUBSPOT = 'https://api.hubapi.com'
 
-/** A portal where pqlkit's groups and the model's properties already exist (bootstrap only reads). */
-export function bootstrapped(properties: { contacts: string[]; companies: string[] }): void {
+/** A portal where pqlkit's groups and the model's properties already exist, as bootstrap creates them (bootstrap only reads). */
+export function bootstrapped(model: string): void {
+  const compiled = loadModel(model)
   for (const objectType of ['contacts', 'companies'] as const) {
     nock(HUBSPOT)
       .persist()
@@ -11,7 +13,7 @@ export function bootstrapped(properties: { contacts: string[]; companies: string
       .reply(200, { results: [{ name: 'pqlkit_product_usage', label: 'Product usage (pqlkit)', displayOrder: -1, archived: false }, { name: 'pqlkit_internals', label: 'pqlkit internals', displayOrder: -1, archived: false }] })
       .get(`/crm/v3/properties/${objectType}`)
       .query(true)
-      .reply(200, { results: properties[objectType].map((name) => ({ name, label: name, type: 'string', fieldType: 'text', groupName: 'pqlkit_product_usage', options: [] })) })
+      .reply(200, { results: modelProperties(compiled, objectType).map((property) => ({ options: [], ...property })) })
   }
 }
 

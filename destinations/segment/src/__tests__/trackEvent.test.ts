@@ -21,7 +21,6 @@ const MODEL = JSON.stringify({
   company: { signals: { users: { distinct_users: '*' } } }
 })
 const CONTACT_PROPERTIES = ['projects', 'plan', 'pql_score', 'pql_score_tier', 'pql_score_reasons', 'pql_score_updated_at', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_user_id']
-const COMPANY_PROPERTIES = ['users', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_company_key']
 const READ_PROPERTIES = [...CONTACT_PROPERTIES, 'email', 'firstname', 'lastname', 'jobtitle', 'lifecyclestage', 'hubspot_owner_id', 'company']
 
 let settings: Settings
@@ -34,7 +33,7 @@ beforeEach(() => {
   // A fresh token per test: the destination keeps one pipeline per settings and process.
   settings = { accessToken: `pat-na1-test-${++run}`, model: MODEL }
   testDestination = createTestIntegration(destination)
-  bootstrapped({ contacts: CONTACT_PROPERTIES, companies: COMPANY_PROPERTIES })
+  bootstrapped(MODEL)
 })
 afterEach(() => nock.cleanAll())
 
