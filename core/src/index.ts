@@ -1,7 +1,7 @@
 export * from './portable'
 export * from './hubspot/client'
 export { httpsPostJson } from './handoff/https-post'
-export { main as runCli, USAGE } from './cli/main'
+export { main as runCli } from './cli/main'
 export { runCaptured } from './cli/captured'
 export type { CliRun } from './cli/captured'
 export { leaderboard, tierDistribution } from './cli/simulate'

@@ -144,7 +144,7 @@ describe('pqlkit backtest', () => {
     ]) {
       const result = await run(...argv)
       expect(result.code).toBe(2)
-      expect(result.stderr).toContain('usage:')
+      expect(result.stderr).toContain('(run "pqlkit backtest --help" for its options and examples)')
     }
   })
 })

@@ -69,7 +69,7 @@ describe('pqlkit validate', () => {
     expect((await run('validate', 'nope.yaml')).code).toBe(1)
     expect((await run('validate')).code).toBe(2)
     expect((await run('frobnicate')).code).toBe(2)
-    expect((await run('simulate', '--model', 'x.yaml')).stderr).toContain('--events is required')
+    expect((await run('simulate', '--model', 'x.yaml')).stderr).toContain("required option '--events <file>' not specified")
     expect((await run('simulate', '--model', 'x.yaml', '--events', 'e.jsonl', '--bogus')).code).toBe(2)
   })
 })

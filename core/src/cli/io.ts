@@ -7,8 +7,13 @@ import type { ProductEvent } from '../engine/event'
 import { segmentMessageToProductEvent } from '../hosts/segment-message'
 import { parseTimestamp } from '../time'
 
-export type Output = { write(text: string): unknown }
+export type Output = { write(text: string): unknown; isTTY?: boolean }
 export type Io = { stdout: Output; stderr: Output; cwd: string; env: Record<string, string | undefined> }
+
+/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or TERM=dumb. */
+export function hasColour(io: Io, stream: Output): boolean {
+  return stream.isTTY === true && !io.env.NO_COLOR && io.env.TERM !== 'dumb'
+}
 
 /** A problem the user must fix (exit 1), as opposed to a wrong command line (exit 2). */
 export class InputError extends Error {

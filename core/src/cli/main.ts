@@ -1,133 +1,214 @@
-import { parseArgs } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Command, CommanderError, Option } from 'commander'
 import { ModelError } from '../model/compile'
 import { RetryableError } from '../engine/errors'
 import { HubSpotRequestError } from '../hubspot/transport'
-import { backtestCommand, BacktestOptions } from './backtest'
+import { backtestCommand } from './backtest'
 import { generateCommand } from './generate'
 import { bootstrapCommand, sweepCommand, syncCommand } from './hubspot'
-import { InputError, Io, UsageError } from './io'
+import { hasColour, InputError, Io, UsageError } from './io'
 import { serveCommand } from './serve'
 import { simulateCommand } from './simulate'
 import { validateCommand } from './validate'
 
-export const USAGE = `pqlkit: product usage to HubSpot PQL scores
+/** core/package.json, from src/cli (tests) and dist/cli (the built CLI) alike. */
+const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
 
-usage:
-  pqlkit validate MODEL
-  pqlkit simulate --model M --events E.jsonl [--now ISO] [--json]
-  pqlkit bootstrap --model M
-  pqlkit sync --model M --events E.jsonl [--handoffs] [--now ISO] [--batch-size N]
-  pqlkit sweep --model M [--now ISO] [--handoffs] [--horizon DAYS]
-  pqlkit serve --model M [--port N] [--host H] [--group-type T] [--handoffs]
-  pqlkit backtest --model M --events E.jsonl --outcomes O.csv [--lead 7d] [--as-of ISO] [--subject contact|company] [--html FILE] [--json]
-  pqlkit generate [--profile project-management|analytics|async-video] [--users N] [--days D] [--end ISO] [--seed S]
-                  [--outcomes O.csv [--favour "Event A,Event B"]]
+/**
+ * Options a command cannot run without. Checked when the command runs rather than by
+ * commander's requiredOption, which checks before unknown options: a mistyped
+ * `--evnts` then gets its "did you mean --events?" instead of "--events not specified".
+ */
+const REQUIRED = new WeakSet<Option>()
+function required(flags: string, description: string): Option {
+  const option = new Option(flags, `${description} (required)`)
+  REQUIRED.add(option)
+  return option
+}
 
-HubSpot: HUBSPOT_ACCESS_TOKEN (private app token); HUBSPOT_BASE_URL for another base URL
-(e.g. the local emulator); HUBSPOT_PORTAL_ID for record links in Slack hand-offs.
-serve: PQLKIT_SERVE_SECRET, the shared secret callers send in the X-Pqlkit-Secret header.
+const model = () => required('--model <file>', 'the model, YAML or JSON')
+const events = () => required('--events <file>', 'events as JSON Lines in Segment’s spec')
+const NOW = ['--now <iso>', 'evaluate as of this ISO 8601 date-time (default: now)'] as const
+const HANDOFFS = ['--handoffs', 'send the hand-offs that fire (Slack, HubSpot tasks)'] as const
 
-exit codes: 0 ok, 1 invalid model or input, 2 usage
+const ENVIRONMENT = `
+Environment:
+  HUBSPOT_ACCESS_TOKEN  a HubSpot private app token (bootstrap, sync, sweep, serve)
+  HUBSPOT_BASE_URL      another base URL, such as the local emulator (no trailing slash)
+  HUBSPOT_PORTAL_ID     record links in Slack hand-offs
+  PQLKIT_SLACK_HOSTS    Slack webhook hosts allowed, comma-separated (default hooks.slack.com)
+  PQLKIT_SERVE_SECRET   serve: the shared secret callers send in the X-Pqlkit-Secret header
+  NO_COLOR              no colour, even on a terminal
+
+Exit codes: 0 ok, 1 invalid model or input, 2 usage.
+Docs: docs/cli.md in the repository.
 `
 
-type Command = (io: Io, args: string[]) => number | Promise<number>
+/** ANSI styles; commander strips them from help where `getOutHasColors` says no. */
+const style = (open: number, close: number) => (text: string) => `\u001b[${open}m${text}\u001b[${close}m`
+const bold = style(1, 22)
+const red = style(31, 39)
+const green = style(32, 39)
+const cyan = style(36, 39)
 
-function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>, required: string[]) {
-  let parsed
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true })
-  } catch (error) {
-    throw new UsageError((error as Error).message)
-  }
-  for (const name of required) {
-    if (parsed.values[name] === undefined) throw new UsageError(`--${name} is required`)
-  }
-  return parsed
-}
+const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`
 
-const commands: Record<string, Command> = {
-  validate: (io, args) => {
-    const { positionals } = parse(args, {}, [])
-    if (positionals.length !== 1) throw new UsageError('validate takes one model file')
-    return validateCommand(io, positionals[0])
-  },
-  simulate: (io, args) => {
-    const { values, positionals } = parse(
-      args,
-      { model: { type: 'string' }, events: { type: 'string' }, now: { type: 'string' }, json: { type: 'boolean' } },
-      ['model', 'events']
-    )
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
-    return simulateCommand(io, values as { model: string; events: string; now?: string; json?: boolean })
-  },
-  bootstrap: (io, args) => {
-    const { values } = parse(args, { model: { type: 'string' } }, ['model'])
-    return bootstrapCommand(io, io.env, values as { model: string })
-  },
-  sync: (io, args) => {
-    const text = { type: 'string' } as const
-    const { values } = parse(
-      args,
-      { model: text, events: text, now: text, 'batch-size': text, handoffs: { type: 'boolean' } },
-      ['model', 'events']
-    )
-    return syncCommand(io, io.env, values as { model: string; events: string })
-  },
-  sweep: (io, args) => {
-    const text = { type: 'string' } as const
-    const { values } = parse(args, { model: text, now: text, horizon: text, handoffs: { type: 'boolean' } }, ['model'])
-    return sweepCommand(io, io.env, values as { model: string })
-  },
-  serve: (io, args) => {
-    const text = { type: 'string' } as const
-    const { values, positionals } = parse(
-      args,
-      { model: text, port: text, host: text, 'group-type': text, handoffs: { type: 'boolean' } },
-      ['model']
-    )
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
-    return serveCommand(io, io.env, values as { model: string })
-  },
-  generate: (io, args) => {
-    const text = { type: 'string' } as const
-    const { values, positionals } = parse(
-      args,
-      { profile: text, users: text, days: text, end: text, seed: text, outcomes: text, favour: text },
-      []
-    )
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
-    return generateCommand(io, values)
-  },
-  backtest: (io, args) => {
-    const text = { type: 'string' } as const
-    const { values, positionals } = parse(
-      args,
-      { model: text, events: text, outcomes: text, lead: text, 'as-of': text, subject: text, html: text, json: { type: 'boolean' } },
-      ['model', 'events', 'outcomes']
-    )
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
-    return backtestCommand(io, values as BacktestOptions)
-  }
-}
+/** The pqlkit command line: commander parses, `io` gets every byte, `main` returns the exit code. */
+function program(io: Io, exit: { code: number }): Command {
+  const colourOut = hasColour(io, io.stdout)
+  const colourErr = hasColour(io, io.stderr)
+  const root = new Command('pqlkit')
+    .description('Product usage events to HubSpot properties and PQL scores.')
+    .usage('<command> [options]')
+    .version(VERSION, '-v, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .helpCommand('help [command]', 'show help for a command')
+    .exitOverride()
+    .showHelpAfterError('(run "pqlkit --help" for the commands)')
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      getOutHasColors: () => colourOut,
+      getErrHasColors: () => colourErr,
+      outputError: (text, write) => write(colourErr ? red(text) : text)
+    })
+    .configureHelp({
+      styleTitle: bold,
+      styleCommandText: cyan,
+      styleSubcommandTerm: cyan,
+      styleOptionTerm: green,
+      styleArgumentTerm: green
+    })
+    .addHelpText('after', `${ENVIRONMENT}${examples('pqlkit validate examples/project-management.yaml', 'pqlkit help backtest')}`)
 
-export async function main(argv: string[], io: Io): Promise<number> {
-  const [name, ...args] = argv
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    io.stdout.write(USAGE)
-    return name === undefined ? 2 : 0
-  }
-  const command = commands[name]
-  if (!command) {
-    io.stderr.write(`unknown command ${name}\n\n${USAGE}`)
-    return 2
-  }
-  try {
-    return await command(io, args)
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`${error.message}\n\n${USAGE}`)
-      return 2
+  /** A subcommand whose action sets the exit code; a UsageError from it is answered like commander's own. */
+  const command = (name: string, usage: string, description: string, exampleLines: string[]) =>
+    root
+      .command(name)
+      .usage(usage)
+      .description(description)
+      .showHelpAfterError(`(run "pqlkit ${name} --help" for its options and examples)`)
+      .addHelpText('after', examples(...exampleLines))
+
+  const act =
+    <A extends unknown[]>(run: (...args: A) => number | Promise<number>) =>
+    async (...args: A) => {
+      const self = args[args.length - 1] as Command
+      try {
+        const missing = self.options.find((option) => REQUIRED.has(option) && self.getOptionValue(option.attributeName()) === undefined)
+        if (missing) throw new UsageError(`required option '${missing.flags}' not specified`)
+        exit.code = await run(...args)
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error
+        self.error(`error: ${error.message}`, { exitCode: 2, code: 'pqlkit.usage' })
+      }
     }
+
+  command('validate', '<model>', 'check a model and print its signals, rules, decay, tiers and hand-offs (never a webhook path)', [
+    'pqlkit validate examples/project-management.yaml'
+  ])
+    .argument('<model>', 'the model, YAML or JSON')
+    .action(act((model: string) => validateCommand(io, model)))
+
+  command('simulate', '--model <file> --events <file> [options]', 'score events offline, as a real-time replay, and print the leaderboard and tiers', [
+    'pqlkit simulate --model examples/project-management.yaml --events examples/sample-events.jsonl',
+    'pqlkit simulate --model examples/project-management.yaml --events examples/sample-events.jsonl --now 2026-11-01T00:00:00Z --json'
+  ])
+    .addOption(model())
+    .addOption(events())
+    .option('--now <iso>', 'evaluate every subject as of this ISO 8601 date-time (default: the latest event)')
+    .option('--json', 'print one object per subject instead of tables')
+    .action(act((options: { model: string; events: string; now?: string; json?: boolean }) => simulateCommand(io, options)))
+
+  command('bootstrap', '--model <file>', 'create the HubSpot property groups and every property the model needs (idempotent)', [
+    'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit bootstrap --model your-model.yaml'
+  ])
+    .addOption(model())
+    .action(act((options: { model: string }) => bootstrapCommand(io, io.env, options)))
+
+  command('sync', '--model <file> --events <file> [options]', 'send events (a backfill or replay) through the hosts’ pipeline into HubSpot', [
+    'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit sync --model your-model.yaml --events events.jsonl',
+    'HUBSPOT_BASE_URL=http://127.0.0.1:4010 HUBSPOT_ACCESS_TOKEN=local pqlkit sync --model examples/project-management.yaml --events examples/sample-events.jsonl --handoffs'
+  ])
+    .addOption(model())
+    .addOption(events())
+    .option(...HANDOFFS)
+    .option(...NOW)
+    .option('--batch-size <n>', 'events per pipeline batch (default: 1000)')
+    .action(
+      act((options: { model: string; events: string; handoffs?: boolean; now?: string; batchSize?: string }) =>
+        syncCommand(io, io.env, { model: options.model, events: options.events, handoffs: options.handoffs, now: options.now, 'batch-size': options.batchSize })
+      )
+    )
+
+  command('sweep', '--model <file> [options]', 're-evaluate the subjects active within the horizon (windows and decay go stale without events) and write the difference', [
+    'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit sweep --model your-model.yaml',
+    'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit sweep --model your-model.yaml --horizon 30 --handoffs'
+  ])
+    .addOption(model())
+    .option(...NOW)
+    .option(...HANDOFFS)
+    .option('--horizon <days>', 'how far back a subject must have been active (default: 180)')
+    .action(act((options: { model: string; now?: string; handoffs?: boolean; horizon?: string }) => sweepCommand(io, io.env, options)))
+
+  command('serve', '--model <file> [options]', 'receive PostHog’s HTTP Webhook destination on POST /posthog (needs PQLKIT_SERVE_SECRET)', [
+    'PQLKIT_SERVE_SECRET=$(openssl rand -hex 24) HUBSPOT_ACCESS_TOKEN=pat-… pqlkit serve --model your-model.yaml --host 0.0.0.0 --handoffs'
+  ])
+    .addOption(model())
+    .option('--port <n>', 'the port to listen on (default: 8787)')
+    .option('--host <host>', 'the address to listen on (default: 127.0.0.1)')
+    .option('--group-type <type>', 'the PostHog group type that is the company (default: company)')
+    .option(...HANDOFFS)
+    .action(
+      act((options: { model: string; port?: string; host?: string; groupType?: string; handoffs?: boolean }) =>
+        serveCommand(io, io.env, { model: options.model, port: options.port, host: options.host, 'group-type': options.groupType, handoffs: options.handoffs })
+      )
+    )
+
+  command('backtest', '--model <file> --events <file> --outcomes <file> [options]', 'how well the score predicted conversion: by bucket and tier, lift per rule, a suggested threshold and points', [
+    'pqlkit backtest --model examples/project-management.yaml --events examples/sample-events.jsonl --outcomes examples/sample-outcomes.csv',
+    'pqlkit backtest --model examples/project-management.yaml --events examples/sample-events.jsonl --outcomes examples/sample-outcomes.csv --lead 7d --html report.html'
+  ])
+    .addOption(model())
+    .addOption(events())
+    .addOption(required('--outcomes <file>', 'who converted and when: email,converted_at (or company,converted_at)'))
+    .option('--lead <duration>', 'score converters this long before they converted, such as 7d (default: 0d)')
+    .option('--as-of <iso>', 'score the others at this ISO 8601 date-time (default: the end of the data)')
+    .option('--subject <kind>', 'contact or company (default: contact)')
+    .option('--html <file>', 'also write the report as one self-contained HTML page')
+    .option('--json', 'print the report as one object instead of tables')
+    .action(
+      act((options: { model: string; events: string; outcomes: string; lead?: string; asOf?: string; subject?: string; html?: string; json?: boolean }) =>
+        backtestCommand(io, { ...options, 'as-of': options.asOf })
+      )
+    )
+
+  command('generate', '[options]', 'write a seeded synthetic event stream (JSON Lines) to stdout; with no options, exactly examples/sample-events.jsonl', [
+    'pqlkit generate > events.jsonl',
+    'pqlkit generate --profile analytics --users 1000 --days 60 --seed 7 --outcomes outcomes.csv --favour "Dashboard Shared,SQL Query Run" > events.jsonl'
+  ])
+    .option('--profile <profile>', 'project-management, analytics or async-video (default: project-management)')
+    .option('--users <n>', 'how many users (default: 300)')
+    .option('--days <n>', 'how many days, at most 90 (default: 30)')
+    .option('--end <iso>', 'when the stream ends (default: 2026-11-01T00:00:00Z)')
+    .option('--seed <n>', 'the random seed (default: 42)')
+    .option('--outcomes <file>', 'also write who converted, by a known ground truth, as a CSV file')
+    .option('--favour <events>', 'with --outcomes: the track events that raise the odds of converting, comma-separated')
+    .action(act((options: Record<string, string | undefined>) => generateCommand(io, options)))
+
+  return root
+}
+
+/** Runs the CLI on `argv` (the arguments after `pqlkit`) and returns the exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const exit = { code: 0 }
+  try {
+    await program(io, exit).parseAsync(argv, { from: 'user' })
+    return exit.code
+  } catch (error) {
+    // Help and version exit 0; every other commander exit is a wrong command line.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2
     if (
       error instanceof ModelError ||
       error instanceof InputError ||
