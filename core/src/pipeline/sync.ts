@@ -42,9 +42,12 @@ type Resolved = { person: Person; key: string; record?: StoredRecord; events: In
  */
 export class Pipeline {
   private bootstrapped: Promise<BootstrapReport> | undefined
-  private readonly locks = new KeyedLock()
 
-  constructor(private readonly parts: PipelineParts) {}
+  /** `locks`: shared by the pipelines of one destination whose model grows (Segment's mappings). */
+  constructor(
+    private readonly parts: PipelineParts,
+    private readonly locks = new KeyedLock()
+  ) {}
 
   get api(): HubSpotCalls {
     return this.parts.api

@@ -2,7 +2,8 @@ import { defaultValues, DestinationDefinition, InvalidAuthenticationError } from
 import type { Settings } from './generated-types'
 import groupCompany from './groupCompany'
 import identifyContact from './identifyContact'
-import { hubspotBaseUrl, modelFrom } from './pipeline'
+import mapEventToProperty from './mapEventToProperty'
+import { checkModelSetting, hubspotBaseUrl } from './pipeline'
 import trackEvent from './trackEvent'
 
 const destination: DestinationDefinition<Settings> = {
@@ -42,7 +43,7 @@ const destination: DestinationDefinition<Settings> = {
       }
     },
     testAuthentication: async (request, { settings }) => {
-      modelFrom(settings)
+      checkModelSetting(settings)
       const response = await request(`${hubspotBaseUrl()}/crm/v3/objects/contacts?limit=1`, {
         method: 'GET',
         headers: { authorization: `Bearer ${settings.accessToken}` },
@@ -65,7 +66,7 @@ const destination: DestinationDefinition<Settings> = {
     },
     { name: 'Group Calls', subscribe: 'type = "group"', partnerAction: 'groupCompany', mapping: defaultValues(groupCompany.fields), type: 'automatic' }
   ],
-  actions: { trackEvent, identifyContact, groupCompany }
+  actions: { trackEvent, identifyContact, groupCompany, mapEventToProperty }
 }
 
 export default destination
