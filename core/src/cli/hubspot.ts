@@ -46,18 +46,18 @@ function callSummary(sync: Pipeline): string {
   )
 }
 
-export async function bootstrapCommand(io: Io, env: Env, options: { model: string }): Promise<number> {
-  const sync = syncFromEnv(env, readModel(io, options.model), false)
+export async function bootstrapCommand(io: Io, env: Env, options: { model: string; mappings?: string }): Promise<number> {
+  const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), false)
   const report = await sync.bootstrap()
   for (const created of report.created) io.stdout.write(`created ${created}\n`)
   io.stdout.write(`${report.created.length} created, ${report.existing} already there\n`)
   return 0
 }
 
-export type SyncCommandOptions = { model: string; events: string; handoffs?: boolean; now?: string; 'batch-size'?: string }
+export type SyncCommandOptions = { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; 'batch-size'?: string }
 
 export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions): Promise<number> {
-  const model = readModel(io, options.model)
+  const model = readModel(io, options.model, options.mappings)
   const now = parseNow(options.now)
   const batchSize = Number(options['batch-size'] ?? 1000)
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError('--batch-size takes a whole number')
@@ -101,9 +101,9 @@ export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions)
 export async function sweepCommand(
   io: Io,
   env: Env,
-  options: { model: string; now?: string; handoffs?: boolean; horizon?: string }
+  options: { model: string; mappings?: string; now?: string; handoffs?: boolean; horizon?: string }
 ): Promise<number> {
-  const sync = syncFromEnv(env, readModel(io, options.model), options.handoffs === true)
+  const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), options.handoffs === true)
   const bar = progress(io.stderr, 'sweeping')
   const horizonDays = options.horizon === undefined ? undefined : Number.parseInt(options.horizon, 10)
   const report = await sync.sweep(parseNow(options.now) ?? Date.now(), {

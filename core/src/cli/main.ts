@@ -28,6 +28,7 @@ function required(flags: string, description: string): Option {
 }
 
 const model = () => required('--model <file>', 'the model, YAML or JSON')
+const MAPPINGS = ['--mappings <file>', 'mappings of events to properties, JSON (docs/mappings.md), merged into the model'] as const
 const events = () => required('--events <file>', 'events as JSON Lines in Segment’s spec')
 const NOW = ['--now <iso>', 'evaluate as of this ISO 8601 date-time (default: now)'] as const
 const HANDOFFS = ['--handoffs', 'send the hand-offs that fire (Slack, HubSpot tasks)'] as const
@@ -109,7 +110,8 @@ function program(io: Io, exit: { code: number }): Command {
     'pqlkit validate examples/project-management.yaml'
   ])
     .argument('<model>', 'the model, YAML or JSON')
-    .action(act((model: string) => validateCommand(io, model)))
+    .option(...MAPPINGS)
+    .action(act((model: string, options: { mappings?: string }) => validateCommand(io, model, options.mappings)))
 
   command('simulate', '--model <file> --events <file> [options]', 'score events offline, as a real-time replay, and print the leaderboard and tiers', [
     'pqlkit simulate --model examples/project-management.yaml --events examples/sample-events.jsonl',
@@ -119,13 +121,15 @@ function program(io: Io, exit: { code: number }): Command {
     .addOption(events())
     .option('--now <iso>', 'evaluate every subject as of this ISO 8601 date-time (default: the latest event)')
     .option('--json', 'print one object per subject instead of tables')
-    .action(act((options: { model: string; events: string; now?: string; json?: boolean }) => simulateCommand(io, options)))
+    .option(...MAPPINGS)
+    .action(act((options: { model: string; mappings?: string; events: string; now?: string; json?: boolean }) => simulateCommand(io, options)))
 
   command('bootstrap', '--model <file>', 'create the HubSpot property groups and every property the model needs (idempotent)', [
     'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit bootstrap --model your-model.yaml'
   ])
     .addOption(model())
-    .action(act((options: { model: string }) => bootstrapCommand(io, io.env, options)))
+    .option(...MAPPINGS)
+    .action(act((options: { model: string; mappings?: string }) => bootstrapCommand(io, io.env, options)))
 
   command('sync', '--model <file> --events <file> [options]', 'send events (a backfill or replay) through the hosts’ pipeline into HubSpot', [
     'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit sync --model your-model.yaml --events events.jsonl',
@@ -136,9 +140,10 @@ function program(io: Io, exit: { code: number }): Command {
     .option(...HANDOFFS)
     .option(...NOW)
     .option('--batch-size <n>', 'events per pipeline batch (default: 1000)')
+    .option(...MAPPINGS)
     .action(
-      act((options: { model: string; events: string; handoffs?: boolean; now?: string; batchSize?: string }) =>
-        syncCommand(io, io.env, { model: options.model, events: options.events, handoffs: options.handoffs, now: options.now, 'batch-size': options.batchSize })
+      act((options: { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; batchSize?: string }) =>
+        syncCommand(io, io.env, { model: options.model, mappings: options.mappings, events: options.events, handoffs: options.handoffs, now: options.now, 'batch-size': options.batchSize })
       )
     )
 
@@ -150,7 +155,8 @@ function program(io: Io, exit: { code: number }): Command {
     .option(...NOW)
     .option(...HANDOFFS)
     .option('--horizon <days>', 'how far back a subject must have been active (default: 180)')
-    .action(act((options: { model: string; now?: string; handoffs?: boolean; horizon?: string }) => sweepCommand(io, io.env, options)))
+    .option(...MAPPINGS)
+    .action(act((options: { model: string; mappings?: string; now?: string; handoffs?: boolean; horizon?: string }) => sweepCommand(io, io.env, options)))
 
   command('serve', '--model <file> [options]', 'receive PostHog’s HTTP Webhook destination on POST /posthog (needs PQLKIT_SERVE_SECRET)', [
     'PQLKIT_SERVE_SECRET=$(openssl rand -hex 24) HUBSPOT_ACCESS_TOKEN=pat-… pqlkit serve --model your-model.yaml --host 0.0.0.0 --handoffs'
@@ -160,9 +166,10 @@ function program(io: Io, exit: { code: number }): Command {
     .option('--host <host>', 'the address to listen on (default: 127.0.0.1)')
     .option('--group-type <type>', 'the PostHog group type that is the company (default: company)')
     .option(...HANDOFFS)
+    .option(...MAPPINGS)
     .action(
-      act((options: { model: string; port?: string; host?: string; groupType?: string; handoffs?: boolean }) =>
-        serveCommand(io, io.env, { model: options.model, port: options.port, host: options.host, 'group-type': options.groupType, handoffs: options.handoffs })
+      act((options: { model: string; mappings?: string; port?: string; host?: string; groupType?: string; handoffs?: boolean }) =>
+        serveCommand(io, io.env, { model: options.model, mappings: options.mappings, port: options.port, host: options.host, 'group-type': options.groupType, handoffs: options.handoffs })
       )
     )
 
@@ -178,8 +185,9 @@ function program(io: Io, exit: { code: number }): Command {
     .option('--subject <kind>', 'contact or company (default: contact)')
     .option('--html <file>', 'also write the report as one self-contained HTML page')
     .option('--json', 'print the report as one object instead of tables')
+    .option(...MAPPINGS)
     .action(
-      act((options: { model: string; events: string; outcomes: string; lead?: string; asOf?: string; subject?: string; html?: string; json?: boolean }) =>
+      act((options: { model: string; mappings?: string; events: string; outcomes: string; lead?: string; asOf?: string; subject?: string; html?: string; json?: boolean }) =>
         backtestCommand(io, { ...options, 'as-of': options.asOf })
       )
     )
