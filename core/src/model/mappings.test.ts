@@ -4,7 +4,7 @@ import { simulate } from '../engine/simulate'
 import { emptyState } from '../engine/state'
 import { ModelError } from './compile'
 import { loadMappings, loadModel } from './load'
-import { Mapping, parseMappings, withMappings } from './mappings'
+import { Mapping, parseMappings, triggerEvents, withMappings } from './mappings'
 
 const SCORES_ONLY = `version: 1
 name: Scores only
@@ -152,5 +152,53 @@ describe('a host that delivers each event once per mapping (Segment)', () => {
     const once = [event('m1', 'reports_created'), event('m1', 'revenue_total', 5)]
     for (let round = 0; round < 2; round++) applyEvents(model.contact, state, once.map((e) => ({ event: e, contact: 'ada@example.com' })), NOW)
     expect(values(state)).toEqual({ events_total: 0, reports_created: 1, revenue_total: 5 })
+  })
+})
+
+describe("Segment's export of the destination's subscriptions", () => {
+  it('reads the event names of a trigger as the builder writes it, and nothing else', () => {
+    expect(triggerEvents('type = "track" and event = "Report Created"')).toEqual(['Report Created'])
+    expect(triggerEvents('type = "track" and (event = "A" or event = "B \\"quoted\\"")')).toEqual(['A', 'B "quoted"'])
+    expect(triggerEvents('event = "A"')).toEqual(['A'])
+    expect(triggerEvents('type = "track" and properties.plan = "pro"')).toBeUndefined()
+    expect(triggerEvents('type = "identify"')).toBeUndefined()
+  })
+
+  it('gives the mappings its mapping subscriptions save, in either form, skipping the other actions', () => {
+    expect(
+      parseMappings([
+        { partnerAction: 'trackEvent', subscribe: 'type = "track"', mapping: {} },
+        {
+          partnerAction: 'mapEventToProperty',
+          subscribe: 'type = "track" and event = "Order Completed"',
+          mapping: { property: 'revenue_total', aggregation: 'sum', window: '', value: { '@path': '$.properties.amount' }, message_id: { '@path': '$.messageId' } }
+        },
+        {
+          actionSlug: 'mapEventToProperty',
+          trigger: 'type = "track" and event = "Plan Changed"',
+          settings: { property: 'plan', object: 'contact', aggregation: 'latest', window: '30d', value: { '@path': '$.properties.plan' } }
+        }
+      ])
+    ).toEqual([
+      { property: 'revenue_total', object: 'contact', aggregation: 'sum', event: 'Order Completed', value: 'amount' },
+      { property: 'plan', object: 'contact', aggregation: 'latest', event: 'Plan Changed', value: 'plan' }
+    ])
+  })
+
+  it('names a trigger it cannot replay, and a bad field, at their subscription', () => {
+    expect(
+      problems(() =>
+        parseMappings(
+          [
+            { partnerAction: 'mapEventToProperty', subscribe: 'type = "track" and properties.x = 1', mapping: { property: 'x', aggregation: 'flag' } },
+            { partnerAction: 'mapEventToProperty', subscribe: 'event = "A"', mapping: { property: 'y', aggregation: 'sum' } }
+          ],
+          'export.json'
+        )
+      )
+    ).toEqual([
+      'export.json: [0].subscribe: pqlkit replays triggers on event names only, such as type = "track" and event = "Report Created" (joined with or); got "type = \\"track\\" and properties.x = 1"',
+      'export.json: [1].value: sum needs the value to read, such as amount'
+    ])
   })
 })

@@ -89,19 +89,96 @@ export function mappingSignal(mapping: Mapping): SignalDocument {
   }
 }
 
-/** Mappings checked against their schema; every problem with its path (`[index, field]`), thrown as a ModelError of `source`. */
-export function parseMappings(input: unknown, source = 'mappings'): Mapping[] {
-  const result = MappingsDocument.safeParse(input)
-  if (!result.success) {
-    throw new ModelError(
-      result.error.issues.map((issue) => ({ path: issue.path as (string | number)[], message: issue.message })),
-      source
-    )
-  }
-  return result.data
-}
+/** The action a Segment subscription runs for a mapping (destinations/segment/src/mapEventToProperty). */
+export const SEGMENT_MAPPING_ACTION = 'mapEventToProperty'
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/**
+ * The event names of a Segment trigger as its builder writes them: `type = "track" and
+ * event = "Report Created"`, or several events joined with `or`. Undefined for any other
+ * trigger, which an offline replay cannot follow.
+ */
+export function triggerEvents(trigger: string): string[] | undefined {
+  const text = trigger
+    .trim()
+    .replace(/^type\s*=\s*"track"\s+and\s+/, '')
+    .replace(/^\((.*)\)$/s, '$1')
+  const names: string[] = []
+  for (const part of text.split(/\s+or\s+/)) {
+    const match = /^\(?\s*event\s*=\s*"((?:[^"\\]|\\.)*)"\s*\)?$/.exec(part.trim())
+    if (!match) return undefined
+    names.push(match[1].replace(/\\(.)/g, '$1'))
+  }
+  return names
+}
+
+/**
+ * A Segment subscription of the mapping action, as Segment's export holds it (the Public API's
+ * `actionSlug`/`trigger`/`settings`, or actions-core's `partnerAction`/`subscribe`/`mapping`),
+ * as the mapping it saves; its trigger gives the event.
+ */
+function fromSegmentSubscription(subscription: Record<string, unknown>): { mapping?: unknown; problem?: { path: string; message: string } } {
+  if ((subscription.actionSlug ?? subscription.partnerAction) !== SEGMENT_MAPPING_ACTION) return {}
+  const triggerKey = 'trigger' in subscription ? 'trigger' : 'subscribe'
+  const trigger = subscription[triggerKey]
+  const events = typeof trigger === 'string' ? triggerEvents(trigger) : undefined
+  if (!events) {
+    return {
+      problem: {
+        path: triggerKey,
+        message: `pqlkit replays triggers on event names only, such as type = "track" and event = "Report Created" (joined with or); got ${JSON.stringify(trigger)}`
+      }
+    }
+  }
+  const fields = isObject(subscription.settings) ? subscription.settings : isObject(subscription.mapping) ? subscription.mapping : {}
+  const { property, object, aggregation, window, value } = fields
+  const aggregates = typeof aggregation === 'string' ? aggregation : undefined
+  return {
+    mapping: {
+      property,
+      ...(object === undefined ? {} : { object }),
+      aggregation,
+      event: events.length === 1 ? events[0] : events,
+      // Segment keeps a hidden field's value: only what the aggregation takes is the mapping's.
+      ...(window && WINDOWED.has(aggregates as Aggregation) ? { window } : {}),
+      ...(value !== undefined && VALUED.has(aggregates as Aggregation) ? { value } : {})
+    }
+  }
+}
+
+/**
+ * Mappings checked against their schema: a list of mappings, or Segment's export of the
+ * destination's subscriptions (the mapping action's are read, the others skipped). Every
+ * problem with its path (`[index, field]`), thrown as a ModelError of `source`.
+ */
+export function parseMappings(input: unknown, source = 'mappings'): Mapping[] {
+  const issues: ModelIssue[] = []
+  const elements = Array.isArray(input) ? input : undefined
+  const kept: number[] = []
+  const documents = elements?.flatMap((element, index) => {
+    const segment = isObject(element) && ('partnerAction' in element || 'actionSlug' in element)
+    if (!segment) {
+      kept.push(index)
+      return [element]
+    }
+    const { mapping, problem } = fromSegmentSubscription(element)
+    if (problem) issues.push({ path: [index, problem.path], message: problem.message })
+    if (mapping === undefined) return []
+    kept.push(index)
+    return [mapping]
+  })
+  const result = MappingsDocument.safeParse(documents ?? input)
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const [at, ...rest] = issue.path as (string | number)[]
+      const path = typeof at === 'number' ? [kept[at], ...rest] : (issue.path as (string | number)[])
+      issues.push({ path, message: issue.message })
+    }
+  }
+  if (issues.length > 0) throw new ModelError(issues, source)
+  return result.data!
+}
 
 /**
  * The model document with the mappings' signals added to its contact or company section, for
