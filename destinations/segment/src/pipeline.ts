@@ -98,8 +98,15 @@ export function syncFor(settings: Settings, mapping?: Mapping): Pipeline {
   if (mapping) mappings.set(mapping.property, mapping)
   const modelKey = fingerprint(JSON.stringify([...mappings.values()].sort((a, b) => (a.property < b.property ? -1 : 1))))
   if (entry.current?.key !== modelKey) {
-    // Compiled before the mapping is kept: one that clashes with the model is refused alone.
-    const model = modelFrom(settings, [...mappings.values()])
+    // A mapping is kept once it compiles with the model, or the model waits for other mappings
+    // still: one that clashes with the model is refused alone.
+    let model: Model
+    try {
+      model = modelFrom(settings, [...mappings.values()])
+    } catch (error) {
+      if (error instanceof RetryableError) entry.mappings = mappings
+      throw error
+    }
     entry.mappings = mappings
     entry.current = {
       key: modelKey,
@@ -150,8 +157,18 @@ export async function performMany<P extends object>(
   toProductEvent: (payload: P) => ProductEvent,
   mapping?: Mapping
 ): Promise<MultiStatusResponse> {
-  const report = await send(settings, payloads.map(toProductEvent), mapping)
   const response = new MultiStatusResponse()
+  let report: SyncReport
+  try {
+    report = await send(settings, payloads.map(toProductEvent), mapping)
+  } catch (error) {
+    // A model waiting for a mapping's first event (`modelFrom`): every record goes again.
+    if (!(error instanceof RetryableError)) throw error
+    payloads.forEach((payload, index) =>
+      response.setErrorResponseAtIndex(index, { status: 503, errortype: 'RETRYABLE_ERROR', errormessage: error.message, sent: payload as JSONLikeObject })
+    )
+    return response
+  }
   report.results.forEach((result, index) => {
     const sent = payloads[index] as JSONLikeObject
     if (result.status === 'ok') {
