@@ -69,6 +69,15 @@ export const MappingsDocument = z.array(MappingDocument, { error: 'expected a li
 
 export type Mapping = z.output<typeof MappingDocument>
 
+/** The mappings' JSON Schema (core/schema/mappings.schema.json), for editors and the hosts' JSON inputs. */
+export function mappingsJsonSchema(): Record<string, unknown> {
+  return {
+    ...(z.toJSONSchema(MappingsDocument, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>),
+    title: 'pqlkit mappings',
+    description: 'Events mapped to HubSpot properties, each one of the model signals (docs/mappings.md).'
+  }
+}
+
 /** The model signal a mapping stands for: `{ count: "Report Created", window: "30d" }`. */
 export function mappingSignal(mapping: Mapping): SignalDocument {
   const { aggregation, event, window, value } = mapping
