@@ -169,16 +169,20 @@ const TRAIT_VALUE_TYPES: Record<TraitType, ValueType> = {
 }
 
 export type CompileOptions = {
-  /** Signals that count only the events a host delivers for them (see `Signal.deliveredPerMapping`). */
-  deliveredPerMapping?: ReadonlySet<string>
+  /**
+   * The signals mappings define, with their fingerprints (`mappingFingerprint`): the same in
+   * every host, though Segment's destination never sees a mapping's event or value path.
+   */
+  mapped?: ReadonlyMap<string, string>
+  /** The mapped signals count only the events a host delivers for them (see `Signal.deliveredPerMapping`). */
+  deliveredPerMapping?: boolean
 }
 
 export function compileModel(document: ModelDocument, options: CompileOptions = {}): Model {
   const issues: ModelIssue[] = []
-  const perMapping = options.deliveredPerMapping ?? new Set<string>()
-  const contact = compileSection('contact', document.signals, document.scores, [], issues, perMapping)
+  const contact = compileSection('contact', document.signals, document.scores, [], issues, options)
   const company = document.company
-    ? compileSection('company', document.company.signals, document.company.scores, ['company'], issues, perMapping)
+    ? compileSection('company', document.company.signals, document.company.scores, ['company'], issues, options)
     : undefined
   const handoffs = document.handoff.map((handoff, index) => compileHandoff(handoff, ['handoff', index], contact, issues))
   if (issues.length > 0) throw new ModelError(issues)
@@ -198,7 +202,7 @@ function compileSection(
   scoreDocuments: ScoreDocument[],
   base: (string | number)[],
   issues: ModelIssue[],
-  perMapping: ReadonlySet<string>
+  options: CompileOptions
 ): Section {
   const taken = new Map<string, string>()
   const claim = (name: string, owner: string, path: (string | number)[]) => {
@@ -215,7 +219,11 @@ function compileSection(
     const path = [...base, 'signals', name]
     claim(name, `signal ${name}`, path)
     const signal = compileSignal(name, document, path, issues)
-    if (perMapping.has(name)) signal.deliveredPerMapping = true
+    const mapped = options.mapped?.get(name)
+    if (mapped !== undefined) {
+      signal.fingerprint = mapped
+      if (options.deliveredPerMapping) signal.deliveredPerMapping = true
+    }
     return signal
   })
   const signalTypes = new Map(signals.map((signal) => [signal.name, signal.valueType]))

@@ -1,6 +1,6 @@
 import { Document, isNode, LineCounter, parseDocument } from 'yaml'
 import { CompileOptions, compileModel, Model, ModelError, ModelIssue } from './compile'
-import { Mapping, parseMappings, withMappings } from './mappings'
+import { Mapping, mappingFingerprint, parseMappings, withMappings } from './mappings'
 import { ModelDocument } from './schema'
 
 /** YAML or JSON text (JSON is YAML) parsed, with a locator that adds line and column to an issue's path. */
@@ -46,9 +46,10 @@ function located<T>(locate: (issue: ModelIssue) => ModelIssue, source: string, p
  * field), with the signals of `mappings` (docs/mappings.md) added. Every problem is reported
  * at once, each with its path and, for text, its line and column.
  */
-export function loadModel(text: string, source = 'model', mappings: Mapping[] = [], options: CompileOptions = {}): Model {
+export function loadModel(text: string, source = 'model', mappings: Mapping[] = [], options: Pick<CompileOptions, 'deliveredPerMapping'> = {}): Model {
   const { value, locate } = parseLocated(text, source)
-  return located(locate, source, () => parseModel(withMappings(value, mappings), source, options))
+  const mapped = new Map(mappings.map((mapping) => [mapping.property, mappingFingerprint(mapping)]))
+  return located(locate, source, () => parseModel(withMappings(value, mappings), source, { ...options, mapped }))
 }
 
 /** Loads mappings (a JSON or YAML list) with located errors. */

@@ -129,9 +129,7 @@ describe('a host that delivers each event once per mapping (Segment)', () => {
     { property: 'reports_created', aggregation: 'count', event: '*' },
     { property: 'revenue_total', aggregation: 'sum', event: '*', value: 'value' }
   ])
-  const model = loadModel('version: 1\nname: x\nsignals:\n  events_total: { count: "*" }\n', 'model', mappings, {
-    deliveredPerMapping: new Set(mappings.map((mapping) => mapping.property))
-  })
+  const model = loadModel('version: 1\nname: x\nsignals:\n  events_total: { count: "*" }\n', 'model', mappings, { deliveredPerMapping: true })
   const event = (messageId: string, mapping?: string, value?: unknown) =>
     validateEvent(
       { kind: 'track', messageId, timestamp: '2026-01-09T10:00:00.000Z', email: 'ada@example.com', event: 'Report Created', properties: { value }, mapping },
@@ -200,5 +198,20 @@ describe("Segment's export of the destination's subscriptions", () => {
       'export.json: [0].subscribe: pqlkit replays triggers on event names only, such as type = "track" and event = "Report Created" (joined with or); got "type = \\"track\\" and properties.x = 1"',
       'export.json: [1].value: sum needs the value to read, such as amount'
     ])
+  })
+})
+
+describe('a mapped signal’s state across hosts', () => {
+  it('is kept under the same fingerprint whether the host knows the event and value path (CLI, PostHog) or not (Segment)', () => {
+    const known = loadModel(SCORES_ONLY, 'model', MAPPINGS)
+    const segment = loadModel(
+      SCORES_ONLY,
+      'model',
+      parseMappings(MAPPINGS.map(({ event: _, value, ...rest }) => ({ ...rest, event: '*', ...(value ? { value: 'value' } : {}) }))),
+      { deliveredPerMapping: true }
+    )
+    expect(segment.contact.signals.map((signal) => signal.fingerprint)).toEqual(known.contact.signals.map((signal) => signal.fingerprint))
+    const windowChanged = loadModel(SCORES_ONLY, 'model', [{ ...MAPPINGS[0], window: '7d' }, ...MAPPINGS.slice(1)])
+    expect(windowChanged.contact.signals[0].fingerprint).not.toBe(known.contact.signals[0].fingerprint)
   })
 })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { fingerprint } from '../hash'
 import { ModelError, ModelIssue } from './compile'
 import { EventNames, PropertyName, PropertyPath, SignalDocument, Window } from './schema'
 
@@ -76,6 +77,15 @@ export function mappingsJsonSchema(): Record<string, unknown> {
     title: 'pqlkit mappings',
     description: 'Events mapped to HubSpot properties, each one of the model signals (docs/mappings.md).'
   }
+}
+
+/**
+ * A mapped signal's fingerprint (its state restarts when it changes): its record, aggregation
+ * and window, which every host sees; not its event or value path, which Segment's trigger and
+ * `@path` resolve before the destination sees a payload.
+ */
+export function mappingFingerprint(mapping: Mapping): string {
+  return fingerprint(JSON.stringify(['mapping', mapping.object, mapping.aggregation, mapping.window ?? null]))
 }
 
 /** The model signal a mapping stands for: `{ count: "Report Created", window: "30d" }`. */

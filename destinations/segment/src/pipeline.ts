@@ -43,7 +43,7 @@ const invalidModel = (issues: ModelIssue[]) =>
  */
 export function modelFrom(settings: Settings, mappings: Mapping[] = []): Model {
   try {
-    return loadModel(settings.model, 'model', mappings, { deliveredPerMapping: new Set(mappings.map((mapping) => mapping.property)) })
+    return loadModel(settings.model, 'model', mappings, { deliveredPerMapping: true })
   } catch (error) {
     if (!(error instanceof ModelError)) throw error
     if (error.source !== 'model') {
