@@ -158,6 +158,7 @@ describe("Segment's export of the destination's subscriptions", () => {
     expect(triggerEvents('type = "track" and event = "Report Created"')).toEqual(['Report Created'])
     expect(triggerEvents('type = "track" and (event = "A" or event = "B \\"quoted\\"")')).toEqual(['A', 'B "quoted"'])
     expect(triggerEvents('event = "A"')).toEqual(['A'])
+    expect(triggerEvents('type = "track"')).toEqual(['*'])
     expect(triggerEvents('type = "track" and properties.plan = "pro"')).toBeUndefined()
     expect(triggerEvents('type = "identify"')).toBeUndefined()
   })

@@ -119,6 +119,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
  * trigger, which an offline replay cannot follow.
  */
 export function triggerEvents(trigger: string): string[] | undefined {
+  if (/^type\s*=\s*"track"$/.test(trigger.trim())) return ['*']
   const text = trigger
     .trim()
     .replace(/^type\s*=\s*"track"\s+and\s+/, '')
