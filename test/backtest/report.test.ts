@@ -5,12 +5,12 @@ import { pathToFileURL } from 'node:url'
 import { BrowserContext, chromium, Page } from 'playwright-core'
 import { runCaptured } from '@pqlkit/core'
 import { REPO_ROOT } from '../repo-root'
+import { bundledChromium } from './chromium'
 
 /**
- * The HTML report in a real browser: Debian's Chromium, headless, driven by playwright-core.
- * The machine has no network, so nothing that could phone home is left on.
+ * The HTML report in a real browser: the Chromium that `npm ci` installs (./chromium.ts),
+ * headless, driven by playwright-core. Nothing that could phone home is left on.
  */
-const CHROMIUM = '/usr/bin/chromium'
 const ARGS = [
   '--headless',
   '--no-sandbox',
@@ -59,7 +59,8 @@ describe('the backtest HTML report in headless Chromium', () => {
     )
     expect(result.code).toBe(0)
     report = JSON.parse(result.stdout)
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: ARGS })
+    const browser = await bundledChromium()
+    context = await chromium.launchPersistentContext(join(dir, 'profile'), { ...browser, headless: true, args: ARGS })
   }, 60_000)
 
   afterAll(async () => {

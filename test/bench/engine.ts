@@ -1,15 +1,15 @@
 import {
   applyEvents,
-  attributeToCompanies,
-  AttributedEvent,
+  applyToContacts,
   decodeState,
   emptyState,
   encodeState,
   evaluateContact,
-  evaluateSection,
+  finishBatch,
   Model,
   SegmentMessage,
   segmentMessageToProductEvent,
+  StoredSubject,
   SubjectState,
   ValidEvent,
   validateEvent
@@ -64,9 +64,10 @@ class Peak {
 }
 
 /**
- * The pure part of SPEC §4 per host batch, as the sync runs it: group by subject, decode each
- * subject's state once, apply, attribute to companies, evaluate at the batch's time, encode.
- * States live in a Map of encoded strings, standing in for HubSpot's `pqlkit_state`.
+ * The pure batch step of SPEC §4 per host batch, as the pipeline runs it (`applyToContacts`,
+ * then `finishBatch`): each subject's state decoded once, its events applied, attributed to
+ * companies, every subject evaluated at the batch's time, encoded again. States live in a Map
+ * of encoded strings, standing in for HubSpot's `pqlkit_state`.
  */
 export function incremental(
   model: Model,
@@ -75,9 +76,10 @@ export function incremental(
   options: { codec: boolean } = { codec: true }
 ): EngineRun {
   const stored = new Map<string, string | SubjectState>()
-  const load = (key: string): SubjectState => {
+  const load = (key: string): StoredSubject | undefined => {
     const kept = stored.get(key)
-    return typeof kept === 'object' ? kept : decodeState(kept).state
+    if (kept === undefined) return undefined
+    return { state: typeof kept === 'object' ? kept : decodeState(kept).state, properties: {} }
   }
   const keep = (key: string, state: SubjectState) => stored.set(key, options.codec ? encodeState(state) : state)
   const baseline = heapMb()
@@ -85,27 +87,17 @@ export function incremental(
   const started = process.hrtime.bigint()
   for (const batch of batches(events, batchSize)) {
     const now = batch[batch.length - 1].event.at
-    const companies = new Map<string, AttributedEvent[]>()
-    for (const [key, items] of group(batch, (item) => item.key)) {
-      const state = load(key)
-      const applied = applyEvents(model.contact, state, items.map(({ event }) => ({ event, contact: key })), now)
-      for (const [company, attributed] of attributeToCompanies(model, state, key, key.includes('@') ? key : undefined, applied.accepted)) {
-        const list = companies.get(company)
-        if (list) list.push(...attributed)
-        else companies.set(company, attributed)
-      }
-      evaluateContact(model, state, now, {})
-      keep(key, state)
-    }
-    if (model.company) {
-      for (const [company, attributed] of companies) {
-        const key = `company:${company}`
-        const state = load(key)
-        applyEvents(model.company, state, attributed, now)
-        evaluateSection(model.company, state, now)
-        keep(key, state)
-      }
-    }
+    const contacts = [...group(batch, (item) => item.key)].map(([key, items]) => ({
+      key,
+      email: key.includes('@') ? key : undefined,
+      stored: load(key),
+      events: items.map(({ event }, index) => ({ index, event }))
+    }))
+    const applied = applyToContacts(model, contacts, now)
+    const companies = new Map([...applied.companyEvents.keys()].map((key) => [key, load(`company:${key}`)]))
+    const outcome = finishBatch(model, applied, companies, now)
+    for (const contact of outcome.contacts) keep(contact.key, contact.state)
+    for (const company of outcome.companies) keep(`company:${company.key}`, company.state)
     peak.sample()
   }
   return result(events.length, started, peak, () => stored.size, baseline)

@@ -46,15 +46,22 @@ function callSummary(sync: Pipeline): string {
   )
 }
 
-export async function bootstrapCommand(io: Io, env: Env, options: { model: string; mappings?: string }): Promise<number> {
+/** `--json`: the data a command printed as text, as one object on one line. */
+const json = (io: Io, value: object) => io.stdout.write(`${JSON.stringify(value)}\n`)
+
+export async function bootstrapCommand(io: Io, env: Env, options: { model: string; mappings?: string; json?: boolean }): Promise<number> {
   const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), false)
   const report = await sync.bootstrap()
+  if (options.json) {
+    json(io, { created: report.created, existing: report.existing })
+    return 0
+  }
   for (const created of report.created) io.stdout.write(`created ${created}\n`)
   io.stdout.write(`${report.created.length} created, ${report.existing} already there\n`)
   return 0
 }
 
-export type SyncCommandOptions = { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; 'batch-size'?: string }
+export type SyncCommandOptions = { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; 'batch-size'?: string; json?: boolean }
 
 export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions): Promise<number> {
   const model = readModel(io, options.model, options.mappings)
@@ -89,19 +96,30 @@ export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions)
   }
   bar.stop()
   for (const problem of problems) io.stderr.write(`${problem}\n`)
-  io.stdout.write(
-    `${totals.ok} events synced, ${totals.invalid + file.errors.length} invalid, ${totals.retryable} to retry; ` +
-      `${totals.contacts} contact and ${totals.companies} company writes; ${totals.handoffs} hand-offs sent\n`
-  )
-  io.stdout.write(callSummary(sync))
+  const invalid = totals.invalid + file.errors.length
+  if (options.json) {
+    json(io, {
+      events: { synced: totals.ok, invalid, retryable: totals.retryable },
+      writes: { contacts: totals.contacts, companies: totals.companies },
+      handoffs: totals.handoffs,
+      problems,
+      calls: sync.api.transport.stats
+    })
+  } else {
+    io.stdout.write(
+      `${totals.ok} events synced, ${invalid} invalid, ${totals.retryable} to retry; ` +
+        `${totals.contacts} contact and ${totals.companies} company writes; ${totals.handoffs} hand-offs sent\n`
+    )
+    io.stdout.write(callSummary(sync))
+  }
   if (totals.retryable > 0) io.stderr.write('re-run the same command to retry: processed events are never counted twice\n')
-  return totals.invalid + totals.retryable + file.errors.length > 0 ? 1 : 0
+  return invalid + totals.retryable > 0 ? 1 : 0
 }
 
 export async function sweepCommand(
   io: Io,
   env: Env,
-  options: { model: string; mappings?: string; now?: string; handoffs?: boolean; horizon?: string }
+  options: { model: string; mappings?: string; now?: string; handoffs?: boolean; horizon?: string; json?: boolean }
 ): Promise<number> {
   const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), options.handoffs === true)
   const bar = progress(io.stderr, 'sweeping')
@@ -112,6 +130,10 @@ export async function sweepCommand(
   })
   bar.stop()
   for (const problem of report.problems) io.stderr.write(`${problem}\n`)
+  if (options.json) {
+    json(io, { examined: report.examined, changed: report.changed, problems: report.problems, calls: sync.api.transport.stats })
+    return 0
+  }
   io.stdout.write(`${report.examined} subjects re-evaluated, ${report.changed} written\n`)
   io.stdout.write(callSummary(sync))
   return 0

@@ -32,6 +32,7 @@ const MAPPINGS = ['--mappings <file>', 'mappings of events to properties, JSON (
 const events = () => required('--events <file>', 'events as JSON Lines in Segment’s spec')
 const NOW = ['--now <iso>', 'evaluate as of this ISO 8601 date-time (default: now)'] as const
 const HANDOFFS = ['--handoffs', 'send the hand-offs that fire (Slack, HubSpot tasks)'] as const
+const JSON_DATA = ['--json', 'print the summary as one JSON object instead of text'] as const
 
 const ENVIRONMENT = `
 Environment:
@@ -129,7 +130,8 @@ function program(io: Io, exit: { code: number }): Command {
   ])
     .addOption(model())
     .option(...MAPPINGS)
-    .action(act((options: { model: string; mappings?: string }) => bootstrapCommand(io, io.env, options)))
+    .option(...JSON_DATA)
+    .action(act((options: { model: string; mappings?: string; json?: boolean }) => bootstrapCommand(io, io.env, options)))
 
   command('sync', '--model <file> --events <file> [options]', 'send events (a backfill or replay) through the hosts’ pipeline into HubSpot', [
     'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit sync --model your-model.yaml --events events.jsonl',
@@ -141,9 +143,10 @@ function program(io: Io, exit: { code: number }): Command {
     .option(...NOW)
     .option('--batch-size <n>', 'events per pipeline batch (default: 1000)')
     .option(...MAPPINGS)
+    .option(...JSON_DATA)
     .action(
-      act((options: { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; batchSize?: string }) =>
-        syncCommand(io, io.env, { model: options.model, mappings: options.mappings, events: options.events, handoffs: options.handoffs, now: options.now, 'batch-size': options.batchSize })
+      act((options: { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; batchSize?: string; json?: boolean }) =>
+        syncCommand(io, io.env, { ...options, 'batch-size': options.batchSize })
       )
     )
 
@@ -156,7 +159,8 @@ function program(io: Io, exit: { code: number }): Command {
     .option(...HANDOFFS)
     .option('--horizon <days>', 'how far back a subject must have been active (default: 180)')
     .option(...MAPPINGS)
-    .action(act((options: { model: string; mappings?: string; now?: string; handoffs?: boolean; horizon?: string }) => sweepCommand(io, io.env, options)))
+    .option(...JSON_DATA)
+    .action(act((options: { model: string; mappings?: string; now?: string; handoffs?: boolean; horizon?: string; json?: boolean }) => sweepCommand(io, io.env, options)))
 
   command('serve', '--model <file> [options]', 'receive PostHog’s HTTP Webhook destination on POST /posthog (needs PQLKIT_SERVE_SECRET)', [
     'PQLKIT_SERVE_SECRET=$(openssl rand -hex 24) HUBSPOT_ACCESS_TOKEN=pat-… pqlkit serve --model your-model.yaml --host 0.0.0.0 --handoffs'

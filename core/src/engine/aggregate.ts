@@ -59,10 +59,10 @@ export function scalar(value: unknown): ConditionValue {
 }
 
 function signalState(state: SubjectState, signal: Signal): SignalState {
-  let current = state.s[signal.name]
-  if (!current || current.f !== signal.fingerprint) {
-    current = { f: signal.fingerprint }
-    state.s[signal.name] = current
+  let current = state.signals[signal.name]
+  if (!current || current.fingerprint !== signal.fingerprint) {
+    current = { fingerprint: signal.fingerprint }
+    state.signals[signal.name] = current
   }
   return current
 }
@@ -127,8 +127,8 @@ function matches(signal: Signal, event: ValidEvent): boolean {
 export function applyEvents(section: Section, state: SubjectState, events: AttributedEvent[], now: number): ApplyResult {
   const index = indexOf(section)
   // A few events against up to 500 remembered ids: scanning beats building a set.
-  const seen = events.length > 8 ? new Set(state.m) : undefined
-  const isSeen = (id: string) => (seen ? seen.has(id) : state.m.includes(id))
+  const seen = events.length > 8 ? new Set(state.messageIds) : undefined
+  const isSeen = (id: string) => (seen ? seen.has(id) : state.messageIds.includes(id))
   const today = utcDay(now)
   const result: ApplyResult = { accepted: [], duplicates: 0, rejected: [] }
   const traitKind = section.subject === 'contact' ? 'identify' : 'group'
@@ -154,12 +154,12 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
       }
     }
     seen?.add(id)
-    state.m.push(id)
+    state.messageIds.push(id)
     result.accepted.push(event)
 
     for (const [signal, value] of traitUpdates) {
       const current = signalState(state, signal)
-      if (isNewer(event.at, event.messageId, current.l)) current.l = [value, event.at, event.messageId]
+      if (isNewer(event.at, event.messageId, current.latest)) current.latest = [value, event.at, event.messageId]
     }
     if (section.subject === 'company' && event.kind === 'group') applyCompanyInfo(state, event)
     if (event.kind !== 'track') continue
@@ -173,7 +173,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
       applyToSignal(signal, signalState(state, signal), event, day, contact)
     }
   }
-  if (state.m.length > MAX_MESSAGE_IDS) state.m.splice(0, state.m.length - MAX_MESSAGE_IDS)
+  if (state.messageIds.length > MAX_MESSAGE_IDS) state.messageIds.splice(0, state.messageIds.length - MAX_MESSAGE_IDS)
   pruneWindows(section, state, today)
   return result
 }
@@ -181,7 +181,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
 function applyToSignal(signal: Signal, current: SignalState, event: ValidEvent, day: number, contact: string): void {
   switch (signal.kind) {
     case 'flag':
-      current.n = 1
+      current.total = 1
       return
     case 'count':
     case 'sum': {
@@ -192,10 +192,10 @@ function applyToSignal(signal: Signal, current: SignalState, event: ValidEvent, 
         if (!Number.isFinite(value)) return
         amount = value
       }
-      if (signal.windowDays === undefined) current.n = (current.n ?? 0) + amount
+      if (signal.windowDays === undefined) current.total = (current.total ?? 0) + amount
       else {
-        current.d ??= {}
-        current.d[day] = (current.d[day] ?? 0) + amount
+        current.dailyTotals ??= {}
+        current.dailyTotals[day] = (current.dailyTotals[day] ?? 0) + amount
       }
       return
     }
@@ -210,15 +210,15 @@ function applyToSignal(signal: Signal, current: SignalState, event: ValidEvent, 
       return
     }
     case 'active_days': {
-      current.a ??= []
-      if (!current.a.includes(day)) current.a.push(day)
+      current.activeDays ??= []
+      if (!current.activeDays.includes(day)) current.activeDays.push(day)
       return
     }
     case 'first_seen':
-      if (current.t === undefined || event.at < current.t) current.t = event.at
+      if (current.seenAt === undefined || event.at < current.seenAt) current.seenAt = event.at
       return
     case 'last_seen':
-      if (current.t === undefined || event.at > current.t) current.t = event.at
+      if (current.seenAt === undefined || event.at > current.seenAt) current.seenAt = event.at
       return
     case 'latest': {
       // Like `sum` with a non-number, a value of the wrong type is not the signal's: ignored.
@@ -229,7 +229,7 @@ function applyToSignal(signal: Signal, current: SignalState, event: ValidEvent, 
         if (!(error instanceof ValidationError)) throw error
         return
       }
-      if (value !== undefined && isNewer(event.at, event.messageId, current.l)) current.l = [value, event.at, event.messageId]
+      if (value !== undefined && isNewer(event.at, event.messageId, current.latest)) current.latest = [value, event.at, event.messageId]
       return
     }
   }
@@ -237,13 +237,13 @@ function applyToSignal(signal: Signal, current: SignalState, event: ValidEvent, 
 
 function addDistinct(signal: Signal, current: SignalState, hash: string, day: number): void {
   if (signal.windowDays === undefined) {
-    current.h ??= []
-    if (current.h.length < MAX_DISTINCT && !current.h.includes(hash)) current.h.push(hash)
+    current.distinct ??= []
+    if (current.distinct.length < MAX_DISTINCT && !current.distinct.includes(hash)) current.distinct.push(hash)
     return
   }
   // Keeps the 1,000 values seen most recently (ties: larger hash): a deterministic set for
   // any order of events, and exact whenever fewer than 1,000 fall inside the window.
-  const days = (current.hd ??= {})
+  const days = (current.distinctLastDay ??= {})
   if (Object.prototype.hasOwnProperty.call(days, hash)) {
     days[hash] = Math.max(days[hash], day)
     return
@@ -261,11 +261,11 @@ function addDistinct(signal: Signal, current: SignalState, hash: string, day: nu
 function pruneWindows(section: Section, state: SubjectState, today: number): void {
   for (const signal of section.signals) {
     if (signal.windowDays === undefined) continue
-    const current = state.s[signal.name]
+    const current = state.signals[signal.name]
     if (!current) continue
     const oldest = today - signal.windowDays
-    if (current.d) for (const day of Object.keys(current.d)) if (Number(day) <= oldest) delete current.d[day]
-    if (current.a) current.a = current.a.filter((day) => day > oldest)
+    if (current.dailyTotals) for (const day of Object.keys(current.dailyTotals)) if (Number(day) <= oldest) delete current.dailyTotals[day]
+    if (current.activeDays) current.activeDays = current.activeDays.filter((day) => day > oldest)
   }
 }
 
@@ -281,42 +281,42 @@ export function normalizeDomain(text: string): string | undefined {
 
 function applyCompanyInfo(state: SubjectState, event: ValidEvent): void {
   const name = event.traits?.name
-  if (typeof name === 'string' && name.trim() && isNewer(event.at, event.messageId, state.n)) {
-    state.n = [name.trim(), event.at, event.messageId]
+  if (typeof name === 'string' && name.trim() && isNewer(event.at, event.messageId, state.name)) {
+    state.name = [name.trim(), event.at, event.messageId]
   }
   const domain = event.company?.domain && normalizeDomain(event.company.domain)
-  if (domain && isNewer(event.at, event.messageId, state.dm)) state.dm = [domain, event.at, event.messageId]
+  if (domain && isNewer(event.at, event.messageId, state.domain)) state.domain = [domain, event.at, event.messageId]
 }
 
 /** A signal's value at `now`; `undefined` when unset (first_seen/last_seen/trait with nothing yet). */
 export type SignalValue = number | boolean | string | { at: number } | undefined
 
 export function signalValue(signal: Signal, state: SubjectState, now: number): SignalValue {
-  const current = state.s[signal.name]?.f === signal.fingerprint ? state.s[signal.name] : undefined
+  const current = state.signals[signal.name]?.fingerprint === signal.fingerprint ? state.signals[signal.name] : undefined
   const oldest = utcDay(now) - (signal.windowDays ?? 0)
   const inWindow = (day: number) => day > oldest
   switch (signal.kind) {
     case 'flag':
-      return current?.n === 1
+      return current?.total === 1
     case 'count':
     case 'sum': {
-      if (signal.windowDays === undefined) return current?.n ?? 0
+      if (signal.windowDays === undefined) return current?.total ?? 0
       let total = 0
-      for (const [day, amount] of Object.entries(current?.d ?? {})) if (inWindow(Number(day))) total += amount
+      for (const [day, amount] of Object.entries(current?.dailyTotals ?? {})) if (inWindow(Number(day))) total += amount
       return total
     }
     case 'distinct':
     case 'distinct_users':
-      if (signal.windowDays === undefined) return current?.h?.length ?? 0
-      return Object.values(current?.hd ?? {}).filter(inWindow).length
+      if (signal.windowDays === undefined) return current?.distinct?.length ?? 0
+      return Object.values(current?.distinctLastDay ?? {}).filter(inWindow).length
     case 'active_days':
-      return (current?.a ?? []).filter(inWindow).length
+      return (current?.activeDays ?? []).filter(inWindow).length
     case 'first_seen':
     case 'last_seen':
-      return current?.t === undefined ? undefined : { at: current.t }
+      return current?.seenAt === undefined ? undefined : { at: current.seenAt }
     case 'latest':
     case 'trait': {
-      const value = current?.l?.[0]
+      const value = current?.latest?.[0]
       if (value === undefined) return undefined
       return signal.traitType === 'datetime' ? { at: parseTimestamp(String(value)) } : value
     }

@@ -97,8 +97,8 @@ export function applyToContacts(model: Model, inputs: ContactInput[], now: numbe
 /** A company's `name` and `domain`, from its latest group traits. */
 function companyInfo(state: SubjectState): Record<string, string> {
   const info: Record<string, string> = {}
-  if (state.n) info.name = String(state.n[0])
-  if (state.dm) info.domain = String(state.dm[0])
+  if (state.name) info.name = String(state.name[0])
+  if (state.domain) info.domain = String(state.domain[0])
   return info
 }
 
@@ -137,7 +137,7 @@ export function finishBatch(
     for (const name of HANDOFF_PROPERTIES) known[name] = contact.stored?.properties[name] ?? undefined
     known.email = contact.email ?? known.email
     const evaluation = evaluateContact(model, contact.state, now, known)
-    const company = contact.state.c?.[0]
+    const company = contact.state.lastCompany?.[0]
     outcome.contacts.push({
       key: contact.key,
       email: contact.email,
@@ -148,7 +148,7 @@ export function finishBatch(
       scores: evaluation.scores,
       handoffs: evaluation.handoffs,
       lastEventAt: contact.lastEventAt,
-      association: company !== undefined && contact.state.ca !== company ? company : undefined
+      association: company !== undefined && contact.state.associatedCompany !== company ? company : undefined
     })
   }
   return outcome

@@ -50,7 +50,7 @@ describe('company attribution (SPEC §3.4)', () => {
       acme: [joined.messageId, later.messageId],
       globex: [moved.messageId, last.messageId]
     })
-    expect(state.c).toEqual(['globex', T0 + 2 * HOUR])
+    expect(state.lastCompany).toEqual(['globex', T0 + 2 * HOUR])
   })
 
   it('a retried or late event is attributed as in time order, never to a company learned after it', () => {

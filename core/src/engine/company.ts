@@ -28,17 +28,17 @@ export function attributeToCompanies(
 ): Map<string, AttributedEvent[]> {
   const byCompany = new Map<string, AttributedEvent[]>()
   if (!model.company) return byCompany
-  const identity = (contactState.u ??= contactKey)
+  const identity = (contactState.countedAs ??= contactKey)
   const ordered = [...events].sort(compareReplayOrder)
   for (const event of ordered) {
     const own = ownCompanyKey(model, event, contactEmail)
-    if (own !== undefined && (contactState.c === undefined || event.at >= contactState.c[1])) {
-      contactState.c = [own, event.at]
+    if (own !== undefined && (contactState.lastCompany === undefined || event.at >= contactState.lastCompany[1])) {
+      contactState.lastCompany = [own, event.at]
     }
     // Without its own company, an event counts for the company the contact was last seen with
     // at the event's time: none before the contact's first company. Retries and late events
     // are attributed as they were in time order, never to a company learned afterwards.
-    const key = own ?? (contactState.c && event.at >= contactState.c[1] ? contactState.c[0] : undefined)
+    const key = own ?? (contactState.lastCompany && event.at >= contactState.lastCompany[1] ? contactState.lastCompany[0] : undefined)
     if (key === undefined) continue
     const list = byCompany.get(key) ?? []
     list.push({ event, contact: identity })

@@ -118,11 +118,11 @@ describe('once: true', () => {
     const state = emptyState()
     track(m, state, T0, 'Project Created', undefined, 2)
     expect(score(m, state, T0)).toBe(45)
-    expect(Object.values(state.o.pql_score)).toEqual([T0])
+    expect(Object.values(state.onceMarks.pql_score)).toEqual([T0])
     const later = T0 + 10 * DAY
     expect(score(m, state, later)).toBe(40)
     expect(reasonsText(m, state, later)).toBe('Busy week (+40)')
-    expect(Object.values(state.o.pql_score)).toEqual([T0])
+    expect(Object.values(state.onceMarks.pql_score)).toEqual([T0])
   })
 
   it('keeps the time it was first earned on later evaluations while the condition holds', () => {
@@ -130,14 +130,14 @@ describe('once: true', () => {
     track(m, state, T0, 'Project Created', undefined, 2)
     score(m, state, T0)
     score(m, state, T0 + HOUR)
-    expect(Object.values(state.o.pql_score)).toEqual([T0])
+    expect(Object.values(state.onceMarks.pql_score)).toEqual([T0])
   })
 
   it('is not earned if the condition never held at an evaluation', () => {
     const state = emptyState()
     track(m, state, T0, 'Project Created', undefined, 2)
     expect(score(m, state, T0 + 10 * DAY)).toBe(0)
-    expect(state.o.pql_score).toBeUndefined()
+    expect(state.onceMarks.pql_score).toBeUndefined()
   })
 })
 
@@ -473,7 +473,7 @@ describe('hand-offs (SPEC §3.5)', () => {
     expect(handoffs(entersHot, state, T0)).toHaveLength(1)
     const quiet = T0 + 10 * DAY
     expect(handoffs(entersHot, state, quiet)).toEqual([])
-    expect(state.k.pql_score[0]).toBe(0)
+    expect(state.lastScores.pql_score[0]).toBe(0)
     track(entersHot, state, quiet + HOUR, 'Project Created', undefined, 6)
     const again = handoffs(entersHot, state, quiet + HOUR)
     expect(again).toHaveLength(1)
@@ -565,6 +565,6 @@ describe('hand-offs (SPEC §3.5)', () => {
     const state = emptyState()
     track(entersHot, state, T0, 'Project Created', undefined, 6)
     handoffs(entersHot, state, T0)
-    expect(Object.values(state.h)).toEqual([T0])
+    expect(Object.values(state.handoffMarks)).toEqual([T0])
   })
 })

@@ -100,7 +100,7 @@ function ruleReasons(
   resolve: (name: string) => ConditionValue,
   now: number
 ): { raw: number; reasons: Reason[]; contributions: number[] } {
-  const marks = (state.o[score.property] ??= {})
+  const marks = (state.onceMarks[score.property] ??= {})
   const contributions: { reason: Reason; order: number }[] = []
   const byRule = score.rules!.map((rule, order) => {
     let points = 0
@@ -120,7 +120,7 @@ function ruleReasons(
     if (points !== 0) contributions.push({ reason: { label: rule.label, points }, order })
     return points
   })
-  if (Object.keys(marks).length === 0) delete state.o[score.property]
+  if (Object.keys(marks).length === 0) delete state.onceMarks[score.property]
   contributions.sort((a, b) => Math.abs(b.reason.points) - Math.abs(a.reason.points) || a.order - b.order)
   return {
     raw: contributions.reduce((sum, c) => sum + c.reason.points, 0),
@@ -169,9 +169,9 @@ export function evaluateSection(section: Section, state: SubjectState, now: numb
     }
     const value = roundHalfUp(clamp(result, score.min, score.max))
     scoreValues.set(score.property, value)
-    const previous = state.k[score.property]
+    const previous = state.lastScores[score.property]
     const updatedAt = previous && previous[0] === value ? previous[1] : now
-    state.k[score.property] = [value, updatedAt]
+    state.lastScores[score.property] = [value, updatedAt]
     const tier = tierOf(score.tiers, value)
     scores.push({ property: score.property, value, tier, reasons, contributions, updatedAt })
     properties[score.property] = value
@@ -193,7 +193,7 @@ export function evaluateContact(
   now: number,
   hubspot: Record<string, string | undefined> = {}
 ): Evaluation {
-  const previous = new Map(Object.entries(state.k).map(([property, [value]]) => [property, value]))
+  const previous = new Map(Object.entries(state.lastScores).map(([property, [value]]) => [property, value]))
   const evaluation = evaluateSection(model.contact, state, now)
   const handoffs: HandoffIntent[] = []
   const resolve = (name: string): ConditionValue => {
@@ -212,7 +212,7 @@ export function evaluateContact(
         score.value >= handoff.trigger.threshold
       : risesBy(state, handoff, score.value, now)
     if (!fired || (handoff.unless && evaluateCondition(handoff.unless, resolve, now))) continue
-    state.h[handoff.key] = now
+    state.handoffMarks[handoff.key] = now
     handoffs.push({
       handoff,
       on: handoff.label,
@@ -230,9 +230,9 @@ export function evaluateContact(
 function risesBy(state: SubjectState, handoff: Handoff, value: number, now: number): boolean {
   if (handoff.trigger.kind !== 'rises_by') return false
   const { by, withinMs } = handoff.trigger
-  const lastFired = state.h[handoff.key]
+  const lastFired = state.handoffMarks[handoff.key]
   if (lastFired !== undefined && now - lastFired < withinMs) return false
-  const samples = state.r[handoff.score] ?? []
+  const samples = state.scoreChanges[handoff.score] ?? []
   const start = now - withinMs
   let lowest = 0
   if (samples.length > 0) {
@@ -254,7 +254,7 @@ function recordRises(model: Model, state: SubjectState, scores: ScoreResult[], n
       .filter((handoff) => handoff.score === score.property && handoff.trigger.kind === 'rises_by')
       .map((handoff) => (handoff.trigger.kind === 'rises_by' ? handoff.trigger.withinMs : 0))
     if (windows.length === 0) continue
-    const samples = (state.r[score.property] ??= [])
+    const samples = (state.scoreChanges[score.property] ??= [])
     if (samples.length === 0 || samples[samples.length - 1][1] !== score.value) samples.push([now, score.value])
     const start = now - Math.max(...windows)
     const firstInside = samples.findIndex(([at]) => at > start)

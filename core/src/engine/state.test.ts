@@ -1,9 +1,21 @@
 import { loadModel } from '../model/load'
 import { applyEvents } from './aggregate'
-import { evaluateContact } from './evaluate'
-import { validateEvent } from './event'
+import { attributeToCompanies } from './company'
+import { evaluateContact, evaluateSection } from './evaluate'
+import { ProductEvent, validateEvent } from './event'
 import fc from 'fast-check'
-import { decodeState, emptyState, encodeState, MAX_MESSAGE_IDS, MAX_STATE_CHARS, StateTooLargeError, stateProblem, SubjectState } from './state'
+import {
+  decodeState,
+  emptyState,
+  encodeState,
+  MAX_MESSAGE_IDS,
+  MAX_STATE_CHARS,
+  SignalState,
+  StateTooLargeError,
+  stateProblem,
+  SubjectState,
+  WireState
+} from './state'
 
 const NOW = Date.parse('2026-03-10T12:00:00.000Z')
 
@@ -51,23 +63,23 @@ function messageIds(count: number): string[] {
 }
 
 /** Aggregates of roughly `chars` characters of JSON. */
-function aggregates(chars: number): SubjectState['s'] {
-  const s: SubjectState['s'] = {}
+function aggregates(chars: number): Record<string, SignalState> {
+  const signals: Record<string, SignalState> = {}
   let size = 0
   for (let i = 0; size < chars; i++) {
     const hashes = Array.from({ length: 100 }, (_, j) => `h${String(i * 100 + j).padStart(7, '0')}`)
-    s[`signal_${i}`] = { f: 'abcdefgh', h: hashes }
+    signals[`signal_${i}`] = { fingerprint: 'abcdefgh', distinct: hashes }
     size += JSON.stringify(hashes).length + 30
   }
-  return s
+  return signals
 }
 
 describe('encodeState / decodeState (SPEC §4)', () => {
   it('a state survives an encode/decode round trip', () => {
     const state = busyState()
-    expect(Object.keys(state.s).length).toBeGreaterThan(4)
-    expect(Object.keys(state.o)).toEqual(['pql_score'])
-    expect(Object.keys(state.h)).toHaveLength(1)
+    expect(Object.keys(state.signals).length).toBeGreaterThan(4)
+    expect(Object.keys(state.onceMarks)).toEqual(['pql_score'])
+    expect(Object.keys(state.handoffMarks)).toHaveLength(1)
     const decoded = decodeState(encodeState(state))
     expect(decoded.problem).toBeUndefined()
     expect(decoded.state).toEqual(state)
@@ -94,14 +106,14 @@ describe('encodeState / decodeState (SPEC §4)', () => {
   })
 
   it('another version gives a problem naming the version and a fresh state', () => {
-    const text = JSON.stringify({ ...emptyState(), v: 2 })
+    const text = '{"v":2,"s":{},"o":{},"k":{},"r":{},"h":{},"m":[]}'
     const decoded = decodeState(text)
     expect(decoded.state).toEqual(emptyState())
     expect(decoded.problem).toContain('version 2')
   })
 
   it('a state of the wrong shape gives a problem naming where and a fresh state', () => {
-    const decoded = decodeState(JSON.stringify({ ...emptyState(), s: { projects: { f: 'x', n: 'three' } } }))
+    const decoded = decodeState('{"v":1,"s":{"projects":{"f":"x","n":"three"}},"o":{},"k":{},"r":{},"h":{},"m":[]}')
     expect(decoded.state).toEqual(emptyState())
     expect(decoded.problem).toContain('corrupt at s.projects.n')
   })
@@ -163,7 +175,7 @@ describe('encodeState / decodeState (SPEC §4)', () => {
     fc.assert(
       fc.property(state, fc.boolean(), fc.nat(), fc.jsonValue(), (valid, damaged, pick, replacement) => {
         const input = JSON.parse(JSON.stringify(damaged ? damage(valid, pick, replacement) : valid))
-        expect(stateProblem(input) === undefined).toBe(SubjectState.safeParse(input).success)
+        expect(stateProblem(input) === undefined).toBe(WireState.safeParse(input).success)
       }),
       // Seeded so CI is deterministic; this seed once found days outside the safe integers.
       { numRuns: 3000, seed: -914903975 }
@@ -172,27 +184,31 @@ describe('encodeState / decodeState (SPEC §4)', () => {
 
   it('a fresh state is not shared between decodes', () => {
     const first = decodeState('not json').state
-    first.m.push('x')
-    expect(decodeState('not json').state.m).toEqual([])
+    first.messageIds.push('x')
+    expect(decodeState('not json').state.messageIds).toEqual([])
   })
 })
 
 describe('state size', () => {
   it('a state that fits is encoded whole', () => {
-    const state: SubjectState = { ...emptyState(), s: aggregates(20_000), m: messageIds(MAX_MESSAGE_IDS) }
-    expect(JSON.parse(encodeState(state))).toEqual(state)
+    const state: SubjectState = { ...emptyState(), signals: aggregates(20_000), messageIds: messageIds(MAX_MESSAGE_IDS) }
+    const wire = JSON.parse(encodeState(state))
+    expect(wire.m).toEqual(state.messageIds)
+    expect(Object.keys(wire.s)).toEqual(Object.keys(state.signals))
+    expect(decodeState(encodeState(state)).state).toEqual(state)
   })
 
   it('a state too large keeps within MAX_STATE_CHARS by dropping the oldest message ids first, never aggregates', () => {
     const ids = messageIds(MAX_MESSAGE_IDS)
-    const state: SubjectState = { ...emptyState(), s: aggregates(MAX_STATE_CHARS - 2_000), m: ids }
-    expect(JSON.stringify(state).length).toBeGreaterThan(MAX_STATE_CHARS)
+    const state: SubjectState = { ...emptyState(), signals: aggregates(MAX_STATE_CHARS - 2_000), messageIds: ids }
+    // Whole, the wire text would be the aggregates' text and the ids' text.
+    expect(encodeState({ ...state, messageIds: [] }).length + JSON.stringify(ids).length).toBeGreaterThan(MAX_STATE_CHARS)
     const text = encodeState(state)
     expect(text.length).toBeLessThanOrEqual(MAX_STATE_CHARS)
     const decoded = decodeState(text)
     expect(decoded.problem).toBeUndefined()
-    expect(decoded.state.s).toEqual(state.s)
-    const kept = decoded.state.m
+    expect(decoded.state.signals).toEqual(state.signals)
+    const kept = decoded.state.messageIds
     expect(kept.length).toBeGreaterThan(0)
     expect(kept.length).toBeLessThan(ids.length)
     expect(kept).toEqual(ids.slice(ids.length - kept.length))
@@ -200,13 +216,13 @@ describe('state size', () => {
 
   it('encoding does not change the state it was given', () => {
     const ids = messageIds(MAX_MESSAGE_IDS)
-    const state: SubjectState = { ...emptyState(), s: aggregates(MAX_STATE_CHARS - 2_000), m: ids }
+    const state: SubjectState = { ...emptyState(), signals: aggregates(MAX_STATE_CHARS - 2_000), messageIds: ids }
     encodeState(state)
-    expect(state.m).toHaveLength(MAX_MESSAGE_IDS)
+    expect(state.messageIds).toHaveLength(MAX_MESSAGE_IDS)
   })
 
   it('a state whose aggregates alone are too large throws StateTooLargeError', () => {
-    const state: SubjectState = { ...emptyState(), s: aggregates(MAX_STATE_CHARS + 1_000), m: messageIds(10) }
+    const state: SubjectState = { ...emptyState(), signals: aggregates(MAX_STATE_CHARS + 1_000), messageIds: messageIds(10) }
     expect(() => encodeState(state)).toThrow(StateTooLargeError)
     try {
       encodeState(state)
@@ -221,11 +237,140 @@ describe('state size', () => {
       validateEvent({ kind: 'track', event: 'Project Created', messageId: `m-${i}`, timestamp: new Date(NOW).toISOString(), email: 'ada@acme.io' }, NOW)
     )
     applyEvents(model.contact, state, events.map((event) => ({ event, contact: 'ada@acme.io' })), NOW)
-    expect(state.m).toHaveLength(MAX_MESSAGE_IDS)
+    expect(state.messageIds).toHaveLength(MAX_MESSAGE_IDS)
     // The newest ids are remembered: re-sending the last event is a duplicate, the first is not.
     const again = applyEvents(model.contact, state, [{ event: events[events.length - 1], contact: 'ada@acme.io' }], NOW)
     expect(again.duplicates).toBe(1)
     const first = applyEvents(model.contact, state, [{ event: events[0], contact: 'ada@acme.io' }], NOW)
     expect(first.duplicates).toBe(0)
+  })
+})
+
+/** Every field of the wire format in use: all kinds of signal, a company, hand-offs of both kinds. */
+const wireModel = loadModel(`
+version: 1
+name: wire
+signals:
+  activated: { flag: "Project Created" }
+  first_project: { first_seen: "Project Created" }
+  projects: { count: "Project Created" }
+  calls_l7d: { sum: "API Call", of: calls, window: 7d }
+  integrations: { distinct: "Integration Connected", of: integration }
+  integrations_l14d: { distinct: "Integration Connected", of: integration, window: 14d }
+  active: { active_days: "*", window: 30d }
+  last: { last_seen: "*" }
+  plan: { trait: plan }
+scores:
+  - property: pql_score
+    rules:
+      - { label: Busy, when: projects >= 2, points: 40, once: true }
+      - { per: calls_l7d, points: 1, cap: 20 }
+    tiers: { Cold: 0, Warm: 30 }
+handoff:
+  - on: { enters: Warm }
+    slack: { webhook: "https://hooks.slack.com/services/x" }
+  - on: { rises_by: 20, within: 24h, score: pql_score }
+    slack: { webhook: "https://hooks.slack.com/services/x" }
+company:
+  signals:
+    users: { distinct_users: "*" }
+    company_plan: { trait: plan }
+`)
+
+const DAY = 86_400_000
+const HOUR = 3_600_000
+const ADA = { email: 'ada@acme.io', userId: 'u1', company: { groupId: 'acme', domain: 'https://www.acme.io/' } }
+
+/**
+ * A contact and its company after `inputs` (ages before NOW), in one batch as the sync runs it,
+ * the contact marked associated with the company as the sync does.
+ */
+function wireStates(inputs: [ageMs: number, event: Partial<ProductEvent>][]): { contact: SubjectState; company: SubjectState } {
+  const events = inputs.map(([age, input], i) =>
+    validateEvent({ ...ADA, ...input, messageId: `m-${i}`, timestamp: new Date(NOW - age).toISOString() } as ProductEvent, NOW)
+  )
+  const contact = emptyState()
+  const company = emptyState()
+  const { accepted } = applyEvents(wireModel.contact, contact, events.map((event) => ({ event, contact: ADA.email })), NOW)
+  for (const [, attributed] of attributeToCompanies(wireModel, contact, ADA.email, ADA.email, accepted)) {
+    applyEvents(wireModel.company!, company, attributed, NOW)
+  }
+  evaluateContact(wireModel, contact, NOW)
+  evaluateSection(wireModel.company!, company, NOW)
+  if (contact.lastCompany) contact.associatedCompany = contact.lastCompany[0]
+  return { contact, company }
+}
+
+describe('the wire format of pqlkit_state (SPEC §4)', () => {
+  const story: [number, Partial<ProductEvent>][] = [
+    [3 * DAY, { kind: 'track', event: 'Project Created' }],
+    [2 * DAY, { kind: 'track', event: 'Project Created' }],
+    [DAY, { kind: 'track', event: 'API Call', properties: { calls: 12 } }],
+    [DAY, { kind: 'track', event: 'Integration Connected', properties: { integration: 'slack' } }],
+    [HOUR, { kind: 'identify', traits: { plan: 'paying' } }],
+    [HOUR, { kind: 'group', traits: { name: 'Acme', plan: 'paying' } }]
+  ]
+
+  // Pinned: states already stored in HubSpot must stay readable, and a state encoded now must
+  // be what earlier versions wrote (an unchanged state is not rewritten). Changing these
+  // strings is changing the format: that takes a new `v`.
+  const CONTACT_WIRE =
+    '{"v":1,"s":{"activated":{"f":"k08cx83i","n":1},"first_project":{"f":"kvzzayw3","t":1772884800000},"projects":{"f":"x560xwjl","n":2},"active":{"f":"1y33gjb1","a":[20519,20520,20521]},"last":{"f":"x5p2fub9","t":1773057600000},"calls_l7d":{"f":"pu4ryv6h","d":{"20521":12}},"integrations":{"f":"29wf16dw","h":["84qy54y9"]},"integrations_l14d":{"f":"6nye3l4g","hd":{"84qy54y9":20521}},"plan":{"f":"04d84dxc","l":["paying",1773140400000,"m-4"]}},"o":{"pql_score":{"l1o5s6sh":1773144000000}},"k":{"pql_score":[52,1773144000000]},"r":{"pql_score":[[1773144000000,52]]},"h":{"6fh52das":1773144000000,"s3cqa5uk":1773144000000},"m":["9wq1cguc","11itr5ab","t40xltf5","fqco51le","9ozk7inj","l1mvqvqi"],"c":["acme",1773140400000],"u":"ada@acme.io","ca":"acme"}'
+  const COMPANY_WIRE =
+    '{"v":1,"s":{"users":{"f":"zc2bwtqu","h":["ptv3t3jy"]},"company_plan":{"f":"04d84dxc","l":["paying",1773140400000,"m-5"]}},"o":{},"k":{},"r":{},"h":{},"m":["9wq1cguc","11itr5ab","t40xltf5","fqco51le","9ozk7inj","l1mvqvqi"],"n":["Acme",1773140400000,"m-5"],"dm":["acme.io",1773140400000,"m-5"]}'
+
+  it('encodes a contact and a company as the pinned text, every wire key in its place', () => {
+    const { contact, company } = wireStates(story)
+    expect(encodeState(contact)).toBe(CONTACT_WIRE)
+    expect(encodeState(company)).toBe(COMPANY_WIRE)
+  })
+
+  it('decodes the pinned text to the readable state', () => {
+    const { contact, company } = wireStates(story)
+    expect(decodeState(CONTACT_WIRE)).toEqual({ state: contact })
+    expect(decodeState(COMPANY_WIRE)).toEqual({ state: company })
+    const { state } = decodeState(CONTACT_WIRE)
+    expect(state.signals.projects).toEqual({ fingerprint: expect.any(String), total: 2 })
+    expect(state.signals.plan.latest).toEqual(['paying', NOW - HOUR, 'm-4'])
+    expect(state.lastScores.pql_score).toEqual([52, NOW])
+    expect(state.scoreChanges.pql_score).toEqual([[NOW, 52]])
+    expect(Object.keys(state.handoffMarks)).toHaveLength(2)
+    expect(state.messageIds).toHaveLength(6)
+    expect(state.lastCompany).toEqual(['acme', NOW - HOUR])
+    expect(state.countedAs).toBe('ada@acme.io')
+    expect(state.associatedCompany).toBe('acme')
+    expect(decodeState(COMPANY_WIRE).state.name).toEqual(['Acme', NOW - HOUR, 'm-5'])
+    expect(decodeState(COMPANY_WIRE).state.domain).toEqual(['acme.io', NOW - HOUR, 'm-5'])
+  })
+
+  it('re-encoding a decoded state gives back the same text, for states produced by applying events', () => {
+    const input = fc.tuple(
+      fc.oneof(fc.integer({ min: 0, max: 40 * DAY }), fc.constantFrom(0, DAY, 7 * DAY, 7 * DAY + 1)),
+      fc.oneof(
+        fc.record({ kind: fc.constant('track'), event: fc.constantFrom('Project Created', 'Page Viewed') }),
+        fc.record({ kind: fc.constant('track'), event: fc.constant('API Call'), properties: fc.record({ calls: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constant('lots')) }) }),
+        fc.record({ kind: fc.constant('track'), event: fc.constant('Integration Connected'), properties: fc.record({ integration: fc.constantFrom('slack', 'github', 'jira') }) }),
+        fc.record({ kind: fc.constant('identify'), traits: fc.record({ plan: fc.constantFrom('free', 'paying', 3, true) }) }),
+        fc.record({ kind: fc.constant('group'), traits: fc.record({ name: fc.constantFrom('Acme', 'Acme Inc'), plan: fc.constantFrom('free', 'paying') }) })
+      )
+    ) as fc.Arbitrary<[number, Partial<ProductEvent>]>
+    fc.assert(
+      fc.property(fc.array(input, { maxLength: 30 }), (inputs) => {
+        for (const state of Object.values(wireStates(inputs))) {
+          const text = encodeState(state)
+          const decoded = decodeState(text)
+          expect(decoded.problem).toBeUndefined()
+          expect(decoded.state).toEqual(state)
+          expect(encodeState(decoded.state)).toBe(text)
+        }
+      }),
+      { numRuns: 300, seed: 20260310 }
+    )
+  })
+
+  it('re-encoding gives back the same text for a state that had to drop message ids', () => {
+    const ids = messageIds(MAX_MESSAGE_IDS)
+    const text = encodeState({ ...emptyState(), signals: aggregates(MAX_STATE_CHARS - 2_000), messageIds: ids })
+    expect(encodeState(decodeState(text).state)).toBe(text)
   })
 })

@@ -1,64 +1,113 @@
 import { z } from 'zod'
 
 /**
- * A subject's aggregation state (SPEC §4), kept as compact JSON in the HubSpot property
- * `pqlkit_state`. Keys are short because every character counts against HubSpot's
- * 65,536-character limit. Times are epoch milliseconds, days are UTC days since the epoch,
- * distinct values and message ids are 8-character hashes.
+ * A subject's aggregation state (SPEC §4). In memory it has readable names (`SubjectState`);
+ * in the HubSpot property `pqlkit_state` it is compact JSON with one- and two-letter keys
+ * (`WireState`), because every character counts against HubSpot's 65,536-character limit.
+ * `decodeState` and `encodeState` translate between the two; nothing else sees the wire keys.
+ * Times are epoch milliseconds, days are UTC days since the epoch, distinct values and
+ * message ids are 8-character hashes.
  */
+
+/** A trait's latest value: value, its event's time and message id (ties: larger message id). */
+export type Latest = [value: string | number | boolean, at: number, messageId: string]
+
+/** One signal's aggregates; which of them are set follows the signal's kind. */
+export type SignalState = {
+  /** Fingerprint of the signal's definition: state from another definition is dropped. */
+  fingerprint: string
+  /** Total (count, sum) or presence (flag: 1). */
+  total?: number
+  /** Per-day totals (UTC day → total), for windowed count and sum. */
+  dailyTotals?: Record<string, number>
+  /** Distinct hashes (unwindowed distinct, distinct_users), at most 1,000. */
+  distinct?: string[]
+  /** Distinct hash → last UTC day seen (windowed distinct), the 1,000 most recent. */
+  distinctLastDay?: Record<string, number>
+  /** Active UTC days. */
+  activeDays?: number[]
+  /** First seen (first_seen) or last seen (last_seen) time. */
+  seenAt?: number
+  /** Latest trait value. */
+  latest?: Latest
+}
+
+export type SubjectState = {
+  /** Signal states by signal name. */
+  signals: Record<string, SignalState>
+  /** Once-marks: score property → rule key → time the condition first held. */
+  onceMarks: Record<string, Record<string, number>>
+  /** Last evaluated score: property → [value, time it last changed]. */
+  lastScores: Record<string, [value: number, changedAt: number]>
+  /** Score changes for `rises_by` hand-offs: property → [time, value][]. */
+  scoreChanges: Record<string, [at: number, value: number][]>
+  /** Hand-off marks: hand-off key → time it last fired. */
+  handoffMarks: Record<string, number>
+  /** Hashes of the last processed message ids, oldest first. */
+  messageIds: string[]
+  /** Contacts: the company last seen with, and when. */
+  lastCompany?: [company: string, at: number]
+  /** Contacts: the key a company counts them by in `distinct_users`; their first key, kept when a userId-only contact gets its email. */
+  countedAs?: string
+  /** Contacts: the company HubSpot is known to have them associated with. */
+  associatedCompany?: string
+  /** Companies: latest name and domain from group traits. */
+  name?: Latest
+  domain?: Latest
+}
 
 const Time = z.number().finite()
 const Day = z.number().int()
+const WireLatest = z.tuple([z.union([z.string(), z.number(), z.boolean()]), Time, z.string()])
 
-/** A trait's latest value: value, its event's time and message id (ties: larger message id). */
-const Latest = z.tuple([z.union([z.string(), z.number(), z.boolean()]), Time, z.string()])
-export type Latest = z.infer<typeof Latest>
-
-export const SignalState = z.object({
-  /** Fingerprint of the signal's definition: state from another definition is dropped. */
+/** `SignalState` as stored: the same fields under short keys. */
+export const WireSignalState = z.object({
+  /** fingerprint */
   f: z.string(),
-  /** Total (count, sum) or presence (flag). */
+  /** total */
   n: z.number().optional(),
-  /** Per-day totals, for windowed count and sum. */
+  /** dailyTotals */
   d: z.record(z.string(), z.number()).optional(),
-  /** Distinct hashes (unwindowed distinct, distinct_users), at most 1,000. */
+  /** distinct */
   h: z.array(z.string()).optional(),
-  /** Distinct hash → last UTC day seen (windowed distinct), the 1,000 most recent. */
+  /** distinctLastDay */
   hd: z.record(z.string(), Day).optional(),
-  /** Active UTC days. */
+  /** activeDays */
   a: z.array(Day).optional(),
-  /** First/last seen time. */
+  /** seenAt */
   t: Time.optional(),
-  /** Latest trait value. */
-  l: Latest.optional()
+  /** latest */
+  l: WireLatest.optional()
 })
-export type SignalState = z.infer<typeof SignalState>
+export type WireSignalState = z.infer<typeof WireSignalState>
 
-export const SubjectState = z.object({
+/** `SubjectState` as stored in `pqlkit_state`, with its format version. */
+export const WireState = z.object({
   v: z.literal(1),
-  /** Signal states by signal name. */
-  s: z.record(z.string(), SignalState),
-  /** Once-marks: score property → rule key → time the condition first held. */
+  /** signals */
+  s: z.record(z.string(), WireSignalState),
+  /** onceMarks */
   o: z.record(z.string(), z.record(z.string(), Time)),
-  /** Last evaluated score: property → [value, time it last changed]. */
+  /** lastScores */
   k: z.record(z.string(), z.tuple([z.number(), Time])),
-  /** Score changes for `rises_by` hand-offs: property → [time, value][]. */
+  /** scoreChanges */
   r: z.record(z.string(), z.array(z.tuple([Time, z.number()]))),
-  /** Hand-off marks: hand-off key → time it last fired. */
+  /** handoffMarks */
   h: z.record(z.string(), Time),
-  /** Hashes of the last processed message ids, oldest first. */
+  /** messageIds */
   m: z.array(z.string()),
-  /** Contacts: the company last seen with, and when. */
+  /** lastCompany */
   c: z.tuple([z.string(), Time]).optional(),
-  /** Contacts: the key a company counts them by in `distinct_users`; their first key, kept when a userId-only contact gets its email. */
+  /** countedAs */
   u: z.string().optional(),
-  /** Contacts: the company HubSpot is known to have them associated with. */
+  /** associatedCompany */
   ca: z.string().optional(),
-  /** Companies: latest name and domain from group traits. */
-  n: Latest.optional(),
-  dm: Latest.optional()
+  /** name */
+  n: WireLatest.optional(),
+  /** domain */
+  dm: WireLatest.optional()
 })
-export type SubjectState = z.infer<typeof SubjectState>
+export type WireState = z.infer<typeof WireState>
 
 export const STATE_VERSION = 1
 export const MAX_MESSAGE_IDS = 500
@@ -66,7 +115,7 @@ export const MAX_MESSAGE_IDS = 500
 export const MAX_STATE_CHARS = 60_000
 
 export function emptyState(): SubjectState {
-  return { v: STATE_VERSION, s: {}, o: {}, k: {}, r: {}, h: {}, m: [] }
+  return { signals: {}, onceMarks: {}, lastScores: {}, scoreChanges: {}, handoffMarks: {}, messageIds: [] }
 }
 
 export type DecodedState = { state: SubjectState; problem?: string }
@@ -94,7 +143,71 @@ export function decodeState(text: string | null | undefined): DecodedState {
           : `pqlkit_state is corrupt at ${corrupt.join('.')}; the subject starts afresh`
     }
   }
-  return { state: json as SubjectState }
+  return { state: fromWire(json as WireState) }
+}
+
+/**
+ * The wire state's fields under their readable names. Plain object literals, field by field:
+ * this runs once per subject per batch, so no generic walk over a table of names. The
+ * records and tuples inside are taken over as parsed, not copied.
+ */
+function fromWire(wire: WireState): SubjectState {
+  const signals: Record<string, SignalState> = {}
+  const stored = wire.s
+  for (const name in stored) {
+    const s = stored[name]
+    signals[name] = { fingerprint: s.f, total: s.n, dailyTotals: s.d, distinct: s.h, distinctLastDay: s.hd, activeDays: s.a, seenAt: s.t, latest: s.l }
+  }
+  return {
+    signals,
+    onceMarks: wire.o,
+    lastScores: wire.k,
+    scoreChanges: wire.r,
+    handoffMarks: wire.h,
+    messageIds: wire.m,
+    lastCompany: wire.c,
+    countedAs: wire.u,
+    associatedCompany: wire.ca,
+    name: wire.n,
+    domain: wire.dm
+  }
+}
+
+/**
+ * The state under its wire keys, in the schema's key order, so the same state always gives
+ * the same text (no needless rewrite). Unset fields are left `undefined`: JSON.stringify
+ * omits them.
+ */
+function toWire(state: SubjectState): WireState {
+  const s: Record<string, WireSignalState> = {}
+  const signals = state.signals
+  for (const name in signals) {
+    const signal = signals[name]
+    s[name] = {
+      f: signal.fingerprint,
+      n: signal.total,
+      d: signal.dailyTotals,
+      h: signal.distinct,
+      hd: signal.distinctLastDay,
+      a: signal.activeDays,
+      t: signal.seenAt,
+      l: signal.latest
+    }
+  }
+  return {
+    v: STATE_VERSION,
+    s,
+    o: state.onceMarks,
+    k: state.lastScores,
+    r: state.scoreChanges,
+    h: state.handoffMarks,
+    m: state.messageIds,
+    c: state.lastCompany,
+    u: state.countedAs,
+    ca: state.associatedCompany,
+    n: state.name,
+    dm: state.domain
+  }
 }
 
 type Check = (value: unknown) => (string | number)[] | undefined
@@ -152,7 +265,7 @@ const object =
 
 const scalar: Check = (value) => (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? OK : fail)
 const latest = tuple(scalar, time, text)
-const signalState = object({
+const wireSignalState = object({
   f: text,
   n: optional(num),
   d: optional(record(num)),
@@ -162,9 +275,9 @@ const signalState = object({
   t: optional(time),
   l: optional(latest)
 })
-const subjectState = object({
+const wireState = object({
   v: (value) => (value === STATE_VERSION ? OK : fail),
-  s: record(signalState),
+  s: record(wireSignalState),
   o: record(record(time)),
   k: record(tuple(num, time)),
   r: record(array(tuple(time, num))),
@@ -178,13 +291,13 @@ const subjectState = object({
 })
 
 /**
- * Where a decoded state departs from `SubjectState` (the path), or undefined when it
- * conforms. The same rules as the zod schema, checked by hand: decoding runs once per
- * subject per batch, and zod's generic walk was half the engine's time (a property test
- * keeps the two in agreement).
+ * Where parsed `pqlkit_state` JSON departs from `WireState` (the path, in wire keys), or
+ * undefined when it conforms. The same rules as the zod schema, checked by hand: decoding
+ * runs once per subject per batch, and zod's generic walk was half the engine's time (a
+ * property test keeps the two in agreement).
  */
 export function stateProblem(json: unknown): (string | number)[] | undefined {
-  return subjectState(json)
+  return wireState(json)
 }
 
 export class StateTooLargeError extends Error {
@@ -194,15 +307,9 @@ export class StateTooLargeError extends Error {
   }
 }
 
-/** The schema's key order, so the same state always gives the same text (no needless rewrite). */
-function canonical(state: SubjectState): SubjectState {
-  const { v, s, o, k, r, h, m, c, u, ca, n, dm } = state
-  return { v, s, o, k, r, h, m, c, u, ca, n, dm }
-}
-
 /** Serialises a state within MAX_STATE_CHARS, dropping the oldest message ids first, never aggregates. */
 export function encodeState(input: SubjectState): string {
-  const state = canonical(input)
+  const state = toWire(input)
   let text = JSON.stringify(state)
   if (text.length <= MAX_STATE_CHARS) return text
   const idChars = state.m.length === 0 ? 0 : JSON.stringify(state.m).length / state.m.length

@@ -168,7 +168,7 @@ function associations(contacts: Contact[], companies: Map<string, Company>): Pai
   const pairs: Pair[] = []
   for (const contact of contacts) {
     const key = contact.association
-    if (contact.failure || key === undefined || contact.state.ca === key) continue
+    if (contact.failure || key === undefined || contact.state.associatedCompany === key) continue
     const company = companies.get(key)
     if (!company?.record || company.failure) continue
     pairs.push({ contact, key, companyId: company.record.id })
@@ -178,7 +178,7 @@ function associations(contacts: Contact[], companies: Map<string, Company>): Pai
 
 /** Marks new contacts (no id before their write) with their company: the write carries the mark and the association follows. */
 export function markNewContacts(contacts: Contact[], companies: Map<string, Company>): void {
-  for (const { contact, key } of associations(contacts.filter((contact) => !contact.record), companies)) contact.state.ca = key
+  for (const { contact, key } of associations(contacts.filter((contact) => !contact.record), companies)) contact.state.associatedCompany = key
 }
 
 /**
@@ -189,7 +189,7 @@ export function markNewContacts(contacts: Contact[], companies: Map<string, Comp
  */
 export async function associate(parts: PipelineParts, contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<void> {
   const created = contacts.filter((contact) => contact.createdNow)
-  for (const contact of created) if (contact.state.ca !== undefined) delete contact.state.ca
+  for (const contact of created) if (contact.state.associatedCompany !== undefined) delete contact.state.associatedCompany
   const unmarked: Contact[] = []
   let pending = associations(contacts.filter((contact) => contact.record), companies)
   // Pairs a 207 failed are tried again at once, like records (PARTIAL_ATTEMPTS in all).
@@ -208,7 +208,7 @@ export async function associate(parts: PipelineParts, contacts: Contact[], compa
         continue
       }
       for (const pair of chunk) {
-        if (!failed.has(pair.contact.record!.id) && !failed.has(pair.companyId)) pair.contact.state.ca = pair.key
+        if (!failed.has(pair.contact.record!.id) && !failed.has(pair.companyId)) pair.contact.state.associatedCompany = pair.key
         else if (attempt < PARTIAL_ATTEMPTS) again.push(pair)
         else if (pair.contact.createdNow) unmarked.push(pair.contact)
       }

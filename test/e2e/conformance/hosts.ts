@@ -178,7 +178,7 @@ const SEND_AGAIN = /^Error: pqlkit: HubSpot could not take this (event|batch) /
 let builtTransformation: Promise<string> | undefined
 
 /**
- * The RudderStack transformation as rudder-transformer runs it (test/rudderstack): the built
+ * The RudderStack transformation as rudder-transformer runs it (test/harness/rudderstack): the built
  * file with the model pasted in, each batch (at most the processor's 200) in a fresh isolate
  * whose clock stands at `now`, its identifies delivered by the HubSpot destination with the
  * router's retries (`deliverIdentifies`), its Slack posts made through the egress. RudderStack

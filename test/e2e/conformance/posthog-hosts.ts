@@ -45,7 +45,7 @@ export function toPostHogEvent(message: Message): ProcessedPluginEvent {
 }
 
 /**
- * The PostHog plugin as the plugin server runs it (test/posthog): `setupPlugin` with the
+ * The PostHog plugin as the plugin server runs it (test/harness/posthog): `setupPlugin` with the
  * server's fetch, each batch's `onEvent` calls at once, RetryError offered again up to the
  * server's attempts; what is still retryable goes again in the next round. Callers freeze
  * Date at `now` (the plugin evaluates at the wall clock).

@@ -31,12 +31,19 @@ function normalise(record: Stored, mapped: boolean): Record<string, unknown> {
     if (name === 'pqlkit_state') {
       const { state } = decodeState(value)
       const signals = Object.fromEntries(
-        Object.entries(state.s).map(([name, { h, hd, a, f, ...rest }]) => [
+        Object.entries(state.signals).map(([name, { distinct: h, distinctLastDay: hd, activeDays: a, fingerprint, ...rest }]) => [
           name,
-          { ...rest, ...(mapped ? {} : { f }), a: a && [...a].sort((x, y) => x - y), distinct: h?.length ?? (hd ? Object.keys(hd).length : undefined) }
+          { ...rest, ...(mapped ? {} : { fingerprint }), a: a && [...a].sort((x, y) => x - y), distinct: h?.length ?? (hd ? Object.keys(hd).length : undefined) }
         ])
       )
-      result.pqlkit_state = { s: signals, ...(mapped ? {} : { m: [...state.m].sort() }), c: state.c, ca: state.ca, n: state.n, dm: state.dm }
+      result.pqlkit_state = {
+        s: signals,
+        ...(mapped ? {} : { m: [...state.messageIds].sort() }),
+        c: state.lastCompany,
+        ca: state.associatedCompany,
+        n: state.name,
+        dm: state.domain
+      }
     } else result[name] = value
   }
   return result
@@ -76,7 +83,7 @@ export function differencesFromSimulate(stored: Snapshot, expected: SimulationRe
 }
 
 /**
- * SPEC §6 (README, "RudderStack: contacts the destination creates" and "no timers"): where the
+ * SPEC §6 (docs/architecture.md, "RudderStack: contacts the destination creates" and "no timers"): where the
  * host's own HubSpot destination creates contacts after pqlkit ran, the batch that creates a
  * contact can neither associate it to its company (its next batch does) nor create its
  * hand-off task (no id yet; the Slack post goes), and a task HubSpot throttles is not tried

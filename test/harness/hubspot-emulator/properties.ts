@@ -152,6 +152,22 @@ export function parsePropertyCreate(input: unknown, groups: Set<string>, now: st
   }
 }
 
+/**
+ * `PATCH /crm/v3/properties/{objectType}/{propertyName}` (HubSpot's "Update a property"): the
+ * given fields of a PropertyUpdate replace the property's (`options` as a whole list); the
+ * name cannot change; a type change must come with a valid fieldType for it. 400 when invalid.
+ */
+export function parsePropertyUpdate(current: PropertyDefinition, input: unknown, groups: Set<string>, now: string): PropertyDefinition {
+  if (!isObject(input)) throw invalidInput('Cannot build PropertyUpdate from a non-object')
+  if (current.modificationMetadata.readOnlyDefinition) throw validation(`Property ${current.name} is read-only: its definition cannot be changed`)
+  const merged: Record<string, unknown> = { ...current, ...input, name: current.name }
+  if (input.type !== undefined && input.fieldType === undefined && !FIELD_TYPES[input.type as PropertyType]?.includes(current.fieldType)) {
+    throw validation(`Property ${current.name}: changing its type to '${String(input.type)}' needs a fieldType valid for it`)
+  }
+  const updated = parsePropertyCreate({ ...merged, options: input.options ?? (input.type === undefined ? current.options : undefined) }, groups, current.createdAt)
+  return { ...updated, createdAt: current.createdAt, updatedAt: now }
+}
+
 /** `POST /crm/v3/properties/{objectType}/groups` body to a group; 400 when invalid. */
 export function parseGroupCreate(input: unknown): PropertyGroup {
   if (!isObject(input)) throw invalidInput('Cannot build PropertyGroupCreate from a non-object')

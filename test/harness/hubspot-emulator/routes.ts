@@ -13,7 +13,7 @@ export type RouteContext = {
   fails: RecordFaults
 }
 
-type Route = { method: 'GET' | 'POST'; pattern: RegExp; handle(context: RouteContext): Answer }
+type Route = { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; pattern: RegExp; handle(context: RouteContext): Answer }
 
 /** HubSpot's answer to an object type it does not know. */
 function typeOf(segment: string): ObjectType {
@@ -65,6 +65,16 @@ export const ROUTES: Route[] = [
     method: 'GET',
     pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}/${SEGMENT}$`),
     handle: ({ store, params }) => store.getProperty(typeOf(params[0]), decodeURIComponent(params[1]))
+  },
+  {
+    method: 'PATCH',
+    pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}/${SEGMENT}$`),
+    handle: ({ store, params, body }) => store.updateProperty(typeOf(params[0]), decodeURIComponent(params[1]), body)
+  },
+  {
+    method: 'DELETE',
+    pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}/${SEGMENT}$`),
+    handle: ({ store, params }) => store.archiveProperty(typeOf(params[0]), decodeURIComponent(params[1]))
   }
 ]
 

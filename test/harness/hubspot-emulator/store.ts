@@ -1,5 +1,5 @@
 import { HubSpotError, RecordError, injectedRecordError, invalidInput, notFound, validation } from './errors'
-import { builtInGroups, builtInProperties, checkValue, isUniqueKey, ObjectType, parseGroupCreate, parsePropertyCreate } from './properties'
+import { builtInGroups, builtInProperties, checkValue, isUniqueKey, ObjectType, parseGroupCreate, parsePropertyCreate, parsePropertyUpdate } from './properties'
 import { PropertyDefinition, PropertyGroup, rejectProblems, TYPE_IDS, ValueProblem } from './properties'
 import { search } from './search'
 
@@ -125,6 +125,25 @@ export class Store {
 
   createProperty(type: ObjectType, input: unknown): Answer {
     return { status: 201, body: this.addProperty(type, input) }
+  }
+
+  /** `PATCH /crm/v3/properties/{objectType}/{propertyName}`: 200 with the updated property. */
+  updateProperty(type: ObjectType, name: string, input: unknown): Answer {
+    const current = this.defs(type).get(name)
+    if (!current) throw notFound(`Unable to find property ${name} for object type ${TYPE_IDS[type]}`)
+    const updated = parsePropertyUpdate(current, input, new Set(this.groups.get(type)!.keys()), new Date().toISOString())
+    this.defs(type).set(name, updated)
+    return { status: 200, body: updated }
+  }
+
+  /** `DELETE /crm/v3/properties/{objectType}/{propertyName}`: archives it (204); records keep no value for it. */
+  archiveProperty(type: ObjectType, name: string): Answer {
+    const current = this.defs(type).get(name)
+    if (!current) throw notFound(`Unable to find property ${name} for object type ${TYPE_IDS[type]}`)
+    if (!current.modificationMetadata.archivable) throw validation(`Property ${name} cannot be archived`)
+    this.defs(type).delete(name)
+    for (const record of this.all(type).values()) delete record.properties[name]
+    return { status: 204, body: undefined }
   }
 
   /** `POST /crm/v3/properties/{objectType}/batch/create`: 201, or 207 naming each refused property. */
