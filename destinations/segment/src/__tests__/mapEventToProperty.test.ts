@@ -1,5 +1,5 @@
 import nock from 'nock'
-import { createTestIntegration } from '@segment/actions-core'
+import { createTestIntegration, IntegrationError } from '@segment/actions-core'
 import { AGGREGATIONS } from '@pqlkit/core'
 import destination from '../index'
 import mapEventToProperty from '../mapEventToProperty'
@@ -81,5 +81,23 @@ describe('Map Event to Property: the property dropdown', () => {
       choices: [],
       error: { code: '403', message: 'HubSpot did not list the contacts properties (403): check the access token and its crm.schemas scopes' }
     })
+  })
+})
+
+describe('Map Event to Property: a mapping the model cannot take', () => {
+  const model = JSON.stringify({ version: 1, name: 'x', signals: { plan: { trait: 'plan' } }, scores: [{ property: 'pql_score', rules: [{ when: 'plan == "paying"', points: 10 }] }] })
+  const event = { type: 'track' as const, event: 'Plan Changed', messageId: 'm-1', timestamp: new Date().toISOString(), properties: { plan: 'paying' }, context: { traits: { email: 'ada@acme.io' } } }
+
+  it('is refused alone, naming the clash, when its property is a model signal', async () => {
+    const error = await createTestIntegration(destination)
+      .testAction('mapEventToProperty', {
+        event,
+        settings: { accessToken: 'pat-na1-clash', model },
+        mapping: { property: 'plan', aggregation: 'latest', value: { '@path': '$.properties.plan' } },
+        useDefaultMappings: true
+      })
+      .catch((e) => e)
+    expect(error).toBeInstanceOf(IntegrationError)
+    expect(error.message).toBe('This mapping clashes with the PQL model: mapping: [0].property: "plan" is already defined by the model\'s signal plan')
   })
 })
