@@ -1,5 +1,6 @@
 import { httpsPostJson } from '../handoff/https-post'
 import { hubspotConfigFromEnv } from '../hubspot/api'
+import { describeIncompatible } from '../hubspot/bootstrap'
 import { officialHubSpotApi } from '../hubspot/client'
 import { Transport } from '../hubspot/transport'
 import { createPipeline } from '../pipeline/create'
@@ -53,11 +54,13 @@ export async function bootstrapCommand(io: Io, env: Env, options: { model: strin
   const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), false)
   const report = await sync.bootstrap()
   if (options.json) {
-    json(io, { created: report.created, existing: report.existing })
+    json(io, { created: report.created, updated: report.updated, existing: report.existing, incompatible: report.incompatible })
     return 0
   }
   for (const created of report.created) io.stdout.write(`created ${created}\n`)
-  io.stdout.write(`${report.created.length} created, ${report.existing} already there\n`)
+  for (const updated of report.updated) io.stdout.write(`updated the options of ${updated} to follow the tiers\n`)
+  for (const property of report.incompatible) io.stderr.write(`${describeIncompatible(property)}\n`)
+  io.stdout.write(`${report.created.length} created, ${report.updated.length} updated, ${report.existing} already there\n`)
   return 0
 }
 
@@ -74,7 +77,7 @@ export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions)
     (a, b) => parseTimestamp(a.event.timestamp) - parseTimestamp(b.event.timestamp) || a.line - b.line
   )
   const sync = syncFromEnv(env, model, options.handoffs === true)
-  await sync.bootstrap()
+  for (const property of (await sync.bootstrap()).incompatible) io.stderr.write(`${describeIncompatible(property)}\n`)
   const bar = progress(io.stderr, 'syncing events')
   const totals = { ok: 0, invalid: 0, retryable: 0, contacts: 0, companies: 0, handoffs: 0 }
   const problems: string[] = []
@@ -135,6 +138,38 @@ export async function sweepCommand(
     return 0
   }
   io.stdout.write(`${report.examined} subjects re-evaluated, ${report.changed} written\n`)
+  io.stdout.write(callSummary(sync))
+  return 0
+}
+
+/**
+ * `pqlkit apply`: the model change made. Reconciles the portal with the new model (properties
+ * created, tier options changed, incompatible ones named), then re-evaluates every stored
+ * subject under it: a sweep with no horizon.
+ */
+export async function applyCommand(
+  io: Io,
+  env: Env,
+  options: { model: string; mappings?: string; now?: string; handoffs?: boolean; json?: boolean }
+): Promise<number> {
+  const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), options.handoffs === true)
+  const reconciled = await sync.bootstrap()
+  for (const property of reconciled.incompatible) io.stderr.write(`${describeIncompatible(property)}\n`)
+  const bar = progress(io.stderr, 're-evaluating')
+  const report = await sync.sweep(parseNow(options.now) ?? Date.now(), {
+    horizonDays: Number.POSITIVE_INFINITY,
+    onPage: (examined, total) => bar.update(examined, Math.max(total, examined))
+  })
+  bar.stop()
+  for (const problem of report.problems) io.stderr.write(`${problem}\n`)
+  if (options.json) {
+    json(io, { created: reconciled.created, updated: reconciled.updated, incompatible: reconciled.incompatible, examined: report.examined, changed: report.changed })
+    return 0
+  }
+  io.stdout.write(
+    `${reconciled.created.length} properties created, ${reconciled.updated.length} updated; ` +
+      `${report.examined} subjects re-evaluated under ${JSON.stringify(sync.model.name)}, ${report.changed} written\n`
+  )
   io.stdout.write(callSummary(sync))
   return 0
 }

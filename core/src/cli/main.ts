@@ -6,7 +6,8 @@ import { RetryableError } from '../engine/errors'
 import { HubSpotRequestError } from '../hubspot/transport'
 import { backtestCommand } from './backtest'
 import { generateCommand } from './generate'
-import { bootstrapCommand, sweepCommand, syncCommand } from './hubspot'
+import { applyCommand, bootstrapCommand, sweepCommand, syncCommand } from './hubspot'
+import { planCommand } from './plan'
 import { hasColour, InputError, Io, UsageError } from './io'
 import { serveCommand } from './serve'
 import { simulateCommand } from './simulate'
@@ -161,6 +162,28 @@ function program(io: Io, exit: { code: number }): Command {
     .option(...MAPPINGS)
     .option(...JSON_DATA)
     .action(act((options: { model: string; mappings?: string; now?: string; handoffs?: boolean; horizon?: string; json?: boolean }) => sweepCommand(io, io.env, options)))
+
+  command('plan', '--model <file> [--from <file>] [--events <file>] [options]', 'what a model change will do before it is made: portal properties to create or change, aggregates that reset, the tier shift', [
+    'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit plan --model new-model.yaml',
+    'pqlkit plan --model new-model.yaml --from examples/project-management.yaml --events examples/sample-events.jsonl'
+  ])
+    .addOption(model())
+    .option('--from <file>', 'the model in use, to compare with')
+    .option('--events <file>', 'events to simulate under both models, for the tier shift (needs --from)')
+    .option('--now <iso>', 'evaluate as of this ISO 8601 date-time (default: the latest event)')
+    .option(...MAPPINGS)
+    .option(...JSON_DATA)
+    .action(act((options: { model: string; mappings?: string; from?: string; events?: string; now?: string; json?: boolean }) => planCommand(io, io.env, options)))
+
+  command('apply', '--model <file> [options]', 'make a model change: reconcile the portal, then re-evaluate every stored subject under the new model', [
+    'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit apply --model new-model.yaml'
+  ])
+    .addOption(model())
+    .option(...NOW)
+    .option(...HANDOFFS)
+    .option(...MAPPINGS)
+    .option(...JSON_DATA)
+    .action(act((options: { model: string; mappings?: string; now?: string; handoffs?: boolean; json?: boolean }) => applyCommand(io, io.env, options)))
 
   command('serve', '--model <file> [options]', 'receive PostHog’s HTTP Webhook destination on POST /posthog (needs PQLKIT_SERVE_SECRET)', [
     'PQLKIT_SERVE_SECRET=$(openssl rand -hex 24) HUBSPOT_ACCESS_TOKEN=pat-… pqlkit serve --model your-model.yaml --host 0.0.0.0 --handoffs'

@@ -121,6 +121,7 @@ export function finishBatch(
       const result = applyEvents(model.company, state, attributed, now)
       for (const { event, error } of result.rejected) outcome.rejected.push({ index: indexOf.get(event)!, error })
       const evaluation = evaluateSection(model.company, state, now)
+      state.model = model.fingerprint
       outcome.companies.push({
         key,
         state,
@@ -137,6 +138,7 @@ export function finishBatch(
     for (const name of HANDOFF_PROPERTIES) known[name] = contact.stored?.properties[name] ?? undefined
     known.email = contact.email ?? known.email
     const evaluation = evaluateContact(model, contact.state, now, known)
+    contact.state.model = model.fingerprint
     const company = contact.state.lastCompany?.[0]
     outcome.contacts.push({
       key: contact.key,

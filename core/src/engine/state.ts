@@ -51,6 +51,8 @@ export type SubjectState = {
   countedAs?: string
   /** Contacts: the company HubSpot is known to have them associated with. */
   associatedCompany?: string
+  /** The fingerprint of the model that last evaluated the subject. */
+  model?: string
   /** Companies: latest name and domain from group traits. */
   name?: Latest
   domain?: Latest
@@ -105,7 +107,9 @@ export const WireState = z.object({
   /** name */
   n: WireLatest.optional(),
   /** domain */
-  dm: WireLatest.optional()
+  dm: WireLatest.optional(),
+  /** model */
+  md: z.string().optional()
 })
 export type WireState = z.infer<typeof WireState>
 
@@ -169,7 +173,8 @@ function fromWire(wire: WireState): SubjectState {
     countedAs: wire.u,
     associatedCompany: wire.ca,
     name: wire.n,
-    domain: wire.dm
+    domain: wire.dm,
+    model: wire.md
   }
 }
 
@@ -206,7 +211,8 @@ function toWire(state: SubjectState): WireState {
     u: state.countedAs,
     ca: state.associatedCompany,
     n: state.name,
-    dm: state.domain
+    dm: state.domain,
+    md: state.model
   }
 }
 
@@ -287,7 +293,8 @@ const wireState = object({
   u: optional(text),
   ca: optional(text),
   n: optional(latest),
-  dm: optional(latest)
+  dm: optional(latest),
+  md: optional(text)
 })
 
 /**

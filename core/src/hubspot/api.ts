@@ -15,7 +15,10 @@ export interface HubSpotCalls {
   batchUpdate(objectType: ObjectType, inputs: { id: string; properties: Record<string, string> }[]): Promise<BatchResult>
   /** v4 default contact→company association for each pair; only errors come back. */
   associate(pairs: { contactId: string; companyId: string }[]): Promise<BatchResult>
-  propertyNames(objectType: ObjectType): Promise<Set<string>>
+  /** The portal's property definitions (name, type, fieldType, options). */
+  properties(objectType: ObjectType): Promise<PortalProperty[]>
+  /** Changes a property's definition (`PATCH`): pqlkit changes only a tier enumeration's options. */
+  updateProperty(objectType: ObjectType, name: string, patch: { options: PropertyOption[] }): Promise<void>
   groupNames(objectType: ObjectType): Promise<Set<string>>
   createGroup(objectType: ObjectType, group: { name: string; label: string }): Promise<void>
   /** Creates properties in one call (HubSpot's batch create); returns what HubSpot refused, with why. */
@@ -25,6 +28,10 @@ export interface HubSpotCalls {
   /** One page of a CRM search (SPEC §7 sweep). */
   search(objectType: ObjectType, request: SearchRequest): Promise<SearchPage>
 }
+
+export type PropertyOption = { label: string; value: string; displayOrder: number; hidden: boolean }
+/** A property as the portal has it. */
+export type PortalProperty = { name: string; type: string; fieldType: string; options?: PropertyOption[] }
 
 export type HubSpotConfig = { accessToken: string; basePath?: string }
 export type HubSpotRecord = { id: string; properties: Record<string, string | null> }
@@ -55,7 +62,7 @@ export type HeadersLike = { forEach(callback: (value: string, key: string) => vo
 /** The association type of a task to a contact (HUBSPOT_DEFINED 204). */
 export const TASK_TO_CONTACT = 204
 
-type Request = { method: 'GET' | 'POST'; path: string; body?: unknown }
+type Request = { method: 'GET' | 'POST' | 'PATCH'; path: string; body?: unknown }
 
 /** Every path and body pqlkit sends, once (HubSpot's CRM v3 objects, properties and search; v4 associations). */
 export const CALLS = {
@@ -80,6 +87,11 @@ export const CALLS = {
     body: { inputs: pairs.map((pair) => ({ from: { id: pair.contactId }, to: { id: pair.companyId } })) }
   }),
   properties: (objectType: ObjectType): Request => ({ method: 'GET', path: `/crm/v3/properties/${objectType}?archived=false` }),
+  updateProperty: (objectType: ObjectType, name: string, patch: { options: PropertyOption[] }): Request => ({
+    method: 'PATCH',
+    path: `/crm/v3/properties/${objectType}/${encodeURIComponent(name)}`,
+    body: patch
+  }),
   groups: (objectType: ObjectType): Request => ({ method: 'GET', path: `/crm/v3/properties/${objectType}/groups` }),
   createGroup: (objectType: ObjectType, group: { name: string; label: string }): Request => ({
     method: 'POST',
@@ -194,9 +206,13 @@ export class HubSpotApi implements HubSpotCalls {
     return { results: [], errors: batchResult(await this.send<RawBatch>(CALLS.associate(pairs))).errors }
   }
 
-  async propertyNames(objectType: ObjectType): Promise<Set<string>> {
-    const data = await this.send<{ results: { name: string }[] }>(CALLS.properties(objectType))
-    return new Set(data.results.map((property) => property.name))
+  async properties(objectType: ObjectType): Promise<PortalProperty[]> {
+    const data = await this.send<{ results: PortalProperty[] }>(CALLS.properties(objectType))
+    return data.results.map(({ name, type, fieldType, options }) => ({ name, type, fieldType, ...(options ? { options } : {}) }))
+  }
+
+  async updateProperty(objectType: ObjectType, name: string, patch: { options: PropertyOption[] }): Promise<void> {
+    await this.send(CALLS.updateProperty(objectType, name, patch))
   }
 
   async groupNames(objectType: ObjectType): Promise<Set<string>> {

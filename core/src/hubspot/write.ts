@@ -6,8 +6,12 @@ import { HubSpotRequestError } from './transport'
 export type RecordResult =
   | { status: 'ok' }
   | { status: 'invalid'; message: string }
-  /** `conflict`: a unique value (an email, a userId) another record took since it was read: read again and retry. */
-  | { status: 'retryable'; message: string; retryAfterMs: number; throttled?: boolean; conflict?: boolean }
+  /**
+   * `conflict`: a unique value (an email, a userId) another record took since it was read:
+   * read again and retry. `schema`: the portal's properties changed under pqlkit (deleted,
+   * retyped, a tier option missing): reconcile them and retry.
+   */
+  | { status: 'retryable'; message: string; retryAfterMs: number; throttled?: boolean; conflict?: boolean; schema?: boolean }
 
 /** One record of a batch write, with the ids HubSpot may name it by in an error's `context`. */
 export type WriteItem<I> = {
@@ -31,6 +35,16 @@ export function chunks<T>(list: T[], size = BATCH_LIMIT): T[][] {
 const INVALID_CATEGORIES = new Set(['VALIDATION_ERROR', 'INVALID_EMAIL', 'PROPERTY_DOESNT_EXIST'])
 /** Errors whose category says another record holds one of the record's unique values. */
 const CONFLICT_CATEGORIES = new Set(['CONFLICT', 'OBJECT_ALREADY_EXISTS'])
+
+/**
+ * HubSpot's codes for a value its property refuses. pqlkit writes only values of the types it
+ * created its properties with, so one of these on a write means the portal changed under it.
+ */
+const SCHEMA_DRIFT = /\b(PROPERTY_DOESNT_EXIST|INVALID_OPTION|INVALID_NUMBER|INVALID_BOOLEAN|INVALID_DATE|INVALID_INTEGER)\b/
+
+function schemaDrift(message: string): RecordResult {
+  return { status: 'retryable', message, retryAfterMs: 0, schema: true }
+}
 
 function conflict(message: string): RecordResult {
   return { status: 'retryable', message, retryAfterMs: 0, conflict: true }
@@ -56,6 +70,10 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
   try {
     result = await call(chunk.map((item) => item.input))
   } catch (error) {
+    if (error instanceof HubSpotRequestError && error.status === 400 && SCHEMA_DRIFT.test(error.message)) {
+      for (const item of chunk) item.failed(schemaDrift(error.message))
+      return
+    }
     if (error instanceof HubSpotRequestError && (error.status === 400 || error.status === 409)) {
       if (chunk.length === 1) {
         chunk[0].failed(error.status === 409 ? conflict(error.message) : { status: 'invalid', message: error.message })
@@ -78,7 +96,7 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
   const again: WriteItem<I>[] = []
   const fail = (item: WriteItem<I>, outcome: RecordResult) => {
     failed.add(item)
-    if (outcome.status === 'retryable' && !outcome.conflict && attempt < PARTIAL_ATTEMPTS) again.push(item)
+    if (outcome.status === 'retryable' && !outcome.conflict && !outcome.schema && attempt < PARTIAL_ATTEMPTS) again.push(item)
     else item.failed(outcome)
   }
   let unmatched = false
@@ -91,11 +109,13 @@ async function writeChunk<I>(chunk: WriteItem<I>[], call: (inputs: I[]) => Promi
       const message = `HubSpot: ${error.message}`
       fail(
         item,
-        error.category && INVALID_CATEGORIES.has(error.category)
-          ? { status: 'invalid', message }
-          : error.category && CONFLICT_CATEGORIES.has(error.category)
-            ? conflict(message)
-            : { status: 'retryable', message, retryAfterMs: 1_000 }
+        SCHEMA_DRIFT.test(message)
+          ? schemaDrift(message)
+          : error.category && INVALID_CATEGORIES.has(error.category)
+            ? { status: 'invalid', message }
+            : error.category && CONFLICT_CATEGORIES.has(error.category)
+              ? conflict(message)
+              : { status: 'retryable', message, retryAfterMs: 1_000 }
       )
     }
   }

@@ -7,6 +7,8 @@ import { fingerprint } from '../hash'
 /** A model checked and compiled for the engine: conditions parsed, names resolved, durations in ms. */
 export type Model = {
   name: string
+  /** Of the whole model document: a state records which model evaluated it. */
+  fingerprint: string
   contact: Section
   company?: Section
   companyFromEmail: boolean
@@ -188,6 +190,7 @@ export function compileModel(document: ModelDocument, options: CompileOptions = 
   if (issues.length > 0) throw new ModelError(issues)
   return {
     name: document.name,
+    fingerprint: fingerprint(JSON.stringify(document)),
     contact,
     company,
     companyFromEmail: document.company?.company_from_email ?? false,

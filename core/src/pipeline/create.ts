@@ -29,6 +29,7 @@ export function createPipeline({ model, api, handoffs, handBackContacts, locks }
     model,
     store: new HubSpotStateStore(api, model),
     sink: handBackContacts ? new HandBackContactSink(hubspotSink) : hubspotSink,
-    sender: handoffs === undefined ? undefined : 'send' in handoffs ? handoffs : new DefaultHandoffSender({ ...handoffs, api })
+    sender: handoffs === undefined ? undefined : 'send' in handoffs ? handoffs : new DefaultHandoffSender({ ...handoffs, api }),
+    leftOut: new Set()
   }, locks)
 }

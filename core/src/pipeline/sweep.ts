@@ -6,7 +6,7 @@ import { Company, Contact, PipelineParts, sendHandoffs, SyncReport, writeCompani
 export type SweepReport = { examined: number; changed: number; handoffs: SyncReport['handoffs']; problems: string[] }
 
 export type SweepOptions = {
-  /** Subjects whose last activity is older than this are left alone (default 180 days). */
+  /** Subjects whose last activity is older than this are left alone (default 180 days; Infinity: every subject). */
   horizonDays?: number
   onPage?: (examined: number, total: number) => void
   /** HubSpot's search allows 5 requests per second (SPEC §7); the sweep keeps under it. */
@@ -32,7 +32,11 @@ export async function sweep(parts: PipelineParts, now: number, options: SweepOpt
     written: { contacts: 0, companies: 0 }
   }
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
-  const since = now - (options.horizonDays ?? 180) * 86_400_000
+  const horizonDays = options.horizonDays ?? 180
+  const active = (name: string) =>
+    Number.isFinite(horizonDays)
+      ? { propertyName: name, operator: 'GTE', value: String(now - horizonDays * 86_400_000) }
+      : { propertyName: name, operator: 'HAS_PROPERTY' }
   for (const objectType of ['contacts', 'companies'] as ObjectType[]) {
     const section = objectType === 'contacts' ? model.contact : model.company
     if (!section) continue
@@ -43,7 +47,7 @@ export async function sweep(parts: PipelineParts, now: number, options: SweepOpt
       const page = await api.search(objectType, {
         filterGroups: activity.map((name) => ({
           filters: [
-            { propertyName: name, operator: 'GTE', value: String(since) },
+            active(name),
             { propertyName: 'hs_object_id', operator: 'GT', value: lastId }
           ]
         })),

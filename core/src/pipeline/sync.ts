@@ -4,7 +4,7 @@ import { RetryableError, ValidationError } from '../engine/errors'
 import { compareReplayOrder, ProductEvent, validateEvent } from '../engine/event'
 import { Identities, Person } from '../engine/identity'
 import type { HubSpotCalls } from '../hubspot/api'
-import { bootstrap, BootstrapReport } from '../hubspot/bootstrap'
+import { bootstrap, BootstrapReport, describeIncompatible } from '../hubspot/bootstrap'
 import { readFailure } from '../hubspot/records'
 import type { RecordResult } from '../hubspot/write'
 import { KeyedLock } from './keyed-lock'
@@ -25,8 +25,8 @@ import {
 
 export type { RecordResult } from '../hubspot/write'
 
-/** How often a batch's events whose write met a 409 are read and processed again, in all. */
-const CONFLICT_ROUNDS = 3
+/** How often a batch's events whose write met a 409 or a drifted portal are processed, in all. */
+const AGAIN_ROUNDS = 3
 
 /** A contact before the batch step: who it is, its record, its events. */
 type Resolved = { person: Person; key: string; record?: StoredRecord; events: IndexedEvent[]; failure?: RecordResult }
@@ -42,6 +42,8 @@ type Resolved = { person: Person; key: string; record?: StoredRecord; events: In
  */
 export class Pipeline {
   private bootstrapped: Promise<BootstrapReport> | undefined
+  /** The incompatible properties, as every batch reports them. */
+  private incompatible: string[] = []
 
   /** `locks`: shared by the pipelines of one destination whose model grows (Segment's mappings). */
   constructor(
@@ -57,11 +59,22 @@ export class Pipeline {
     return this.parts.model
   }
 
-  /** Creates the property groups and properties the model needs; once per process unless asked again. */
+  /**
+   * Reconciles the portal with the model (creates what is missing, tier options, names what
+   * is incompatible); once per process unless asked again, as a drifted portal does.
+   */
   bootstrap(force = false): Promise<BootstrapReport> {
     if (!this.bootstrapped || force) {
-      this.bootstrapped = bootstrap(this.parts.api, this.parts.model)
-      this.bootstrapped.catch(() => (this.bootstrapped = undefined))
+      const run = bootstrap(this.parts.api, this.parts.model)
+      this.bootstrapped = run
+      run.then(
+        (report) => {
+          this.parts.leftOut.clear()
+          for (const { objectType, name } of report.incompatible) this.parts.leftOut.add(`${objectType}.${name}`)
+          this.incompatible = report.incompatible.map(describeIncompatible)
+        },
+        () => (this.bootstrapped = undefined)
+      )
     }
     return this.bootstrapped
   }
@@ -106,18 +119,26 @@ export class Pipeline {
         for (const key of more) held.add(key)
         if (more.length > 0) releases.push(await this.locks.acquire(more))
       }
-      // A unique value another record took since it was read (a 409): those events go again
-      // at once, read afresh, and the identity rules place them (never reported invalid).
+      // A unique value another record took since it was read (a 409), or a portal whose
+      // properties changed under pqlkit (reconciled first, once): those events go again at
+      // once, read afresh. Neither is ever reported invalid.
       let pending = valid
+      let reconciled = false
       for (let round = 1; pending.length > 0; round++) {
         await this.processLocked(pending, now, report, lockCompanies)
-        if (round === CONFLICT_ROUNDS) break
+        if (round === AGAIN_ROUNDS) break
         pending = pending.filter(({ index }) => {
           const result = report.results[index]
-          return result.status === 'retryable' && result.conflict === true
+          return result.status === 'retryable' && (result.conflict === true || result.schema === true)
         })
+        const drifted = pending.some(({ index }) => (report.results[index] as { schema?: boolean }).schema)
+        if (drifted && !reconciled) {
+          reconciled = true
+          await this.bootstrap(true)
+        }
         for (const { index } of pending) report.results[index] = { status: 'ok' }
       }
+      for (const problem of this.incompatible) report.problems.push(problem)
     } finally {
       for (const release of releases) release()
     }

@@ -36,6 +36,8 @@ export type PipelineParts = {
   sink: ContactSink
   /** Sends hand-offs; without it they are evaluated and marked, never sent. */
   sender?: HandoffSender
+  /** Properties the portal has with an incompatible type (`contacts.plan`): left out of every write. */
+  leftOut: Set<string>
 }
 
 /** A contact after the batch step, with its HubSpot record and identity. */
@@ -90,7 +92,7 @@ function changes(parts: PipelineParts, objectType: ObjectType, subject: Contact 
   const stored = subject.record?.properties
   const next: Record<string, string> = {}
   for (const name of types.keys()) {
-    if (name.startsWith('pqlkit_')) continue
+    if (name.startsWith('pqlkit_') || parts.leftOut.has(`${objectType}.${name}`)) continue
     const value = toHubSpotValue(subject.properties[name])
     if (!sameValue(types.get(name), stored?.[name], value)) next[name] = value
   }
