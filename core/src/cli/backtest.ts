@@ -10,6 +10,7 @@ import { progress } from './progress'
 import { renderBars, renderTable } from './table'
 
 export type BacktestOptions = {
+  mappings?: string
   model: string
   events: string
   outcomes: string
@@ -115,7 +116,7 @@ export function backtestCommand(io: Io, options: BacktestOptions): number {
   const subject = subjectOption(options.subject)
   const leadMs = leadOption(options.lead)
   const asOf = asOfOption(options['as-of'])
-  const model = readModel(io, options.model)
+  const model = readModel(io, options.model, options.mappings)
   const section = backtestSection(model, subject)
   if (typeof section === 'string') throw new InputError(`cannot backtest ${options.model}: ${section}`)
   const outcomes = parseOutcomes(readText(io, options.outcomes, 'outcomes file'), subject)

@@ -167,3 +167,39 @@ describe('pqlkit generate', () => {
     expect((await run('generate', '--users', '0')).code).toBe(2)
   })
 })
+
+describe('--mappings (docs/mappings.md)', () => {
+  const MODEL = join('examples', 'mappings', 'model.yaml')
+  const MAPPINGS = join('examples', 'mappings', 'mappings.json')
+
+  it('validate merges the mappings into the model and lists them as its signals', async () => {
+    const result = await run('validate', MODEL, '--mappings', MAPPINGS)
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('Contact signals (3)')
+    expect(result.stdout).toMatch(/revenue_total +sum +sum: "Order Completed", of: "amount"/)
+    expect((await run('validate', MODEL)).stderr).toContain('scores[0].rules[1].when: rule "Spent 100+": unknown name "revenue_total"')
+  })
+
+  it('a bad mapping is reported in its file, with line, column and path', async () => {
+    const bad = scratch('mappings.json', '[\n  { "property": "plan", "aggregation": "latest", "event": "Plan Changed" }\n]\n')
+    const result = await run('validate', MODEL, '--mappings', bad)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`${bad}:2:3: [0].value: latest needs the value to read, such as amount`)
+  })
+
+  it('simulate scores what was mapped', async () => {
+    const events = scratch(
+      'events.jsonl',
+      [
+        { type: 'track', event: 'Report Created', messageId: 'r1', timestamp: '2026-10-20T10:00:00.000Z', userId: 'u1', context: { traits: { email: 'ada@acme.io' } } },
+        { type: 'track', event: 'Order Completed', messageId: 'o1', timestamp: '2026-10-21T10:00:00.000Z', userId: 'u1', properties: { amount: 120 }, context: { traits: { email: 'ada@acme.io' } } },
+        { type: 'track', event: 'Plan Changed', messageId: 'p1', timestamp: '2026-10-22T10:00:00.000Z', userId: 'u1', properties: { plan: 'paying' }, context: { traits: { email: 'ada@acme.io' } } }
+      ]
+        .map(line)
+        .join('\n')
+    )
+    const result = await run('simulate', '--model', MODEL, '--mappings', MAPPINGS, '--events', events, '--json')
+    expect(result.stderr).toBe('')
+    expect(JSON.parse(result.stdout)[0].properties).toMatchObject({ reports_created_l30d: 1, revenue_total: 120, plan: 'paying', pql_score: 70, pql_score_tier: 'Hot' })
+  })
+})

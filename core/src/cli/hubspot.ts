@@ -50,8 +50,8 @@ function callSummary(sync: Pipeline): string {
 /** `--json`: the data a command printed as text, as one object on one line. */
 const json = (io: Io, value: object) => io.stdout.write(`${JSON.stringify(value)}\n`)
 
-export async function bootstrapCommand(io: Io, env: Env, options: { model: string; json?: boolean }): Promise<number> {
-  const sync = syncFromEnv(env, readModel(io, options.model), false)
+export async function bootstrapCommand(io: Io, env: Env, options: { model: string; mappings?: string; json?: boolean }): Promise<number> {
+  const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), false)
   const report = await sync.bootstrap()
   if (options.json) {
     json(io, { created: report.created, updated: report.updated, existing: report.existing, incompatible: report.incompatible })
@@ -64,10 +64,10 @@ export async function bootstrapCommand(io: Io, env: Env, options: { model: strin
   return 0
 }
 
-export type SyncCommandOptions = { model: string; events: string; handoffs?: boolean; now?: string; 'batch-size'?: string; json?: boolean }
+export type SyncCommandOptions = { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; 'batch-size'?: string; json?: boolean }
 
 export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions): Promise<number> {
-  const model = readModel(io, options.model)
+  const model = readModel(io, options.model, options.mappings)
   const now = parseNow(options.now)
   const batchSize = Number(options['batch-size'] ?? 1000)
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError('--batch-size takes a whole number')
@@ -122,9 +122,9 @@ export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions)
 export async function sweepCommand(
   io: Io,
   env: Env,
-  options: { model: string; now?: string; handoffs?: boolean; horizon?: string; json?: boolean }
+  options: { model: string; mappings?: string; now?: string; handoffs?: boolean; horizon?: string; json?: boolean }
 ): Promise<number> {
-  const sync = syncFromEnv(env, readModel(io, options.model), options.handoffs === true)
+  const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), options.handoffs === true)
   const bar = progress(io.stderr, 'sweeping')
   const horizonDays = options.horizon === undefined ? undefined : Number.parseInt(options.horizon, 10)
   const report = await sync.sweep(parseNow(options.now) ?? Date.now(), {
@@ -147,8 +147,12 @@ export async function sweepCommand(
  * created, tier options changed, incompatible ones named), then re-evaluates every stored
  * subject under it: a sweep with no horizon.
  */
-export async function applyCommand(io: Io, env: Env, options: { model: string; now?: string; handoffs?: boolean; json?: boolean }): Promise<number> {
-  const sync = syncFromEnv(env, readModel(io, options.model), options.handoffs === true)
+export async function applyCommand(
+  io: Io,
+  env: Env,
+  options: { model: string; mappings?: string; now?: string; handoffs?: boolean; json?: boolean }
+): Promise<number> {
+  const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), options.handoffs === true)
   const reconciled = await sync.bootstrap()
   for (const property of reconciled.incompatible) io.stderr.write(`${describeIncompatible(property)}\n`)
   const bar = progress(io.stderr, 're-evaluating')

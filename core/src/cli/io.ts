@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Model } from '../model/compile'
-import { loadModel } from '../model/load'
+import { loadMappings, loadModel } from '../model/load'
 import { ValidationError } from '../engine/errors'
 import type { ProductEvent } from '../engine/event'
 import { segmentMessageToProductEvent } from '../hosts/segment-message'
@@ -49,8 +49,10 @@ export function writeText(io: Io, path: string, text: string, what: string): voi
   }
 }
 
-export function readModel(io: Io, path: string): Model {
-  return loadModel(readText(io, path, 'model'), path)
+/** The model file, with the signals of a mappings file (docs/mappings.md) when one is given. */
+export function readModel(io: Io, path: string, mappingsPath?: string): Model {
+  const mappings = mappingsPath === undefined ? [] : loadMappings(readText(io, mappingsPath, 'mappings file'), mappingsPath)
+  return loadModel(readText(io, path, 'model'), path, mappings)
 }
 
 export type EventLine = { line: number; event: ProductEvent }

@@ -29,6 +29,7 @@ function required(flags: string, description: string): Option {
 }
 
 const model = () => required('--model <file>', 'the model, YAML or JSON')
+const MAPPINGS = ['--mappings <file>', 'mappings of events to properties, JSON (docs/mappings.md), merged into the model'] as const
 const events = () => required('--events <file>', 'events as JSON Lines in Segment’s spec')
 const NOW = ['--now <iso>', 'evaluate as of this ISO 8601 date-time (default: now)'] as const
 const HANDOFFS = ['--handoffs', 'send the hand-offs that fire (Slack, HubSpot tasks)'] as const
@@ -111,7 +112,8 @@ function program(io: Io, exit: { code: number }): Command {
     'pqlkit validate examples/project-management.yaml'
   ])
     .argument('<model>', 'the model, YAML or JSON')
-    .action(act((model: string) => validateCommand(io, model)))
+    .option(...MAPPINGS)
+    .action(act((model: string, options: { mappings?: string }) => validateCommand(io, model, options.mappings)))
 
   command('simulate', '--model <file> --events <file> [options]', 'score events offline, as a real-time replay, and print the leaderboard and tiers', [
     'pqlkit simulate --model examples/project-management.yaml --events examples/sample-events.jsonl',
@@ -121,14 +123,16 @@ function program(io: Io, exit: { code: number }): Command {
     .addOption(events())
     .option('--now <iso>', 'evaluate every subject as of this ISO 8601 date-time (default: the latest event)')
     .option('--json', 'print one object per subject instead of tables')
-    .action(act((options: { model: string; events: string; now?: string; json?: boolean }) => simulateCommand(io, options)))
+    .option(...MAPPINGS)
+    .action(act((options: { model: string; mappings?: string; events: string; now?: string; json?: boolean }) => simulateCommand(io, options)))
 
   command('bootstrap', '--model <file>', 'create the HubSpot property groups and every property the model needs (idempotent)', [
     'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit bootstrap --model your-model.yaml'
   ])
     .addOption(model())
+    .option(...MAPPINGS)
     .option(...JSON_DATA)
-    .action(act((options: { model: string; json?: boolean }) => bootstrapCommand(io, io.env, options)))
+    .action(act((options: { model: string; mappings?: string; json?: boolean }) => bootstrapCommand(io, io.env, options)))
 
   command('sync', '--model <file> --events <file> [options]', 'send events (a backfill or replay) through the hosts’ pipeline into HubSpot', [
     'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit sync --model your-model.yaml --events events.jsonl',
@@ -139,9 +143,10 @@ function program(io: Io, exit: { code: number }): Command {
     .option(...HANDOFFS)
     .option(...NOW)
     .option('--batch-size <n>', 'events per pipeline batch (default: 1000)')
+    .option(...MAPPINGS)
     .option(...JSON_DATA)
     .action(
-      act((options: { model: string; events: string; handoffs?: boolean; now?: string; batchSize?: string; json?: boolean }) =>
+      act((options: { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; batchSize?: string; json?: boolean }) =>
         syncCommand(io, io.env, { ...options, 'batch-size': options.batchSize })
       )
     )
@@ -154,8 +159,9 @@ function program(io: Io, exit: { code: number }): Command {
     .option(...NOW)
     .option(...HANDOFFS)
     .option('--horizon <days>', 'how far back a subject must have been active (default: 180)')
+    .option(...MAPPINGS)
     .option(...JSON_DATA)
-    .action(act((options: { model: string; now?: string; handoffs?: boolean; horizon?: string; json?: boolean }) => sweepCommand(io, io.env, options)))
+    .action(act((options: { model: string; mappings?: string; now?: string; handoffs?: boolean; horizon?: string; json?: boolean }) => sweepCommand(io, io.env, options)))
 
   command('plan', '--model <file> [--from <file>] [--events <file>] [options]', 'what a model change will do before it is made: portal properties to create or change, aggregates that reset, the tier shift', [
     'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit plan --model new-model.yaml',
@@ -165,8 +171,9 @@ function program(io: Io, exit: { code: number }): Command {
     .option('--from <file>', 'the model in use, to compare with')
     .option('--events <file>', 'events to simulate under both models, for the tier shift (needs --from)')
     .option('--now <iso>', 'evaluate as of this ISO 8601 date-time (default: the latest event)')
+    .option(...MAPPINGS)
     .option(...JSON_DATA)
-    .action(act((options: { model: string; from?: string; events?: string; now?: string; json?: boolean }) => planCommand(io, io.env, options)))
+    .action(act((options: { model: string; mappings?: string; from?: string; events?: string; now?: string; json?: boolean }) => planCommand(io, io.env, options)))
 
   command('apply', '--model <file> [options]', 'make a model change: reconcile the portal, then re-evaluate every stored subject under the new model', [
     'HUBSPOT_ACCESS_TOKEN=pat-… pqlkit apply --model new-model.yaml'
@@ -174,8 +181,9 @@ function program(io: Io, exit: { code: number }): Command {
     .addOption(model())
     .option(...NOW)
     .option(...HANDOFFS)
+    .option(...MAPPINGS)
     .option(...JSON_DATA)
-    .action(act((options: { model: string; now?: string; handoffs?: boolean; json?: boolean }) => applyCommand(io, io.env, options)))
+    .action(act((options: { model: string; mappings?: string; now?: string; handoffs?: boolean; json?: boolean }) => applyCommand(io, io.env, options)))
 
   command('serve', '--model <file> [options]', 'receive PostHog’s HTTP Webhook destination on POST /posthog (needs PQLKIT_SERVE_SECRET)', [
     'PQLKIT_SERVE_SECRET=$(openssl rand -hex 24) HUBSPOT_ACCESS_TOKEN=pat-… pqlkit serve --model your-model.yaml --host 0.0.0.0 --handoffs'
@@ -185,9 +193,10 @@ function program(io: Io, exit: { code: number }): Command {
     .option('--host <host>', 'the address to listen on (default: 127.0.0.1)')
     .option('--group-type <type>', 'the PostHog group type that is the company (default: company)')
     .option(...HANDOFFS)
+    .option(...MAPPINGS)
     .action(
-      act((options: { model: string; port?: string; host?: string; groupType?: string; handoffs?: boolean }) =>
-        serveCommand(io, io.env, { model: options.model, port: options.port, host: options.host, 'group-type': options.groupType, handoffs: options.handoffs })
+      act((options: { model: string; mappings?: string; port?: string; host?: string; groupType?: string; handoffs?: boolean }) =>
+        serveCommand(io, io.env, { model: options.model, mappings: options.mappings, port: options.port, host: options.host, 'group-type': options.groupType, handoffs: options.handoffs })
       )
     )
 
@@ -203,8 +212,9 @@ function program(io: Io, exit: { code: number }): Command {
     .option('--subject <kind>', 'contact or company (default: contact)')
     .option('--html <file>', 'also write the report as one self-contained HTML page')
     .option('--json', 'print the report as one object instead of tables')
+    .option(...MAPPINGS)
     .action(
-      act((options: { model: string; events: string; outcomes: string; lead?: string; asOf?: string; subject?: string; html?: string; json?: boolean }) =>
+      act((options: { model: string; mappings?: string; events: string; outcomes: string; lead?: string; asOf?: string; subject?: string; html?: string; json?: boolean }) =>
         backtestCommand(io, { ...options, 'as-of': options.asOf })
       )
     )

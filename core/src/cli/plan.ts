@@ -9,7 +9,8 @@ import type { Env } from './hubspot'
 import { Io, parseNow, readEvents, readModel, UsageError } from './io'
 import { renderBars, renderTable } from './table'
 
-export type PlanOptions = { model: string; from?: string; events?: string; now?: string; json?: boolean }
+/** `mappings`: merged into both models (a change of the model, not of its mappings). */
+export type PlanOptions = { model: string; mappings?: string; from?: string; events?: string; now?: string; json?: boolean }
 
 /** A signal whose stored aggregate will not carry over: new, changed or gone. */
 export type SignalChange = { subject: 'contact' | 'company'; signal: string; change: 'new' | 'changed' | 'removed' }
@@ -66,8 +67,8 @@ export function tierShift(current: Model, next: Model, events: Parameters<typeof
  * With `--from` and `--events`: how many subjects move from which tier to which.
  */
 export async function planCommand(io: Io, env: Env, options: PlanOptions): Promise<number> {
-  const next = readModel(io, options.model)
-  const current = options.from === undefined ? undefined : readModel(io, options.from)
+  const next = readModel(io, options.model, options.mappings)
+  const current = options.from === undefined ? undefined : readModel(io, options.from, options.mappings)
   if (options.events !== undefined && current === undefined) throw new UsageError('--events needs --from, the model in use, to compare with')
   const portal: { objectType: ObjectType; plan: SchemaPlan }[] = []
   const config = hubspotConfigFromEnv(env)

@@ -169,11 +169,11 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest()
 }
 
-export type ServeCommandOptions = { model: string; port?: string; host?: string; handoffs?: boolean; 'group-type'?: string }
+export type ServeCommandOptions = { model: string; mappings?: string; port?: string; host?: string; handoffs?: boolean; 'group-type'?: string }
 
 /** The CLI command: serves until SIGINT or SIGTERM, then writes what it gathered and exits. */
 export async function serveCommand(io: Io, env: Env, options: ServeCommandOptions): Promise<number> {
-  const model = readModel(io, options.model)
+  const model = readModel(io, options.model, options.mappings)
   const secret = env.PQLKIT_SERVE_SECRET ?? ''
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new InputError(`set PQLKIT_SERVE_SECRET to a shared secret of at least ${MIN_SECRET_LENGTH} characters (PostHog sends it in the ${SECRET_HEADER} header)`)

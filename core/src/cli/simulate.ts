@@ -2,7 +2,7 @@ import { simulate, SimulationResult } from '../engine/simulate'
 import { EventLine, Io, parseNow, readEvents, readModel } from './io'
 import { renderBars, renderTable } from './table'
 
-export type SimulateOptions = { model: string; events: string; now?: string; json?: boolean }
+export type SimulateOptions = { model: string; mappings?: string; events: string; now?: string; json?: boolean }
 
 /** `--json`: the subjects as SPEC §7 describes them, one element per subject. */
 export function simulationJson(result: SimulationResult): string {
@@ -48,7 +48,7 @@ export function tierDistribution(subjects: Ranked[], property: string, tiers: st
 }
 
 export function simulateCommand(io: Io, options: SimulateOptions): number {
-  const model = readModel(io, options.model)
+  const model = readModel(io, options.model, options.mappings)
   const now = parseNow(options.now)
   const file = readEvents(io, options.events)
   const result = simulate(model, file.events.map((line: EventLine) => line.event), now)

@@ -76,7 +76,7 @@ export function printModel(model: Model, path: string): string {
   return text
 }
 
-export function validateCommand(io: Io, path: string): number {
-  io.stdout.write(printModel(readModel(io, path), path))
+export function validateCommand(io: Io, path: string, mappingsPath?: string): number {
+  io.stdout.write(printModel(readModel(io, path, mappingsPath), path))
   return 0
 }

@@ -20,7 +20,7 @@ export type Rejection = { event: ValidEvent; error: ValidationError }
  */
 export type ApplyResult = { accepted: ValidEvent[]; duplicates: number; rejected: Rejection[] }
 
-type SectionIndex = { byEvent: Map<string, Signal[]>; anyEvent: Signal[]; traits: Signal[] }
+type SectionIndex = { byEvent: Map<string, Signal[]>; anyEvent: Signal[]; traits: Signal[]; byName: Map<string, Signal> }
 const indexes = new WeakMap<Section, SectionIndex>()
 
 const NO_TRAITS: [Signal, string | number | boolean][] = []
@@ -28,8 +28,9 @@ const NO_TRAITS: [Signal, string | number | boolean][] = []
 function indexOf(section: Section): SectionIndex {
   let index = indexes.get(section)
   if (!index) {
-    index = { byEvent: new Map(), anyEvent: [], traits: [] }
+    index = { byEvent: new Map(), anyEvent: [], traits: [], byName: new Map(section.signals.map((signal) => [signal.name, signal])) }
     for (const signal of section.signals) {
+      if (signal.deliveredPerMapping) continue
       if (signal.kind === 'trait') index.traits.push(signal)
       else if (signal.matcher!.anyEvent) index.anyEvent.push(signal)
       else {
@@ -76,9 +77,12 @@ function isNewer(at: number, messageId: string, latest: Latest | undefined): boo
  * `undefined` means the event does not set this trait.
  */
 function traitValue(signal: Signal, traits: Record<string, unknown> | undefined): string | number | boolean | undefined {
-  const raw = readPath(traits, signal.trait!)
+  return typedValue(signal, readPath(traits, signal.trait!), `traits.${signal.trait}`)
+}
+
+/** A trait's or `latest` property's value as the signal stores it (typed by `type:`), or a ValidationError naming `field`. */
+function typedValue(signal: Signal, raw: unknown, field: string): string | number | boolean | undefined {
   if (raw === undefined || raw === null) return undefined
-  const field = `traits.${signal.trait}`
   const value = scalar(raw)
   if (value === undefined || typeof value === 'object') {
     throw new ValidationError(field, `expected a string, number or true/false, got ${Array.isArray(raw) ? 'a list' : typeof raw}`)
@@ -130,7 +134,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
   const traitKind = section.subject === 'contact' ? 'identify' : 'group'
 
   for (const { event, contact } of events) {
-    const id = fingerprint(event.messageId)
+    const id = fingerprint(event.mapping === undefined ? event.messageId : `${event.messageId}\u0000${event.mapping}`)
     if (isSeen(id)) {
       result.duplicates++
       result.accepted.push(event)
@@ -161,7 +165,9 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
     if (event.kind !== 'track') continue
 
     const day = utcDay(event.at)
-    for (const signal of index.byEvent.get(event.event!) ?? index.anyEvent) {
+    const mapped = event.mapping === undefined ? undefined : index.byName.get(event.mapping)
+    const signals = event.mapping === undefined ? (index.byEvent.get(event.event!) ?? index.anyEvent) : mapped ? [mapped] : []
+    for (const signal of signals) {
       if (signal.windowDays !== undefined && day <= today - signal.windowDays) continue
       if (!matches(signal, event)) continue
       applyToSignal(signal, signalState(state, signal), event, day, contact)
@@ -214,6 +220,18 @@ function applyToSignal(signal: Signal, current: SignalState, event: ValidEvent, 
     case 'last_seen':
       if (current.seenAt === undefined || event.at > current.seenAt) current.seenAt = event.at
       return
+    case 'latest': {
+      // Like `sum` with a non-number, a value of the wrong type is not the signal's: ignored.
+      let value: string | number | boolean | undefined
+      try {
+        value = typedValue(signal, scalar(readPath(event.properties, signal.of!)), `properties.${signal.of}`)
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error
+        return
+      }
+      if (value !== undefined && isNewer(event.at, event.messageId, current.latest)) current.latest = [value, event.at, event.messageId]
+      return
+    }
   }
 }
 
@@ -296,6 +314,7 @@ export function signalValue(signal: Signal, state: SubjectState, now: number): S
     case 'first_seen':
     case 'last_seen':
       return current?.seenAt === undefined ? undefined : { at: current.seenAt }
+    case 'latest':
     case 'trait': {
       const value = current?.latest?.[0]
       if (value === undefined) return undefined

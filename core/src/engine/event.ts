@@ -12,7 +12,12 @@ export const ProductEvent = z.object({
   event: z.string().optional(),
   properties: z.record(z.string(), z.unknown()).optional(),
   traits: z.record(z.string(), z.unknown()).optional(),
-  company: z.object({ domain: z.string().optional(), groupId: z.string().optional() }).optional()
+  company: z.object({ domain: z.string().optional(), groupId: z.string().optional() }).optional(),
+  /**
+   * The mapped signal a host delivered this event for (Segment delivers an event once per
+   * subscription): it counts toward that signal only, deduplicated per signal.
+   */
+  mapping: z.string().optional()
 })
 export type ProductEvent = z.infer<typeof ProductEvent>
 

@@ -39,7 +39,7 @@ function title(name: string): string {
 }
 
 function signalType(signal: Signal): keyof typeof TYPES {
-  if (signal.kind === 'trait') return signal.traitType ?? 'string'
+  if (signal.kind === 'trait' || signal.kind === 'latest') return signal.traitType ?? 'string'
   if (signal.kind === 'flag') return 'bool'
   if (signal.kind === 'first_seen' || signal.kind === 'last_seen') return 'datetime'
   return 'number'

@@ -34,6 +34,7 @@ export type SignalKind =
   | 'active_days'
   | 'first_seen'
   | 'last_seen'
+  | 'latest'
   | 'trait'
   | 'distinct_users'
 
@@ -47,6 +48,11 @@ export type Signal = {
   windowDays?: number
   trait?: string
   traitType?: TraitType
+  /**
+   * Counts only the events delivered for it (`ProductEvent.mapping`), never by its matcher: a
+   * host that delivers each event once per mapping (Segment's subscriptions) says so.
+   */
+  deliveredPerMapping?: boolean
   /** Changes when the definition changes, so state aggregated under an old definition is dropped. */
   fingerprint: string
   valueType: ValueType
@@ -99,7 +105,14 @@ export type Handoff = {
 }
 
 /** A problem in a model: where (path, and line/column in the file when known) and what. */
-export type ModelIssue = { path: (string | number)[]; message: string; line?: number; column?: number }
+export type ModelIssue = {
+  path: (string | number)[]
+  message: string
+  line?: number
+  column?: number
+  /** The name the issue is about when it is a name nothing defines (a mapping, not yet known, may). */
+  undefinedName?: string
+}
 
 export class ModelError extends Error {
   constructor(
@@ -146,6 +159,7 @@ const SIGNAL_VALUE_TYPES: Record<SignalKind, ValueType> = {
   distinct_users: 'number',
   first_seen: 'datetime',
   last_seen: 'datetime',
+  latest: 'any',
   trait: 'any'
 }
 
@@ -156,11 +170,21 @@ const TRAIT_VALUE_TYPES: Record<TraitType, ValueType> = {
   datetime: 'datetime'
 }
 
-export function compileModel(document: ModelDocument): Model {
+export type CompileOptions = {
+  /**
+   * The signals mappings define, with their fingerprints (`mappingFingerprint`): the same in
+   * every host, though Segment's destination never sees a mapping's event or value path.
+   */
+  mapped?: ReadonlyMap<string, string>
+  /** The mapped signals count only the events a host delivers for them (see `Signal.deliveredPerMapping`). */
+  deliveredPerMapping?: boolean
+}
+
+export function compileModel(document: ModelDocument, options: CompileOptions = {}): Model {
   const issues: ModelIssue[] = []
-  const contact = compileSection('contact', document.signals, document.scores, [], issues)
+  const contact = compileSection('contact', document.signals, document.scores, [], issues, options)
   const company = document.company
-    ? compileSection('company', document.company.signals, document.company.scores, ['company'], issues)
+    ? compileSection('company', document.company.signals, document.company.scores, ['company'], issues, options)
     : undefined
   const handoffs = document.handoff.map((handoff, index) => compileHandoff(handoff, ['handoff', index], contact, issues))
   if (issues.length > 0) throw new ModelError(issues)
@@ -180,7 +204,8 @@ function compileSection(
   signalDocuments: Record<string, SignalDocument>,
   scoreDocuments: ScoreDocument[],
   base: (string | number)[],
-  issues: ModelIssue[]
+  issues: ModelIssue[],
+  options: CompileOptions
 ): Section {
   const taken = new Map<string, string>()
   const claim = (name: string, owner: string, path: (string | number)[]) => {
@@ -196,7 +221,13 @@ function compileSection(
   const signals = Object.entries(signalDocuments).map(([name, document]) => {
     const path = [...base, 'signals', name]
     claim(name, `signal ${name}`, path)
-    return compileSignal(name, document, path, issues)
+    const signal = compileSignal(name, document, path, issues)
+    const mapped = options.mapped?.get(name)
+    if (mapped !== undefined) {
+      signal.fingerprint = mapped
+      if (options.deliveredPerMapping) signal.deliveredPerMapping = true
+    }
+    return signal
   })
   const signalTypes = new Map(signals.map((signal) => [signal.name, signal.valueType]))
 
@@ -244,6 +275,10 @@ function compileSignal(name: string, document: SignalDocument, path: (string | n
   const matcherDocument = (document as Record<string, unknown>)[kind] as MatcherDocument
   signal.matcher = compileMatcher(matcherDocument, [...path, kind], issues)
   if ('of' in document) signal.of = document.of
+  if ('latest' in document && document.type) {
+    signal.traitType = document.type
+    signal.valueType = TRAIT_VALUE_TYPES[document.type]
+  }
   if ('window' in document && document.window !== undefined) signal.windowDays = Number.parseInt(document.window, 10)
   return signal
 }
@@ -265,7 +300,11 @@ function compileCondition(
     const guess = unknown === undefined ? undefined : closest(unknown, context.names ?? [])
     const hint = guess === undefined ? '' : ` (did you mean "${guess}"?)`
     const who = context.who === undefined ? '' : `${context.who}: `
-    issues.push({ path, message: `${who}${error.reason} at column ${error.column} of "${text}"${hint}` })
+    issues.push({
+      path,
+      message: `${who}${error.reason} at column ${error.column} of "${text}"${hint}`,
+      ...(unknown === undefined ? {} : { undefinedName: unknown })
+    })
     return undefined
   }
 }
@@ -333,7 +372,8 @@ function compileScore(
         message:
           type === undefined
             ? `unknown signal "${document.activity}"`
-            : `"${document.activity}" is not a datetime signal (use first_seen, last_seen or a datetime trait)`
+            : `"${document.activity}" is not a datetime signal (use first_seen, last_seen or a datetime trait)`,
+        ...(type === undefined ? { undefinedName: document.activity } : {})
       })
     }
     score.activity = document.activity
@@ -354,7 +394,8 @@ function compileScore(
         if (type !== 'number' && type !== 'any') {
           issues.push({
             path: [...rulePath, 'per'],
-            message: type === undefined ? `unknown signal "${rule.per}"` : `"${rule.per}" is a ${type}, \`per\` needs a number`
+            message: type === undefined ? `unknown signal "${rule.per}"` : `"${rule.per}" is a ${type}, \`per\` needs a number`,
+            ...(type === undefined ? { undefinedName: rule.per } : {})
           })
         }
       }

@@ -68,7 +68,7 @@ scores:
 
   it('names positions in JSON text the same way', () => {
     expect(issues('{"version": 1, "name": "j", "signals": {"a": {"cont": "x"}}, "scores": []}', 'model.json')).toEqual([
-      'model.json:1:46: signals.a: expected a signal: one of flag, count, sum, distinct, active_days, first_seen, last_seen, trait'
+      'model.json:1:46: signals.a: expected a signal: one of flag, count, sum, distinct, active_days, first_seen, last_seen, latest, trait'
     ])
   })
 

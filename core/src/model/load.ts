@@ -1,15 +1,12 @@
-import { isNode, LineCounter, parseDocument } from 'yaml'
-import { compileModel, Model, ModelError, ModelIssue } from './compile'
+import { Document, isNode, LineCounter, parseDocument } from 'yaml'
+import { CompileOptions, compileModel, Model, ModelError, ModelIssue } from './compile'
+import { Mapping, mappingFingerprint, parseMappings, withMappings } from './mappings'
 import { ModelDocument } from './schema'
 
-/**
- * Loads a model from YAML or JSON text (JSON is YAML), or from an already-parsed object (a
- * host's settings field). Every problem is reported at once, each with its path and, for
- * text, its line and column.
- */
-export function loadModel(text: string, source = 'model'): Model {
+/** YAML or JSON text (JSON is YAML) parsed, with a locator that adds line and column to an issue's path. */
+function parseLocated(text: string, source: string): { value: unknown; locate: (issue: ModelIssue) => ModelIssue } {
   const lineCounter = new LineCounter()
-  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true })
+  const document: Document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true })
   if (document.errors.length > 0) {
     throw new ModelError(
       document.errors.map((error) => ({
@@ -31,15 +28,37 @@ export function loadModel(text: string, source = 'model'): Model {
     }
     return issue
   }
+  return { value: document.toJS(), locate }
+}
+
+/** Runs `parse`, placing the ModelErrors it throws for `source` at their lines and columns. */
+function located<T>(locate: (issue: ModelIssue) => ModelIssue, source: string, parse: () => T): T {
   try {
-    return parseModel(document.toJS(), source)
+    return parse()
   } catch (error) {
-    if (error instanceof ModelError) throw new ModelError(error.issues.map(locate), source)
+    if (error instanceof ModelError && error.source === source) throw new ModelError(error.issues.map(locate), source)
     throw error
   }
 }
 
-export function parseModel(input: unknown, source = 'model'): Model {
+/**
+ * Loads a model from YAML or JSON text, or from an already-parsed object (a host's settings
+ * field), with the signals of `mappings` (docs/mappings.md) added. Every problem is reported
+ * at once, each with its path and, for text, its line and column.
+ */
+export function loadModel(text: string, source = 'model', mappings: Mapping[] = [], options: Pick<CompileOptions, 'deliveredPerMapping'> = {}): Model {
+  const { value, locate } = parseLocated(text, source)
+  const mapped = new Map(mappings.map((mapping) => [mapping.property, mappingFingerprint(mapping)]))
+  return located(locate, source, () => parseModel(withMappings(value, mappings), source, { ...options, mapped }))
+}
+
+/** Loads mappings (a JSON or YAML list) with located errors. */
+export function loadMappings(text: string, source = 'mappings'): Mapping[] {
+  const { value, locate } = parseLocated(text, source)
+  return located(locate, source, () => parseMappings(value, source))
+}
+
+export function parseModel(input: unknown, source = 'model', options: CompileOptions = {}): Model {
   const result = ModelDocument.safeParse(input)
   if (!result.success) {
     throw new ModelError(
@@ -48,7 +67,7 @@ export function parseModel(input: unknown, source = 'model'): Model {
     )
   }
   try {
-    return compileModel(result.data)
+    return compileModel(result.data, options)
   } catch (error) {
     if (error instanceof ModelError) throw new ModelError(error.issues, source)
     throw error

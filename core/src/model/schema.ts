@@ -51,7 +51,7 @@ export const PropertyName = z
 
 const Duration = z.string().regex(DURATION_PATTERN, 'expected a duration such as 7d, 24h, 30m or 2w')
 
-const Window = z
+export const Window = z
   .string()
   .regex(/^\d+d$/, 'expected a window in whole days, such as 7d or 30d')
   .refine((text) => {
@@ -59,7 +59,7 @@ const Window = z
     return days >= 1 && days <= 90
   }, 'a window is 1d to 90d')
 
-const EventNames = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+export const EventNames = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
   error: 'expected an event name, a list of event names, or "*" for any track event'
 })
 
@@ -69,7 +69,8 @@ export const MatcherDocument = z.union(
 )
 
 const windowed = { window: Window.optional() }
-const PropertyPath = z.string().min(1).max(200)
+export const PropertyPath = z.string().min(1).max(200)
+const ValueTypeName = z.enum(['string', 'number', 'bool', 'datetime'])
 
 const contactSignalVariants = {
   flag: z.strictObject({ flag: MatcherDocument }),
@@ -79,9 +80,10 @@ const contactSignalVariants = {
   active_days: z.strictObject({ active_days: MatcherDocument, window: Window }),
   first_seen: z.strictObject({ first_seen: MatcherDocument }),
   last_seen: z.strictObject({ last_seen: MatcherDocument }),
+  latest: z.strictObject({ latest: MatcherDocument, of: PropertyPath, type: ValueTypeName.optional() }),
   trait: z.strictObject({
     trait: PropertyPath,
-    type: z.enum(['string', 'number', 'bool', 'datetime']).optional()
+    type: ValueTypeName.optional()
   })
 }
 
@@ -193,7 +195,8 @@ export const ModelDocument = z.strictObject({
   $schema: z.string().optional(),
   version: z.literal(1, 'expected version: 1'),
   name: z.string().min(1).max(200),
-  signals: z.record(PropertyName, SignalDocument),
+  /** May be empty when mappings (./mappings.ts) provide the signals. */
+  signals: z.record(PropertyName, SignalDocument).default({}),
   scores: z.array(ScoreDocument).default([]),
   handoff: z.array(HandoffDocument).default([]),
   company: CompanySectionDocument.optional(),

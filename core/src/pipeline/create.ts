@@ -2,6 +2,7 @@ import type { Model } from '../model/compile'
 import { DefaultHandoffSender, HandoffSender, SenderOptions } from '../handoff/sender'
 import type { HubSpotCalls } from '../hubspot/api'
 import { ContactSink, HandBackContactSink, HubSpotContactSink } from './contact-sink'
+import type { KeyedLock } from './keyed-lock'
 import { HubSpotStateStore } from './state-store'
 import { Pipeline } from './sync'
 
@@ -16,10 +17,12 @@ export type PipelineSettings = {
   handoffs?: Omit<SenderOptions, 'api'> | HandoffSender
   /** Contacts known by email are handed back to the host's own HubSpot destination, not written. */
   handBackContacts?: boolean
+  /** Per-subject locks shared with other pipelines writing the same portal in this process (a model that grows). */
+  locks?: KeyedLock
 }
 
 /** The one wiring of a pipeline, used by every host and the CLI: state store, contact sink, hand-off sender. */
-export function createPipeline({ model, api, handoffs, handBackContacts }: PipelineSettings): Pipeline {
+export function createPipeline({ model, api, handoffs, handBackContacts, locks }: PipelineSettings): Pipeline {
   const hubspotSink: ContactSink = new HubSpotContactSink(api)
   return new Pipeline({
     api,
@@ -28,5 +31,5 @@ export function createPipeline({ model, api, handoffs, handBackContacts }: Pipel
     sink: handBackContacts ? new HandBackContactSink(hubspotSink) : hubspotSink,
     sender: handoffs === undefined ? undefined : 'send' in handoffs ? handoffs : new DefaultHandoffSender({ ...handoffs, api }),
     leftOut: new Set()
-  })
+  }, locks)
 }

@@ -44,9 +44,12 @@ export class Pipeline {
   private bootstrapped: Promise<BootstrapReport> | undefined
   /** The incompatible properties, as every batch reports them. */
   private incompatible: string[] = []
-  private readonly locks = new KeyedLock()
 
-  constructor(private readonly parts: PipelineParts) {}
+  /** `locks`: shared by the pipelines of one destination whose model grows (Segment's mappings). */
+  constructor(
+    private readonly parts: PipelineParts,
+    private readonly locks = new KeyedLock()
+  ) {}
 
   get api(): HubSpotCalls {
     return this.parts.api

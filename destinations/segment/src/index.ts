@@ -1,9 +1,10 @@
 import { describeIncompatible } from '@pqlkit/core'
-import { defaultValues, DestinationDefinition, IntegrationError, InvalidAuthenticationError } from '@segment/actions-core'
+import { defaultValues, DestinationDefinition, IntegrationError, InvalidAuthenticationError, RetryableError } from '@segment/actions-core'
 import type { Settings } from './generated-types'
 import groupCompany from './groupCompany'
 import identifyContact from './identifyContact'
-import { hubspotBaseUrl, modelFrom, syncFor } from './pipeline'
+import mapEventToProperty from './mapEventToProperty'
+import { checkModelSetting, hubspotBaseUrl, syncFor } from './pipeline'
 import trackEvent from './trackEvent'
 
 const destination: DestinationDefinition<Settings> = {
@@ -43,7 +44,7 @@ const destination: DestinationDefinition<Settings> = {
       }
     },
     testAuthentication: async (request, { settings }) => {
-      modelFrom(settings)
+      checkModelSetting(settings)
       const response = await request(`${hubspotBaseUrl()}/crm/v3/objects/contacts?limit=1`, {
         method: 'GET',
         headers: { authorization: `Bearer ${settings.accessToken}` },
@@ -53,8 +54,17 @@ const destination: DestinationDefinition<Settings> = {
         throw new InvalidAuthenticationError('HubSpot rejected the access token: check the private app token and its CRM scopes')
       }
       if (response.status >= 300) return false
-      // Reconciles the portal now, so a property of an incompatible type is named before any event.
-      const { incompatible } = await syncFor(settings).bootstrap()
+      // Reconciles the portal now, so a property of an incompatible type is named before any
+      // event; a model still waiting for the signals of mappings not seen yet is reconciled by
+      // its first event instead.
+      let pipeline
+      try {
+        pipeline = syncFor(settings)
+      } catch (error) {
+        if (error instanceof RetryableError) return true
+        throw error
+      }
+      const { incompatible } = await pipeline.bootstrap()
       if (incompatible.length > 0) throw new IntegrationError(incompatible.map(describeIncompatible).join('; '), 'INCOMPATIBLE_PROPERTY', 400)
       return true
     }
@@ -70,7 +80,7 @@ const destination: DestinationDefinition<Settings> = {
     },
     { name: 'Group Calls', subscribe: 'type = "group"', partnerAction: 'groupCompany', mapping: defaultValues(groupCompany.fields), type: 'automatic' }
   ],
-  actions: { trackEvent, identifyContact, groupCompany }
+  actions: { trackEvent, identifyContact, groupCompany, mapEventToProperty }
 }
 
 export default destination

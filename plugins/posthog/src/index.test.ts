@@ -34,6 +34,19 @@ const event = (overrides: Partial<ProcessedPluginEvent> = {}): ProcessedPluginEv
 afterEach(() => jest.restoreAllMocks())
 
 describe('setupPlugin (PostHog)', () => {
+  it('merges the mapped properties setting into the model, and names a bad mapping in it', () => {
+    const scoresOnly = JSON.stringify({ version: 1, name: 'scores only', scores: [{ property: 'pql_score', rules: [{ per: 'reports', points: 5 }] }] })
+    const mappings = [{ property: 'reports', aggregation: 'count', event: 'Report Created', window: '30d' }]
+    const ready = meta({ model: scoresOnly, mappings })
+    setupPlugin(ready)
+    expect(ready.global.host).toBeDefined()
+    expect(() => setupPlugin(meta({ model: scoresOnly, mappings: JSON.stringify(mappings) }))).not.toThrow()
+    expect(() => setupPlugin(meta({ model: scoresOnly, mappings: [{ ...mappings[0], aggregation: 'sum' }] }))).toThrow(
+      'pqlkit: the mapped properties setting is invalid: mappings:1:2: [0].value: sum needs the value to read, such as amount'
+    )
+    expect(() => setupPlugin(meta({ model: scoresOnly }))).toThrow(/^pqlkit: the PQL model setting is invalid: model:1:\d+: scores\[0\]\.rules\[0\]\.per: unknown signal "reports"$/)
+  })
+
   it('names each setting it refuses, never as a RetryError', () => {
     expect(() => setupPlugin(meta({ hubspotAccessToken: ' ' }))).toThrow('pqlkit: set the HubSpot private app access token')
     expect(() => setupPlugin(meta({ model: '' }))).toThrow('pqlkit: the "PQL model (JSON)" setting is empty')

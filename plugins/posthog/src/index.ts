@@ -8,6 +8,7 @@ import {
   HandoffError,
   HubSpotApi,
   HubSpotRequestError,
+  loadMappings,
   loadModel,
   Model,
   ModelError,
@@ -20,6 +21,7 @@ import {
 export type PluginConfig = {
   hubspotAccessToken?: string
   model?: string | Record<string, unknown>
+  mappings?: string | unknown[]
   groupType?: string
   portalId?: string
   slackWebhook?: string
@@ -50,13 +52,18 @@ function hostFetch(): FetchLike {
   return (url, init) => fetch(url, init)
 }
 
-function modelFrom(value: PluginConfig['model']): Model {
+const asText = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value))
+
+function modelFrom(value: PluginConfig['model'], mappingsValue: PluginConfig['mappings']): Model {
   if (value === undefined || value === '') throw new Error('pqlkit: the "PQL model (JSON)" setting is empty')
   try {
-    return loadModel(typeof value === 'string' ? value : JSON.stringify(value), 'model setting')
+    const mappings = mappingsValue === undefined || mappingsValue === '' ? [] : loadMappings(asText(mappingsValue), 'mappings setting')
+    return loadModel(asText(value), 'model setting', mappings)
   } catch (error) {
     if (!(error instanceof ModelError)) throw error
-    throw new Error(`pqlkit: the PQL model setting is invalid: ${error.issues.map((issue) => formatIssue(issue, 'model')).join('; ')}`)
+    const setting = error.source === 'model setting' ? 'PQL model' : 'mapped properties'
+    const where = error.source === 'model setting' ? 'model' : 'mappings'
+    throw new Error(`pqlkit: the ${setting} setting is invalid: ${error.issues.map((issue) => formatIssue(issue, where)).join('; ')}`)
   }
 }
 
@@ -65,7 +72,7 @@ export const setupPlugin: NonNullable<PqlkitPlugin['setupPlugin']> = (meta) => {
   const { config } = meta
   const token = config.hubspotAccessToken?.trim()
   if (!token) throw new Error('pqlkit: set the HubSpot private app access token')
-  const model = modelFrom(config.model)
+  const model = modelFrom(config.model, config.mappings)
   const portalId = config.portalId?.trim() ? Number(config.portalId) : undefined
   if (portalId !== undefined && !Number.isSafeInteger(portalId)) throw new Error('pqlkit: the HubSpot portal id must be a number')
   const slackWebhook = config.slackWebhook?.trim() || undefined

@@ -4,6 +4,7 @@ import {
   httpsPostJson,
   loadModel,
   officialHubSpotApi,
+  parseMappings,
   segmentMessageToProductEvent,
   simulate,
   Transport
@@ -56,6 +57,8 @@ function comparable(result: HostResult, stored: Snapshot, reference: Snapshot): 
 describe.each(SCENARIOS)('$name', (scenario) => {
   const now = Date.parse(scenario.now)
   const results: HostResult[] = []
+  const mappings = parseMappings(scenario.mappings ?? [])
+  const model = () => loadModel(scenario.model, 'model', mappings)
 
   beforeAll(async () => {
     jest.setSystemTime(now)
@@ -63,16 +66,16 @@ describe.each(SCENARIOS)('$name', (scenario) => {
       const emulator = await startEmulator({ rateLimit: { max: 1_000_000, intervalMs: 10_000 } })
       try {
         slackPosts.length = 0
-        const report = await host.deliver(scenario.messages, { emulator, model: scenario.model, now, batchSize: BATCH })
+        const report = await host.deliver(scenario.messages, { emulator, model: scenario.model, mappings, now, batchSize: BATCH })
         expect(report.invalid).toEqual([])
-        const stored = snapshot(emulator)
+        const stored = snapshot(emulator, { mapped: scenario.mappings !== undefined })
         const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
         const swept: Snapshot[] = []
         for (const date of scenario.sweeps) {
           const at = Date.parse(date)
           const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => at })
-          await createPipeline({ api, model: loadModel(scenario.model), handoffs: sender }).sweep(at, { sleep: async () => undefined })
-          swept.push(snapshot(emulator))
+          await createPipeline({ api, model: model(), handoffs: sender }).sweep(at, { sleep: async () => undefined })
+          swept.push(snapshot(emulator, { mapped: scenario.mappings !== undefined }))
         }
         // `enters` hand-offs follow the stored score; `rises_by` ones follow where batches end.
         const entered = slackPosts.filter((post) => / enters /.test(post)).length
@@ -93,7 +96,7 @@ describe.each(SCENARIOS)('$name', (scenario) => {
   }, 120_000)
 
   it('every host stores what pqlkit simulate computes', () => {
-    const expected = simulate(loadModel(scenario.model), scenario.messages.map((message) => segmentMessageToProductEvent(message)), now)
+    const expected = simulate(model(), scenario.messages.map((message) => segmentMessageToProductEvent(message)), now)
     for (const result of results) expect({ host: result.host, differences: differencesFromSimulate(result.stored, expected) }).toEqual({ host: result.host, differences: [] })
   })
 
@@ -109,7 +112,7 @@ describe.each(SCENARIOS)('$name', (scenario) => {
   if (scenario.sweeps.length > 0) {
     it('sweeps at later dates leave every host with the same, simulated state', () => {
       scenario.sweeps.forEach((date, index) => {
-        const expected = simulate(loadModel(scenario.model), scenario.messages.map((message) => segmentMessageToProductEvent(message)), Date.parse(date))
+        const expected = simulate(model(), scenario.messages.map((message) => segmentMessageToProductEvent(message)), Date.parse(date))
         for (const result of results) {
           const swept = comparable(result, result.swept[index], results[0].swept[index])
           expect({ host: result.host, date, swept }).toEqual({ host: result.host, date, swept: results[0].swept[index] })

@@ -1,15 +1,17 @@
-import { createTestIntegration, SegmentEvent } from '@segment/actions-core'
+import { createTestIntegration, defaultValues, JSONObject, SegmentEvent } from '@segment/actions-core'
 import destination from '@pqlkit/segment-destination'
 import {
   createPipeline,
   DefaultHandoffSender,
   httpsPostJson,
   loadModel,
+  Mapping,
   officialHubSpotApi,
   ProductEvent,
   segmentMessageToProductEvent,
   Transport,
-  ValidationError
+  ValidationError,
+  withMappings
 } from '@pqlkit/core'
 import { parse } from 'yaml'
 import type { Emulator } from '../../harness/hubspot-emulator'
@@ -22,7 +24,7 @@ import { startTransformer } from '../../harness/rudderstack/transformer'
 import { posthogPluginHost, posthogServeHost } from './posthog-hosts'
 
 /** What a host run needs: a fresh emulator, the model text, the evaluation time, the host's batch size. */
-export type Delivery = { emulator: Emulator; model: string; now: number; batchSize: number }
+export type Delivery = { emulator: Emulator; model: string; now: number; batchSize: number; mappings?: Mapping[] }
 export type DeliveryReport = {
   rounds: number
   redelivered: number
@@ -81,10 +83,10 @@ export async function untilDone(
 /** `pqlkit sync`: the core pipeline on the official client; retryable records go again with the next run. */
 export const cliHost: Host = {
   name: 'pqlkit sync (CLI)',
-  async deliver(messages, { emulator, model, now, batchSize }) {
+  async deliver(messages, { emulator, model, now, batchSize, mappings = [] }) {
     const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, FAST_RETRY))
     const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => now })
-    const sync = createPipeline({ api, model: loadModel(model), handoffs: sender })
+    const sync = createPipeline({ api, model: loadModel(model, 'model', mappings), handoffs: sender })
     return untilDone(messages, batchSize, async (batch) => {
       // As `pqlkit sync` reads its file: a message that is no Segment call is that line's error.
       const outcomes: string[] = []
@@ -108,19 +110,44 @@ export const cliHost: Host = {
   }
 }
 
+/** A mapping as RevOps saves it in Segment: a Map Event to Property subscription, its trigger from the builder, the other fields at their defaults. */
+export function segmentSubscription(mapping: Mapping) {
+  const events = typeof mapping.event === 'string' ? [mapping.event] : mapping.event
+  const names = events.map((event) => `event = ${JSON.stringify(event)}`)
+  const subscribe = events.includes('*') ? 'type = "track"' : `type = "track" and ${names.length === 1 ? names[0] : `(${names.join(' or ')})`}`
+  const fields = destination.actions.mapEventToProperty.fields
+  const { property, object, aggregation, window, value } = mapping
+  return {
+    partnerAction: 'mapEventToProperty',
+    subscribe,
+    mapping: {
+      ...defaultValues(fields),
+      property,
+      object,
+      aggregation,
+      ...(window ? { window } : {}),
+      ...(value ? { value: { '@path': `$.properties.${value}` } } : {})
+    } as JSONObject
+  }
+}
+
 /**
- * The Segment destination in actions-core's runtime: `onBatch` with the presets as
- * subscriptions (default mappings); Segment re-delivers the records answered 429 or 5xx.
+ * The Segment destination in actions-core's runtime: `onBatch` with the presets, and a Map
+ * Event to Property subscription per mapping, as subscriptions; Segment re-delivers the
+ * records a subscription answered 429 or 5xx (a message goes to every subscription it matches).
  * The destination evaluates at the wall clock: callers freeze Date at `now`.
  */
 export const segmentHost: Host = {
   name: 'Segment destination',
-  async deliver(messages, { emulator, model, batchSize }) {
+  async deliver(messages, { emulator, model, batchSize, mappings = [] }) {
     process.env.HUBSPOT_BASE_URL = emulator.url
     const testDestination = createTestIntegration(destination)
-    const subscriptions = destination.presets!.flatMap((preset) =>
-      preset.type === 'automatic' ? [{ partnerAction: preset.partnerAction, subscribe: preset.subscribe, mapping: preset.mapping ?? {} }] : []
-    )
+    const subscriptions = [
+      ...destination.presets!.flatMap((preset) =>
+        preset.type === 'automatic' ? [{ partnerAction: preset.partnerAction, subscribe: preset.subscribe, mapping: preset.mapping ?? {} }] : []
+      ),
+      ...mappings.map(segmentSubscription)
+    ]
     const settings = { accessToken: emulator.accessToken, model }
     try {
       return await untilDone(messages, batchSize, async (batch) => {
@@ -129,12 +156,13 @@ export const segmentHost: Host = {
           multistatus?: { status: number; errormessage?: string }[]
         }[]
         return batch.map((_, index) => {
-          const entry = results
+          const entries = results
             .map((result) => result.multistatus?.[index])
-            .find((candidate) => candidate && !/does not match the subscription/.test(candidate.errormessage ?? ''))
-          if (!entry) return 'no action subscribed'
-          if (entry.status === 200) return 'ok'
-          return entry.status === 429 || entry.status >= 500 ? 'retry' : (entry.errormessage ?? String(entry.status))
+            .filter((candidate) => candidate && !/does not match the subscription/.test(candidate.errormessage ?? '')) as { status: number; errormessage?: string }[]
+          if (entries.length === 0) return 'no action subscribed'
+          if (entries.some((entry) => entry.status === 429 || entry.status >= 500)) return 'retry'
+          const failed = entries.find((entry) => entry.status !== 200)
+          return failed ? (failed.errormessage ?? String(failed.status)) : 'ok'
         })
       })
     } finally {
@@ -162,10 +190,11 @@ let builtTransformation: Promise<string> | undefined
 export const rudderstackHost: Host = {
   name: 'RudderStack transformation',
   destinationCreatesContacts: true,
-  async deliver(messages, { emulator, model, now, batchSize }) {
+  async deliver(messages, { emulator, model, now, batchSize, mappings = [] }) {
     builtTransformation ??= buildBundles(undefined).then((bundles) => bundles.transformation)
     const settings = { hubspotBaseUrl: emulator.url, portalId: 123456, slackHosts: ['hooks.slack.com'] }
-    const code = pasted(parse(model), settings, await builtTransformation)
+    // A transformation has no mapping UI: the mappings go into the pasted model (docs/mappings.md).
+    const code = pasted(withMappings(parse(model), mappings), settings, await builtTransformation)
     const transformer = startTransformer()
     const egress = await startEgress()
     const connection = {

@@ -52,8 +52,15 @@ export function toPostHogEvent(message: Message): ProcessedPluginEvent {
  */
 export const posthogPluginHost: Host = {
   name: 'PostHog plugin',
-  async deliver(messages, { emulator, model, batchSize }) {
-    const meta = pluginMeta({ hubspotAccessToken: emulator.accessToken, model: JSON.stringify(parse(model)), hubspotBaseUrl: emulator.url, portalId: '123456' })
+  async deliver(messages, { emulator, model, batchSize, mappings }) {
+    const meta = pluginMeta({
+      hubspotAccessToken: emulator.accessToken,
+      model: JSON.stringify(parse(model)),
+      // The "Mapped properties (JSON)" input, as PostHog hands a json input over: its text.
+      ...(mappings ? { mappings: JSON.stringify(mappings) } : {}),
+      hubspotBaseUrl: emulator.url,
+      portalId: '123456'
+    })
     setUpWithServerFetch(meta)
     try {
       return await untilDone(messages, batchSize, async (batch) => {
@@ -72,8 +79,9 @@ export const posthogPluginHost: Host = {
  */
 export const posthogServeHost: Host = {
   name: 'pqlkit serve (PostHog webhook)',
-  async deliver(messages, { emulator, model, now, batchSize }) {
-    const compiled = loadModel(model)
+  async deliver(messages, { emulator, model, now, batchSize, mappings = [] }) {
+    // As `pqlkit serve --model M --mappings F` reads them.
+    const compiled = loadModel(model, 'model', mappings)
     const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, FAST_RETRY))
     const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => now })
     const secret = 'conformance-secret-0123456789'

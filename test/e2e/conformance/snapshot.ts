@@ -19,35 +19,45 @@ const HUBSPOT_OWN = new Set(['hs_object_id', 'createdate', 'lastmodifieddate'])
  * as a set. Left out, because they follow the order events arrived in rather than what was
  * stored: score-change history and evaluation marks (SPEC §3.5 `rises_by`, once-marks), and
  * the key a person is counted by in a company (`u`: their first identity, email or userId),
- * so distinct sets are compared by size; active days are a set too.
+ * so distinct sets are compared by size; active days are a set too. With mappings the message
+ * ids and the signals' definition fingerprints are left out too (docs/mappings.md): a host that
+ * delivers an event once per mapping (Segment) keeps one id per message and mapping, and
+ * RudderStack's pasted model holds the mappings as ordinary signals, with their own fingerprints.
  */
-function normalise(record: Stored): Record<string, unknown> {
+function normalise(record: Stored, mapped: boolean): Record<string, unknown> {
   const result: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(record.properties)) {
     if (HUBSPOT_OWN.has(name) || value === null || value === '') continue
     if (name === 'pqlkit_state') {
       const { state } = decodeState(value)
       const signals = Object.fromEntries(
-        Object.entries(state.signals).map(([name, { distinct: h, distinctLastDay: hd, activeDays: a, ...rest }]) => [
+        Object.entries(state.signals).map(([name, { distinct: h, distinctLastDay: hd, activeDays: a, fingerprint, ...rest }]) => [
           name,
-          { ...rest, a: a && [...a].sort((x, y) => x - y), distinct: h?.length ?? (hd ? Object.keys(hd).length : undefined) }
+          { ...rest, ...(mapped ? {} : { fingerprint }), a: a && [...a].sort((x, y) => x - y), distinct: h?.length ?? (hd ? Object.keys(hd).length : undefined) }
         ])
       )
-      result.pqlkit_state = { s: signals, m: [...state.messageIds].sort(), c: state.lastCompany, ca: state.associatedCompany, n: state.name, dm: state.domain }
+      result.pqlkit_state = {
+        s: signals,
+        ...(mapped ? {} : { m: [...state.messageIds].sort() }),
+        c: state.lastCompany,
+        ca: state.associatedCompany,
+        n: state.name,
+        dm: state.domain
+      }
     } else result[name] = value
   }
   return result
 }
 
-export function snapshot(emulator: Emulator): Snapshot {
+export function snapshot(emulator: Emulator, { mapped = false }: { mapped?: boolean } = {}): Snapshot {
   const dump = emulator.dump() as unknown as { contacts: Stored[]; companies: Stored[]; tasks: Stored[]; associations: { from: string; to: string }[] }
   // As simulate names them: by email, else (never seen with one) by userId.
   const contactKey = (record: Stored) => record.properties.email ?? record.properties.pqlkit_user_id ?? record.id
   const byId = new Map(dump.contacts.map((record) => [record.id, contactKey(record)]))
   const companyById = new Map(dump.companies.map((record) => [record.id, record.properties.pqlkit_company_key]))
   return {
-    contacts: Object.fromEntries(dump.contacts.map((record) => [contactKey(record), normalise(record)])),
-    companies: Object.fromEntries(dump.companies.map((record) => [record.properties.pqlkit_company_key ?? record.id, normalise(record)])),
+    contacts: Object.fromEntries(dump.contacts.map((record) => [contactKey(record), normalise(record, mapped)])),
+    companies: Object.fromEntries(dump.companies.map((record) => [record.properties.pqlkit_company_key ?? record.id, normalise(record, mapped)])),
     tasks: dump.tasks
       .map((task) => `${task.properties.hs_task_subject} → ${(task.associations ?? []).map((a) => byId.get(a.toId)).join(',')}`)
       .sort(),

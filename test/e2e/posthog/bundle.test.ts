@@ -47,7 +47,8 @@ describe('the built PostHog plugin', () => {
     expect(byKey.hubspotAccessToken).toMatchObject({ type: 'string', secret: true, required: true })
     expect(byKey.model).toMatchObject({ type: 'json', required: true })
     expect(byKey.slackWebhook).toMatchObject({ secret: true, required: false })
-    expect(Object.keys(byKey).sort()).toEqual(['groupType', 'hubspotAccessToken', 'hubspotBaseUrl', 'model', 'portalId', 'slackWebhook'])
+    expect(byKey.mappings).toMatchObject({ type: 'json', required: false })
+    expect(Object.keys(byKey).sort()).toEqual(['groupType', 'hubspotAccessToken', 'hubspotBaseUrl', 'mappings', 'model', 'portalId', 'slackWebhook'])
   })
 
   it('imports nothing but what the plugin server provides', () => {

@@ -1,5 +1,5 @@
 import nock from 'nock'
-import { createTestIntegration, IntegrationError } from '@segment/actions-core'
+import { createTestIntegration, IntegrationError, RetryableError } from '@segment/actions-core'
 import destination from '../index'
 import type { Settings } from '../generated-types'
 import { bootstrapped, completed, HUBSPOT, record } from './hubspot-nock'
@@ -103,13 +103,23 @@ describe('trackEvent', () => {
   })
 
   it('a malformed model setting is a clear IntegrationError', async () => {
-    const broken = { ...settings, model: MODEL.replace('plan == \\"paying\\"', 'plann == \\"paying\\"') }
+    const broken = { ...settings, model: MODEL.replace('"points":20', '"points":2.5') }
     const error = await testDestination
       .testAction('trackEvent', { event: trackEvent(), settings: broken, useDefaultMappings: true })
       .catch((e) => e)
     expect(error).toBeInstanceOf(IntegrationError)
+    expect(error.message).toBe('The PQL model setting is invalid: model:1:265: scores[0].rules[1].points: points are whole numbers')
+  })
+
+  it('a name the model does not define waits, retryable, for a mapping that may define it (docs/mappings.md)', async () => {
+    const unresolved = { ...settings, model: MODEL.replace('plan == \\"paying\\"', 'plann == \\"paying\\"') }
+    const error = await testDestination
+      .testAction('trackEvent', { event: trackEvent(), settings: unresolved, useDefaultMappings: true })
+      .catch((e) => e)
+    expect(error).toBeInstanceOf(RetryableError)
     expect(error.message).toBe(
-      'The PQL model setting is invalid: model:1:235: scores[0].rules[1].when: rule "Paying": unknown name "plann" at column 1 of "plann == "paying"" (did you mean "plan"?)'
+      'The PQL model names a signal neither the model nor a Map Event to Property mapping seen so far defines: model:1:235: scores[0].rules[1].when: rule "Paying": unknown name "plann" at column 1 of "plann == "paying"" (did you mean "plan"?). ' +
+        'Segment delivers again; the events go through once a mapping of that property has had an event. If no mapping defines it, fix the model or add the mapping.'
     )
   })
 
