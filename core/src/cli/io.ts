@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Model } from '../model/compile'
+import { segmentSubscription } from '../hosts/segment-mappings'
 import { loadMappings, loadModel } from '../model/load'
 import { ValidationError } from '../engine/errors'
 import type { ProductEvent } from '../engine/event'
@@ -51,7 +52,7 @@ export function writeText(io: Io, path: string, text: string, what: string): voi
 
 /** The model file, with the signals of a mappings file (docs/mappings.md) when one is given. */
 export function readModel(io: Io, path: string, mappingsPath?: string): Model {
-  const mappings = mappingsPath === undefined ? [] : loadMappings(readText(io, mappingsPath, 'mappings file'), mappingsPath)
+  const mappings = mappingsPath === undefined ? [] : loadMappings(readText(io, mappingsPath, 'mappings file'), mappingsPath, segmentSubscription)
   return loadModel(readText(io, path, 'model'), path, mappings)
 }
 

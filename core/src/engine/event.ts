@@ -14,8 +14,9 @@ export const ProductEvent = z.object({
   traits: z.record(z.string(), z.unknown()).optional(),
   company: z.object({ domain: z.string().optional(), groupId: z.string().optional() }).optional(),
   /**
-   * The mapped signal a host delivered this event for (Segment delivers an event once per
-   * subscription): it counts toward that signal only, deduplicated per signal.
+   * The mapped signal a host delivered this event for (a destination that runs each mapping's
+   * subscription apart delivers an event once per subscription): it counts toward that signal
+   * only, deduplicated per signal.
    */
   mapping: z.string().optional()
 })

@@ -50,7 +50,7 @@ export type Signal = {
   traitType?: TraitType
   /**
    * Counts only the events delivered for it (`ProductEvent.mapping`), never by its matcher: a
-   * host that delivers each event once per mapping (Segment's subscriptions) says so.
+   * host that delivers each event once per mapping (one subscription each) says so.
    */
   deliveredPerMapping?: boolean
   /** Changes when the definition changes, so state aggregated under an old definition is dropped. */
@@ -173,7 +173,7 @@ const TRAIT_VALUE_TYPES: Record<TraitType, ValueType> = {
 export type CompileOptions = {
   /**
    * The signals mappings define, with their fingerprints (`mappingFingerprint`): the same in
-   * every host, though Segment's destination never sees a mapping's event or value path.
+   * every host, though a destination may never see a mapping's event or value path.
    */
   mapped?: ReadonlyMap<string, string>
   /** The mapped signals count only the events a host delivers for them (see `Signal.deliveredPerMapping`). */

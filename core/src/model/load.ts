@@ -1,6 +1,6 @@
 import { Document, isNode, LineCounter, parseDocument } from 'yaml'
 import { CompileOptions, compileModel, Model, ModelError, ModelIssue } from './compile'
-import { Mapping, mappingFingerprint, parseMappings, withMappings } from './mappings'
+import { ExportReader, Mapping, mappingFingerprint, parseMappings, withMappings } from './mappings'
 import { ModelDocument } from './schema'
 
 /** YAML or JSON text (JSON is YAML) parsed, with a locator that adds line and column to an issue's path. */
@@ -52,10 +52,10 @@ export function loadModel(text: string, source = 'model', mappings: Mapping[] = 
   return located(locate, source, () => parseModel(withMappings(value, mappings), source, { ...options, mapped }))
 }
 
-/** Loads mappings (a JSON or YAML list) with located errors. */
-export function loadMappings(text: string, source = 'mappings'): Mapping[] {
+/** Loads mappings (a JSON or YAML list, or with `fromExport` a host's export) with located errors. */
+export function loadMappings(text: string, source = 'mappings', fromExport?: ExportReader): Mapping[] {
   const { value, locate } = parseLocated(text, source)
-  return located(locate, source, () => parseMappings(value, source))
+  return located(locate, source, () => parseMappings(value, source, fromExport))
 }
 
 export function parseModel(input: unknown, source = 'model', options: CompileOptions = {}): Model {

@@ -4,7 +4,7 @@ import { simulate } from '../engine/simulate'
 import { emptyState } from '../engine/state'
 import { ModelError } from './compile'
 import { loadMappings, loadModel } from './load'
-import { Mapping, parseMappings, triggerEvents, withMappings } from './mappings'
+import { Mapping, parseMappings, withMappings } from './mappings'
 
 const SCORES_ONLY = `version: 1
 name: Scores only
@@ -123,7 +123,7 @@ describe('mappings', () => {
   })
 })
 
-describe('a host that delivers each event once per mapping (Segment)', () => {
+describe('a host that delivers each event once per mapping (one subscription per mapping)', () => {
   const NOW = Date.parse('2026-01-10T00:00:00.000Z')
   const mappings = parseMappings([
     { property: 'reports_created', aggregation: 'count', event: '*' },
@@ -153,65 +153,16 @@ describe('a host that delivers each event once per mapping (Segment)', () => {
   })
 })
 
-describe("Segment's export of the destination's subscriptions", () => {
-  it('reads the event names of a trigger as the builder writes it, and nothing else', () => {
-    expect(triggerEvents('type = "track" and event = "Report Created"')).toEqual(['Report Created'])
-    expect(triggerEvents('type = "track" and (event = "A" or event = "B \\"quoted\\"")')).toEqual(['A', 'B "quoted"'])
-    expect(triggerEvents('event = "A"')).toEqual(['A'])
-    expect(triggerEvents('type = "track"')).toEqual(['*'])
-    expect(triggerEvents('type = "track" and properties.plan = "pro"')).toBeUndefined()
-    expect(triggerEvents('type = "identify"')).toBeUndefined()
-  })
-
-  it('gives the mappings its mapping subscriptions save, in either form, skipping the other actions', () => {
-    expect(
-      parseMappings([
-        { partnerAction: 'trackEvent', subscribe: 'type = "track"', mapping: {} },
-        {
-          partnerAction: 'mapEventToProperty',
-          subscribe: 'type = "track" and event = "Order Completed"',
-          mapping: { property: 'revenue_total', aggregation: 'sum', window: '', value: { '@path': '$.properties.amount' }, message_id: { '@path': '$.messageId' } }
-        },
-        {
-          actionSlug: 'mapEventToProperty',
-          trigger: 'type = "track" and event = "Plan Changed"',
-          settings: { property: 'plan', object: 'contact', aggregation: 'latest', window: '30d', value: { '@path': '$.properties.plan' } }
-        }
-      ])
-    ).toEqual([
-      { property: 'revenue_total', object: 'contact', aggregation: 'sum', event: 'Order Completed', value: 'amount' },
-      { property: 'plan', object: 'contact', aggregation: 'latest', event: 'Plan Changed', value: 'plan' }
-    ])
-  })
-
-  it('names a trigger it cannot replay, and a bad field, at their subscription', () => {
-    expect(
-      problems(() =>
-        parseMappings(
-          [
-            { partnerAction: 'mapEventToProperty', subscribe: 'type = "track" and properties.x = 1', mapping: { property: 'x', aggregation: 'flag' } },
-            { partnerAction: 'mapEventToProperty', subscribe: 'event = "A"', mapping: { property: 'y', aggregation: 'sum' } }
-          ],
-          'export.json'
-        )
-      )
-    ).toEqual([
-      'export.json: [0].subscribe: pqlkit replays triggers on event names only, such as type = "track" and event = "Report Created" (joined with or); got "type = \\"track\\" and properties.x = 1"',
-      'export.json: [1].value: sum needs the value to read, such as amount'
-    ])
-  })
-})
-
 describe('a mapped signal’s state across hosts', () => {
-  it('is kept under the same fingerprint whether the host knows the event and value path (CLI, PostHog) or not (Segment)', () => {
+  it('is kept under the same fingerprint whether the host knows the event and value path or not', () => {
     const known = loadModel(SCORES_ONLY, 'model', MAPPINGS)
-    const segment = loadModel(
+    const delivered = loadModel(
       SCORES_ONLY,
       'model',
       parseMappings(MAPPINGS.map(({ event: _, value, ...rest }) => ({ ...rest, event: '*', ...(value ? { value: 'value' } : {}) }))),
       { deliveredPerMapping: true }
     )
-    expect(segment.contact.signals.map((signal) => signal.fingerprint)).toEqual(known.contact.signals.map((signal) => signal.fingerprint))
+    expect(delivered.contact.signals.map((signal) => signal.fingerprint)).toEqual(known.contact.signals.map((signal) => signal.fingerprint))
     const windowChanged = loadModel(SCORES_ONLY, 'model', [{ ...MAPPINGS[0], window: '7d' }, ...MAPPINGS.slice(1)])
     expect(windowChanged.contact.signals[0].fingerprint).not.toBe(known.contact.signals[0].fingerprint)
   })

@@ -5,8 +5,8 @@ import { EventNames, PropertyName, PropertyPath, SignalDocument, Window } from '
 
 /**
  * A mapping (docs/mappings.md): one event aggregated into one HubSpot property, as RevOps sets
- * it up in a host's own UI (Segment's "Map Event to Property" action, PostHog's `mappings`
- * input). Each mapping becomes one of the model's signals (SPEC §3.1), so the model itself
+ * it up in a host's own UI (a destination's mapping action, a plugin's `mappings` input).
+ * Each mapping becomes one of the model's signals (SPEC §3.1), so the model itself
  * may hold only scores, tiers and hand-offs.
  */
 
@@ -29,7 +29,7 @@ export const WINDOWED: ReadonlySet<Aggregation> = new Set<Aggregation>(['count',
 /** Aggregations that read a value of the event. */
 export const VALUED: ReadonlySet<Aggregation> = new Set<Aggregation>(['sum', 'distinct', 'latest'])
 
-/** `amount`, or Segment's `{ "@path": "$.properties.amount" }` as its mapping export holds it. */
+/** `amount`, or a `{ "@path": "$.properties.amount" }` directive as a host's mapping export holds it. */
 const ValuePath = z.union(
   [
     PropertyPath,
@@ -81,8 +81,8 @@ export function mappingsJsonSchema(): Record<string, unknown> {
 
 /**
  * A mapped signal's fingerprint (its state restarts when it changes): its record, aggregation
- * and window, which every host sees; not its event or value path, which Segment's trigger and
- * `@path` resolve before the destination sees a payload.
+ * and window, which every host sees; not its event or value path, which a host's trigger and
+ * `@path` may resolve before pqlkit sees a payload.
  */
 export function mappingFingerprint(mapping: Mapping): string {
   return fingerprint(JSON.stringify(['mapping', mapping.object, mapping.aggregation, mapping.window ?? null]))
@@ -108,81 +108,31 @@ export function mappingSignal(mapping: Mapping): SignalDocument {
   }
 }
 
-/** The action a Segment subscription runs for a mapping (destinations/segment/src/mapEventToProperty). */
-export const SEGMENT_MAPPING_ACTION = 'mapEventToProperty'
-
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
- * The event names of a Segment trigger as its builder writes them: `type = "track" and
- * event = "Report Created"`, or several events joined with `or`. Undefined for any other
- * trigger, which an offline replay cannot follow.
+ * Reads one element of a host's export of its subscriptions as the mapping it saves:
+ * undefined for an element that is a mapping already, `{}` for a subscription of another
+ * action (skipped), a problem (at a field of the element) for one that cannot be read.
  */
-export function triggerEvents(trigger: string): string[] | undefined {
-  if (/^type\s*=\s*"track"$/.test(trigger.trim())) return ['*']
-  const text = trigger
-    .trim()
-    .replace(/^type\s*=\s*"track"\s+and\s+/, '')
-    .replace(/^\((.*)\)$/s, '$1')
-  const names: string[] = []
-  for (const part of text.split(/\s+or\s+/)) {
-    const match = /^\(?\s*event\s*=\s*"((?:[^"\\]|\\.)*)"\s*\)?$/.exec(part.trim())
-    if (!match) return undefined
-    names.push(match[1].replace(/\\(.)/g, '$1'))
-  }
-  return names
-}
+export type ExportReader = (element: unknown) => { mapping?: unknown; problem?: { path: string; message: string } } | undefined
 
 /**
- * A Segment subscription of the mapping action, as Segment's export holds it (the Public API's
- * `actionSlug`/`trigger`/`settings`, or actions-core's `partnerAction`/`subscribe`/`mapping`),
- * as the mapping it saves; its trigger gives the event.
- */
-function fromSegmentSubscription(subscription: Record<string, unknown>): { mapping?: unknown; problem?: { path: string; message: string } } {
-  if ((subscription.actionSlug ?? subscription.partnerAction) !== SEGMENT_MAPPING_ACTION) return {}
-  const triggerKey = 'trigger' in subscription ? 'trigger' : 'subscribe'
-  const trigger = subscription[triggerKey]
-  const events = typeof trigger === 'string' ? triggerEvents(trigger) : undefined
-  if (!events) {
-    return {
-      problem: {
-        path: triggerKey,
-        message: `pqlkit replays triggers on event names only, such as type = "track" and event = "Report Created" (joined with or); got ${JSON.stringify(trigger)}`
-      }
-    }
-  }
-  const fields = isObject(subscription.settings) ? subscription.settings : isObject(subscription.mapping) ? subscription.mapping : {}
-  const { property, object, aggregation, window, value } = fields
-  const aggregates = typeof aggregation === 'string' ? aggregation : undefined
-  return {
-    mapping: {
-      property,
-      ...(object === undefined ? {} : { object }),
-      aggregation,
-      event: events.length === 1 ? events[0] : events,
-      // Segment keeps a hidden field's value: only what the aggregation takes is the mapping's.
-      ...(window && WINDOWED.has(aggregates as Aggregation) ? { window } : {}),
-      ...(value !== undefined && VALUED.has(aggregates as Aggregation) ? { value } : {})
-    }
-  }
-}
-
-/**
- * Mappings checked against their schema: a list of mappings, or Segment's export of the
- * destination's subscriptions (the mapping action's are read, the others skipped). Every
+ * Mappings checked against their schema: a list of mappings, or, with `fromExport`, a host's
+ * export of its subscriptions (the mapping action's are read, the others skipped). Every
  * problem with its path (`[index, field]`), thrown as a ModelError of `source`.
  */
-export function parseMappings(input: unknown, source = 'mappings'): Mapping[] {
+export function parseMappings(input: unknown, source = 'mappings', fromExport?: ExportReader): Mapping[] {
   const issues: ModelIssue[] = []
   const elements = Array.isArray(input) ? input : undefined
   const kept: number[] = []
   const documents = elements?.flatMap((element, index) => {
-    const segment = isObject(element) && ('partnerAction' in element || 'actionSlug' in element)
-    if (!segment) {
+    const read = fromExport?.(element)
+    if (read === undefined) {
       kept.push(index)
       return [element]
     }
-    const { mapping, problem } = fromSegmentSubscription(element)
+    const { mapping, problem } = read
     if (problem) issues.push({ path: [index, problem.path], message: problem.message })
     if (mapping === undefined) return []
     kept.push(index)

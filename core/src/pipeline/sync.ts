@@ -45,7 +45,7 @@ export class Pipeline {
   /** The incompatible properties, as every batch reports them. */
   private incompatible: string[] = []
 
-  /** `locks`: shared by the pipelines of one destination whose model grows (Segment's mappings). */
+  /** `locks`: shared by the pipelines of one destination whose model grows (a destination whose mappings arrive with their events). */
   constructor(
     private readonly parts: PipelineParts,
     private readonly locks = new KeyedLock()

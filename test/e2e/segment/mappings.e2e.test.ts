@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTestIntegration, defaultValues, JSONObject, SegmentEvent } from '@segment/actions-core'
 import destination from '@pqlkit/segment-destination'
-import { loadModel, parseMappings, segmentMessageToProductEvent, simulate } from '@pqlkit/core'
+import { loadModel, parseMappings, segmentMessageToProductEvent, segmentSubscription, simulate } from '@pqlkit/core'
 import { parse } from 'yaml'
 import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
 import { REPO_ROOT } from '../../repo-root'
@@ -104,7 +104,7 @@ describe('RevOps maps events to properties in Segment', () => {
     expect(invalid).toEqual([])
     expect(pending).toEqual([])
 
-    const model = loadModel(MODEL_TEXT, 'model', parseMappings(SUBSCRIPTIONS))
+    const model = loadModel(MODEL_TEXT, 'model', parseMappings(SUBSCRIPTIONS, 'subscriptions', segmentSubscription))
     const expected = simulate(model, messages().map((message) => segmentMessageToProductEvent(message)), NOW)
     const dump = emulator.dump()
     const stored = new Map(dump.contacts.map((record) => [record.properties.email, record]))
