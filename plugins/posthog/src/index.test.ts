@@ -1,5 +1,6 @@
 import { RetryError } from '@posthog/plugin-scaffold'
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
+import { loadModel, modelProperties } from '@pqlkit/core/portable'
 import { onEvent, PluginConfig, PqlkitMeta, setupPlugin } from './index'
 
 const MODEL = JSON.stringify({
@@ -56,6 +57,22 @@ describe('setupPlugin (PostHog)', () => {
     for (const bad of [{ hubspotAccessToken: '' }, { model: 'nope' }]) {
       expect(() => setupPlugin(meta(bad))).not.toThrow(RetryError)
     }
+  })
+
+  it('names a property the portal has with an incompatible type in the plugin log, before any event', async () => {
+    const properties = modelProperties(loadModel(MODEL), 'contacts').map((property) =>
+      property.name === 'projects' ? { ...property, type: 'datetime', fieldType: 'date' } : property
+    )
+    jest.spyOn(globalThis, 'fetch').mockImplementation(async (url) => {
+      const path = String(url)
+      const body = path.endsWith('/groups') ? { results: [{ name: 'pqlkit_product_usage' }, { name: 'pqlkit_internals' }] } : { results: properties }
+      return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })
+    })
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined)
+    const plugin = meta()
+    setupPlugin(plugin)
+    await plugin.global.host.pipeline.bootstrap()
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^pqlkit: contacts\.projects is a datetime property in HubSpot, but pqlkit writes number values to it/))
   })
 })
 
