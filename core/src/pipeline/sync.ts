@@ -113,19 +113,22 @@ export class Pipeline {
         ...(event.userId ? [`user:${event.userId}`] : [])
       ])
       releases.push(await this.locks.acquire(identityKeys))
-      const held = new Set<string>()
-      const lockCompanies = async (keys: string[]) => {
-        const more = keys.filter((key) => !held.has(key))
-        for (const key of more) held.add(key)
-        if (more.length > 0) releases.push(await this.locks.acquire(more))
-      }
       // A unique value another record took since it was read (a 409), or a portal whose
       // properties changed under pqlkit (reconciled first, once): those events go again at
       // once, read afresh. Neither is ever reported invalid.
       let pending = valid
       let reconciled = false
       for (let round = 1; pending.length > 0; round++) {
-        await this.processLocked(pending, now, report, lockCompanies)
+        // Company locks are taken per round and given back after it, so a round that needs
+        // other companies never waits while holding some (no lock cycle with another batch).
+        const companyLocks: (() => void)[] = []
+        try {
+          await this.processLocked(pending, now, report, async (keys) => {
+            companyLocks.push(await this.locks.acquire(keys))
+          })
+        } finally {
+          for (const release of companyLocks) release()
+        }
         if (round === AGAIN_ROUNDS) break
         pending = pending.filter(({ index }) => {
           const result = report.results[index]
