@@ -52,7 +52,7 @@ const json = (io: Io, value: object) => io.stdout.write(`${JSON.stringify(value)
 
 export async function bootstrapCommand(io: Io, env: Env, options: { model: string; mappings?: string; json?: boolean }): Promise<number> {
   const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), false)
-  const report = await sync.bootstrap()
+  const report = await sync.bootstrap(true, { retireUnused: true })
   if (options.json) {
     json(io, { created: report.created, updated: report.updated, existing: report.existing, incompatible: report.incompatible })
     return 0
@@ -153,7 +153,7 @@ export async function applyCommand(
   options: { model: string; mappings?: string; now?: string; handoffs?: boolean; json?: boolean }
 ): Promise<number> {
   const sync = syncFromEnv(env, readModel(io, options.model, options.mappings), options.handoffs === true)
-  const reconciled = await sync.bootstrap()
+  const reconciled = await sync.bootstrap(true, { retireUnused: true })
   for (const property of reconciled.incompatible) io.stderr.write(`${describeIncompatible(property)}\n`)
   const bar = progress(io.stderr, 're-evaluating')
   const report = await sync.sweep(parseNow(options.now) ?? Date.now(), {

@@ -97,7 +97,7 @@ export async function planCommand(io: Io, env: Env, options: PlanOptions): Promi
       ...plan.create.map((property) => `create ${objectType}.${property.name} (${property.type})`),
       ...plan.update.map(
         ({ name, added, retire }) =>
-          `options of ${objectType}.${name}:${added.length ? ` add ${added.join(', ')}` : ''}${retire.length ? `; retire ${retire.join(', ')} (kept while a record holds it)` : ''}`
+          `options of ${objectType}.${name}:${added.length ? ` add ${added.join(', ')}` : ''}${retire.length ? `; retire ${retire.join(', ')} (pqlkit apply drops an old option once no record holds it)` : ''}`
       ),
       ...plan.incompatible.map(describeIncompatible)
     ])

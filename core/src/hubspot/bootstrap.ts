@@ -85,11 +85,12 @@ async function inUse(api: HubSpotCalls, objectType: ObjectType, name: string, va
  * SPEC §5, reconciled rather than only created: the property groups "Product usage (pqlkit)"
  * and "pqlkit internals" and every property the model needs, on contacts (and companies when
  * the model has a company section). A missing property is created (again, if someone deleted
- * it); a tier enumeration's options follow the tiers, an old option kept only while a record
- * still holds it; a property of an incompatible type is named in the report, never changed.
- * Reads first, so a run with nothing to do only reads.
+ * it); a tier enumeration's options follow the tiers: new tiers are added, and old options kept
+ * (with `retireUnused`, as `pqlkit bootstrap` and `apply` run it, only while a search finds a
+ * record holding one: a host's own bootstrap never searches); a property of an incompatible
+ * type is named in the report, never changed. Reads first, so a run with nothing to do only reads.
  */
-export async function bootstrap(api: HubSpotCalls, model: Model): Promise<BootstrapReport> {
+export async function bootstrap(api: HubSpotCalls, model: Model, { retireUnused = false }: { retireUnused?: boolean } = {}): Promise<BootstrapReport> {
   const report: BootstrapReport = { created: [], updated: [], existing: 0, incompatible: [] }
   const objectTypes: ObjectType[] = model.company ? ['contacts', 'companies'] : ['contacts']
   for (const objectType of objectTypes) {
@@ -104,7 +105,9 @@ export async function bootstrap(api: HubSpotCalls, model: Model): Promise<Bootst
     for (const { name, options, added, retire } of plan.update) {
       const kept: PropertyOption[] = []
       for (const value of retire) {
-        if (await inUse(api, objectType, name, value)) kept.push({ label: value, value, displayOrder: options.length + kept.length, hidden: false })
+        if (!retireUnused || (await inUse(api, objectType, name, value))) {
+          kept.push({ label: value, value, displayOrder: options.length + kept.length, hidden: false })
+        }
       }
       if (added.length === 0 && kept.length === retire.length) continue
       await api.updateProperty(objectType, name, { options: [...options, ...kept] })

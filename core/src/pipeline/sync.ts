@@ -62,10 +62,11 @@ export class Pipeline {
   /**
    * Reconciles the portal with the model (creates what is missing, tier options, names what
    * is incompatible); once per process unless asked again, as a drifted portal does.
+   * `retireUnused`: drop old tier options no record holds (a search each: the CLI's choice).
    */
-  bootstrap(force = false): Promise<BootstrapReport> {
+  bootstrap(force = false, options: { retireUnused?: boolean } = {}): Promise<BootstrapReport> {
     if (!this.bootstrapped || force) {
-      const run = bootstrap(this.parts.api, this.parts.model)
+      const run = bootstrap(this.parts.api, this.parts.model, options)
       this.bootstrapped = run
       run.then(
         (report) => {

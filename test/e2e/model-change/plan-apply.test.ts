@@ -67,7 +67,7 @@ describe('pqlkit plan', () => {
     await withScratchModel(next, async (file) => {
       const run = await runCaptured(['plan', '--model', file], REPO_ROOT, env)
       expect(run.code).toBe(0)
-      expect(run.stdout).toContain('options of contacts.pql_score_tier: add SQL-Ready; retire Sales-Ready (kept while a record holds it)')
+      expect(run.stdout).toContain('options of contacts.pql_score_tier: add SQL-Ready; retire Sales-Ready (pqlkit apply drops an old option once no record holds it)')
       expect(run.stdout).toContain('options of companies.company_pql_score_tier: add SQL-Ready; retire Sales-Ready')
     })
   })

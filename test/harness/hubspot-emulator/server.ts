@@ -128,7 +128,8 @@ export class EmulatorServer {
     }
     const token = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]
     if (token !== this.options.accessToken) return { status: 401, body: unauthorizedBody() }
-    const now = Date.now()
+    // Rate-limit windows roll in real time, even while a test freezes Date.
+    const now = performance.timeOrigin + performance.now()
     const limited = (body: unknown, exhausted = true): Reply => {
       const headers = rateLimitHeaders(this.window, now, this.usedToday)
       return { status: 429, body, headers: exhausted ? { ...headers, 'X-HubSpot-RateLimit-Remaining': '0' } : headers }
