@@ -68,6 +68,14 @@ function latest(events: { at: number }[]): number | undefined {
   return result
 }
 
+/** The hand-off properties (SPEC §3.5: `unless` conditions, templates) from what is stored, the contact's email first. */
+export function handoffProperties(stored: Record<string, string | null> | undefined, email: string | undefined): Record<string, string | undefined> {
+  const properties: Record<string, string | undefined> = {}
+  for (const name of HANDOFF_PROPERTIES) properties[name] = stored?.[name] ?? undefined
+  properties.email = email ?? properties.email
+  return properties
+}
+
 /** Stage one: each contact's events onto its state, and the companies they count for. */
 export function applyToContacts(model: Model, inputs: ContactInput[], now: number): ContactsApplied {
   const result: ContactsApplied = { contacts: [], companyEvents: new Map(), rejected: [] }
@@ -134,10 +142,7 @@ export function finishBatch(
     }
   }
   for (const contact of applied.contacts) {
-    const known: Record<string, string | undefined> = {}
-    for (const name of HANDOFF_PROPERTIES) known[name] = contact.stored?.properties[name] ?? undefined
-    known.email = contact.email ?? known.email
-    const evaluation = evaluateContact(model, contact.state, now, known)
+    const evaluation = evaluateContact(model, contact.state, now, handoffProperties(contact.stored?.properties, contact.email))
     contact.state.model = model.fingerprint
     const company = contact.state.lastCompany?.[0]
     outcome.contacts.push({

@@ -1,5 +1,5 @@
-import { HANDOFF_PROPERTIES, Model } from '../model/compile'
-import type { CompanyOutcome, ContactOutcome } from '../engine/batch'
+import type { Model } from '../model/compile'
+import { CompanyOutcome, ContactOutcome, handoffProperties } from '../engine/batch'
 import { RetryableError } from '../engine/errors'
 import { StateTooLargeError } from '../engine/state'
 import type { HandoffContact, HandoffSender } from '../handoff/sender'
@@ -60,13 +60,6 @@ export function recordFailure(report: SyncReport, index: number, result: RecordR
   if (report.results[index].status !== 'invalid') report.results[index] = result
 }
 
-function handoffProperties(contact: Contact): Record<string, string | undefined> {
-  const properties: Record<string, string | undefined> = {}
-  for (const name of HANDOFF_PROPERTIES) properties[name] = contact.record?.properties[name] ?? undefined
-  properties.email = contact.email ?? properties.email
-  return properties
-}
-
 export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], report: SyncReport): Promise<void> {
   for (const contact of contacts) {
     if (contact.failure) continue
@@ -74,7 +67,7 @@ export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], re
       const outcome: HandoffOutcome = { on: intent.on, contact: contact.email ?? contact.userId ?? contact.key, sent: false }
       report.handoffs.push(outcome)
       if (!parts.sender) continue
-      const who: HandoffContact = { id: contact.record?.id, properties: handoffProperties(contact) }
+      const who: HandoffContact = { id: contact.record?.id, properties: handoffProperties(contact.record?.properties, contact.email) }
       try {
         await parts.sender.send(intent, who)
         outcome.sent = true
