@@ -3,6 +3,7 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { loadModel, progress, renderTable } from '@pqlkit/core'
 import { REPO_ROOT } from '../repo-root'
+import { backfillCalls } from './backfill'
 import { pqlkitCalls, segmentHubSpotCalls } from './calls'
 import { incremental, naive, prepare } from './engine'
 import { rudderstackOverhead, segmentOverhead } from './hosts'
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   const modelText = readFileSync(join(REPO_ROOT, 'examples/project-management.yaml'), 'utf8')
   const model = loadModel(modelText, 'examples/project-management.yaml')
   const now = Date.parse(END)
-  const steps = ['engine stream', 'engine', 'engine (no codec)', 'naive reference', 'calls: pqlkit', "calls: Segment's HubSpot destination", 'rate-limited throughput', 'Segment host overhead', 'RudderStack host overhead']
+  const steps = ['engine stream', 'engine', 'engine (no codec)', 'naive reference', 'calls: pqlkit', "calls: Segment's HubSpot destination", 'rate-limited throughput', 'Segment host overhead', 'RudderStack host overhead', 'backfill: pqlkit sync of a history']
   const bar = progress(process.stderr, 'bench')
   let done = 0
   const step = async <T>(run: () => T | Promise<T>): Promise<T> => {
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   const throughput = await step(() => sustainedThroughput(model, callStream, now, 60))
   const segmentHost = await step(() => segmentOverhead(modelText, callStream.slice(0, 30_000), now))
   const rudderstackHost = await step(() => rudderstackOverhead(modelText, callStream.slice(0, 10_000)))
+  const backfill = await step(() => backfillCalls(model, referenceStream(10_000, 1_000_000), now))
   bar.stop()
 
   const results = {
@@ -47,7 +49,8 @@ async function main(): Promise<void> {
     engine: { incremental: engine, withoutCodec: engineNoCodec, naive: reference, speedupOverNaive: engine.eventsPerSecond / reference.eventsPerSecond },
     calls: { pqlkit, segment, ratio: segment.perThousandEvents / pqlkit.perThousandEvents },
     throughput,
-    hosts: { segment: segmentHost, rudderstack: rudderstackHost }
+    hosts: { segment: segmentHost, rudderstack: rudderstackHost },
+    backfill
   }
   mkdirSync(join(REPO_ROOT, 'bench'), { recursive: true })
   writeFileSync(join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -97,6 +100,13 @@ async function main(): Promise<void> {
         round(host.pipelineMsPerBatch, 1),
         round(host.overheadMsPerBatch, 1)
       ])
+    )
+  )
+  out.write(`\n5. Backfill: pqlkit sync of ${backfill.events.toLocaleString('en-US')} events into an empty portal, against the floor\n`)
+  out.write(
+    renderTable(
+      ['contacts', 'companies', 'associations', 'calls', 'floor', 'of floor', 'seconds', 'peak RSS MB'],
+      [[backfill.contacts, backfill.companies, backfill.associations, backfill.calls, backfill.floor, `${round(backfill.ofFloor, 2)}×`, round(backfill.seconds), round(backfill.peakRssMb)]]
     )
   )
   out.write('\nwritten to bench/results.json\n')

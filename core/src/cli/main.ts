@@ -142,7 +142,7 @@ function program(io: Io, exit: { code: number }): Command {
     .addOption(events())
     .option(...HANDOFFS)
     .option(...NOW)
-    .option('--batch-size <n>', 'events per pipeline batch (default: 1000)')
+    .option('--batch-size <n>', 'events per pipeline batch, to bound memory (default: the whole file, each subject read and written once)')
     .option(...MAPPINGS)
     .option(...JSON_DATA)
     .action(
