@@ -66,11 +66,16 @@ function batchAnswer(startedAt: string, results: unknown[], errors: RecordError[
 /** A write to one record: an existing record or a new one, and the values to apply. */
 type Write = { index: number; label: string; record?: StoredRecord; values: Record<string, string> }
 
+/** A looked-up value as HubSpot compares it: emails case-insensitively. */
+const normalised = (property: string, value: string) => (property === 'email' ? value.trim().toLowerCase() : value)
+
 export class Store {
   private readonly definitions = new Map<ObjectType, Map<string, PropertyDefinition>>()
   private readonly groups = new Map<ObjectType, Map<string, PropertyGroup>>()
   private readonly records = new Map<ObjectType, Map<string, StoredRecord>>()
   private readonly associations = new Map<string, Association>()
+  /** Per type and property looked up by value: records by normalised value, built at the first lookup, kept up to date by writes. */
+  private readonly indexes = new Map<string, Map<string, StoredRecord>>()
   private readonly events: Record<string, unknown>[] = []
   private nextId = 1001
 
@@ -87,6 +92,7 @@ export class Store {
       this.records.set(type, new Map())
     }
     this.associations.clear()
+    this.indexes.clear()
     this.events.length = 0
     this.nextId = 1001
   }
@@ -142,6 +148,7 @@ export class Store {
     if (!current) throw notFound(`Unable to find property ${name} for object type ${TYPE_IDS[type]}`)
     if (!current.modificationMetadata.archivable) throw validation(`Property ${name} cannot be archived`)
     this.defs(type).delete(name)
+    this.indexes.delete(`${type}\u0000${name}`)
     for (const record of this.all(type).values()) delete record.properties[name]
     return { status: 204, body: undefined }
   }
@@ -183,12 +190,33 @@ export class Store {
   /** The record whose `property` is `value` (email case-insensitively; hs_object_id is the id). */
   private find(type: ObjectType, property: string, value: string): StoredRecord | undefined {
     if (property === 'hs_object_id') return this.all(type).get(value)
-    const wanted = property === 'email' ? value.trim().toLowerCase() : value
-    for (const record of this.all(type).values()) {
-      const stored = record.properties[property]
-      if (stored !== undefined && (property === 'email' ? stored.toLowerCase() : stored) === wanted) return record
+    return this.index(type, property).get(normalised(property, value))
+  }
+
+  private index(type: ObjectType, property: string): Map<string, StoredRecord> {
+    const name = `${type}\u0000${property}`
+    let index = this.indexes.get(name)
+    if (!index) {
+      index = new Map()
+      for (const record of this.all(type).values()) {
+        const stored = record.properties[property]
+        const key = stored === undefined ? undefined : normalised(property, stored)
+        if (key !== undefined && !index.has(key)) index.set(key, record)
+      }
+      this.indexes.set(name, index)
     }
-    return undefined
+    return index
+  }
+
+  /** Keeps the lookup indexes of `type` true as `values` are written to `record`. */
+  private reindex(type: ObjectType, record: StoredRecord, values: Record<string, string>): void {
+    for (const [property, value] of Object.entries(values)) {
+      const index = this.indexes.get(`${type}\u0000${property}`)
+      if (!index) continue
+      const old = record.properties[property]
+      if (old !== undefined && index.get(normalised(property, old)) === record) index.delete(normalised(property, old))
+      if (!index.has(normalised(property, value))) index.set(normalised(property, value), record)
+    }
   }
 
   /** The client-facing record (`SimplePublicObject`): requested properties, unset ones null. */
@@ -266,6 +294,7 @@ export class Store {
       this.all(type).set(id, record)
     }
     // '' clears a value; like HubSpot, a cleared property then reads back as '' (a never-set one as null).
+    this.reindex(type, record, write.values)
     Object.assign(record.properties, write.values)
     record.updatedAt = now
     record.properties.lastmodifieddate = now
