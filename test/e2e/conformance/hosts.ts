@@ -29,7 +29,7 @@ export type DeliveryReport = {
   rounds: number
   redelivered: number
   invalid: string[]
-  /** What the host's own log shows besides (RudderStack: the transformation's `log` lines). */
+  /** What the host shows besides the events' outcomes (RudderStack: the problems on the returned identifies). */
   logs?: string[]
   /** The contacts (emails) whose write the host's own HubSpot destination reported failed, once per failure. */
   failedWrites?: string[]
@@ -211,7 +211,8 @@ export const rudderstackHost: Host = {
       const report = await untilDone(messages, Math.min(batchSize, PROCESSOR_BATCH), async (batch) => {
         const events = batch.map((message) => processorEvent(message as unknown as Record<string, unknown>, ++jobId))
         const { report: run, destination } = await transformAndDeliver(connection, events)
-        logs.push(...run.logs)
+        // What RudderStack shows in production: the problems on the returned identifies.
+        for (const result of run.results) if (result.statusCode === 200) logs.push(...((result.output.context as { pqlkit?: { problems: string[] } }).pqlkit?.problems ?? []))
         failedWrites.push(...destination.undelivered.map(({ identify }) => String((identify.traits as Record<string, unknown>).email)))
         const outcomes = new Map<unknown, string>()
         for (const result of run.results) {
