@@ -121,6 +121,11 @@ function resolve(template: Template, globals: PostHogGlobals): unknown {
   return Object.fromEntries(Object.entries(template).map(([key, value]) => [key, resolve(value as Template, globals)]))
 }
 
+/** What a mapping's inputs resolve to for an event: the action's payload. */
+export function payloadFor(mapping: MappingTemplate, globals: PostHogGlobals): Record<string, unknown> {
+  return resolve(mapping.inputs, globals) as Record<string, unknown>
+}
+
 export type Invocation = { mapping: string; tries: number; error?: string }
 
 /**
@@ -136,7 +141,7 @@ export async function executeEvent(
 ): Promise<Invocation[]> {
   const invocations: Invocation[] = []
   for (const mapping of posthog.mappings.filter((candidate) => candidate.matches(globals.event))) {
-    const config: Record<string, unknown> = { ...inputs, ...(resolve(mapping.inputs, globals) as Record<string, unknown>), internal_partner_action: mapping.partnerAction }
+    const config: Record<string, unknown> = { ...inputs, ...payloadFor(mapping, globals), internal_partner_action: mapping.partnerAction }
     const action = destination.actions[mapping.partnerAction]
     for (let tries = 1; ; tries++) {
       let retriesPossible = true
