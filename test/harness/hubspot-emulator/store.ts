@@ -64,7 +64,8 @@ function batchAnswer(startedAt: string, results: unknown[], errors: RecordError[
 }
 
 /** A write to one record: an existing record or a new one, and the values to apply. */
-type Write = { index: number; label: string; record?: StoredRecord; values: Record<string, string> }
+/** `sent`: the properties the input itself carried, the only ones its answer shows (with the system ones). */
+type Write = { index: number; label: string; record?: StoredRecord; values: Record<string, string>; sent?: string[] }
 
 /** A looked-up value as HubSpot compares it: emails case-insensitively. */
 const normalised = (property: string, value: string) => (property === 'email' ? value.trim().toLowerCase() : value)
@@ -311,7 +312,7 @@ export class Store {
         continue
       }
       const { record, created } = this.apply(type, write)
-      const shown = this.present(type, record, Object.keys(write.values))
+      const shown = this.present(type, record, write.sent ?? Object.keys(write.values))
       results.push(upsert ? { ...shown, new: created } : shown)
     }
     return results
@@ -331,7 +332,14 @@ export class Store {
       type,
       inputs.map((input, i) => ({ label: keyed[i].id, properties: { ...(isObject(input.properties) ? input.properties : {}), [keyed[i].idProperty]: keyed[i].id } }))
     )
-    const writes = keyed.map(({ idProperty, id }, index): Write => ({ index, label: id, record: this.find(type, idProperty, id), values: values[index] }))
+    // The answer shows the properties the input carried: HubSpot's schema does not promise an echo of idProperty.
+    const writes = keyed.map(({ idProperty, id }, index): Write => ({
+      index,
+      label: id,
+      record: this.find(type, idProperty, id),
+      values: values[index],
+      sent: Object.keys(isObject(inputs[index].properties) ? inputs[index].properties : {})
+    }))
     const errors: RecordError[] = []
     return batchAnswer(startedAt, this.writeBatch(type, writes, faults, errors, true), errors)
   }

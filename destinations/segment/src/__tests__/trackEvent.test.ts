@@ -83,7 +83,9 @@ describe('trackEvent', () => {
       pql_score_tier: 'Cold',
       pql_score_reasons: 'Projects (+10)',
       pqlkit_user_id: 'u-ada',
-      pqlkit_last_event_at: event.timestamp
+      pqlkit_last_event_at: event.timestamp,
+      // The key goes among the properties too: HubSpot's answer need not echo idProperty.
+      email: 'ada@acme.io'
     })
     // `now` is the host's clock when the batch is processed.
     expect(Date.parse(pql_score_updated_at)).toBeGreaterThanOrEqual(before)
