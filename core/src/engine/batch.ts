@@ -58,7 +58,8 @@ export type ContactOutcome = SubjectOutcome & {
   association?: string
 }
 
-export type CompanyOutcome = SubjectOutcome & { stored?: StoredSubject; events: IndexedEvent[] }
+/** `attributed`: the events the batch applied to the company, with the contact each counts for. */
+export type CompanyOutcome = SubjectOutcome & { stored?: StoredSubject; events: IndexedEvent[]; attributed: AttributedEvent[] }
 
 export type BatchOutcome = { contacts: ContactOutcome[]; companies: CompanyOutcome[]; rejected: Rejected[] }
 
@@ -135,6 +136,7 @@ export function finishBatch(
         state,
         stored,
         events,
+        attributed,
         properties: { ...companyInfo(state), ...evaluation.properties },
         scores: evaluation.scores,
         lastEventAt: latest(result.accepted)

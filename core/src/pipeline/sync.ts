@@ -158,7 +158,7 @@ export class Pipeline {
   private async processLocked(valid: IndexedEvent[], now: number, report: SyncReport, lockCompanies: (keys: string[]) => Promise<void>) {
     const { model, store } = this.parts
     const fail = (index: number, result: RecordResult) => recordFailure(report, index, result)
-    const resolved = await this.resolveContacts(valid, report)
+    const resolved = await this.resolveContacts(valid, now, report)
     for (const contact of resolved) {
       if (contact.failure) for (const { index } of contact.events) fail(index, contact.failure)
       if (contact.record?.problem) report.problems.push(`contact ${contact.key}: ${contact.record.problem}`)
@@ -175,7 +175,7 @@ export class Pipeline {
     if (model.company && applied.companyEvents.size > 0) {
       const keys = [...applied.companyEvents.keys()]
       await lockCompanies(keys.map((key) => `company:${key}`))
-      const { found, failed } = await store.read('companies', 'pqlkit_company_key', keys)
+      const { found, failed } = await store.read('companies', 'pqlkit_company_key', keys, now)
       for (const key of keys) {
         const failure = failed.get(key)
         if (failure) {
@@ -231,16 +231,16 @@ export class Pipeline {
    * Reads the batch's contacts (by email, then by the userIds their records do not carry)
    * and resolves each event's contact with the identity rules, in replay order.
    */
-  private async resolveContacts(valid: IndexedEvent[], report: SyncReport): Promise<Resolved[]> {
+  private async resolveContacts(valid: IndexedEvent[], now: number, report: SyncReport): Promise<Resolved[]> {
     const { store } = this.parts
     const emails = [...new Set(valid.flatMap(({ event }) => (event.email ? [event.email] : [])))]
-    const byEmail = await store.read('contacts', 'email', emails)
+    const byEmail = await store.read('contacts', 'email', emails, now)
     const carried = new Set([...byEmail.found.values()].map((record) => record.properties.pqlkit_user_id))
     // A userId needs reading when no record read by email carries it; not when it came with an
     // email that could not be read: its events fail with that contact's.
     const unread = new Set(valid.flatMap(({ event }) => (event.email && event.userId && byEmail.failed.has(event.email) ? [event.userId] : [])))
     const userIds = [...new Set(valid.flatMap(({ event }) => (event.userId && !carried.has(event.userId) && !unread.has(event.userId) ? [event.userId] : [])))]
-    const byUserId = await store.read('contacts', 'pqlkit_user_id', userIds)
+    const byUserId = await store.read('contacts', 'pqlkit_user_id', userIds, now)
 
     const identities = new Identities()
     const records = new Map<string, StoredRecord>()

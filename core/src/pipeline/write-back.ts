@@ -97,7 +97,8 @@ function changes(parts: PipelineParts, objectType: ObjectType, subject: Contact 
     if (!(storedAt >= subject.lastEventAt)) next[LAST_EVENT_PROPERTY] = new Date(subject.lastEventAt).toISOString()
   }
   try {
-    Object.assign(next, parts.store.stateProperties(subject.state, subject.record as StoredRecord | undefined))
+    const events = 'attributed' in subject ? subject.attributed : subject.events.map(({ event }) => ({ event, contact: subject.key }))
+    Object.assign(next, parts.store.stateProperties(objectType, { state: subject.state, events }, subject.record as StoredRecord | undefined))
   } catch (error) {
     if (!(error instanceof StateTooLargeError)) throw error
     subject.failure = { status: 'invalid', message: `${who}: ${error.message}` }

@@ -12,6 +12,8 @@ export type Snapshot = {
 }
 
 const HUBSPOT_OWN = new Set(['hs_object_id', 'createdate', 'lastmodifieddate'])
+/** A write's contribution holds that batch's events: it follows how events were batched, never what was stored. */
+const BATCHING = 'pqlkit_contribution'
 
 /**
  * Properties as stored (an empty value and an absent one are the same to HubSpot), and the
@@ -27,7 +29,7 @@ const HUBSPOT_OWN = new Set(['hs_object_id', 'createdate', 'lastmodifieddate'])
 function normalise(record: Stored, mapped: boolean): Record<string, unknown> {
   const result: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(record.properties)) {
-    if (HUBSPOT_OWN.has(name) || value === null || value === '') continue
+    if (HUBSPOT_OWN.has(name) || name === BATCHING || value === null || value === '') continue
     if (name === 'pqlkit_state') {
       const { state } = decodeState(value)
       const signals = Object.fromEntries(
