@@ -218,9 +218,19 @@ function mergeMarks(state: SubjectState, contribution: Contribution): void {
   }
 }
 
-/** The tokens the state stored with `current` (the record's current contribution) includes. */
-export function includedBy(current: Contribution | undefined): string[] {
-  return current ? [...current.included, current.token] : []
+const HEAD = /^\{"t":"([0-9a-z]*)","i":(\[[^\]]*\])/
+
+/** A stored contribution's token without decoding the rest: a read skips the included ones at this cost. */
+export function contributionToken(text: string): string | undefined {
+  return HEAD.exec(text)?.[1]
+}
+
+/** The tokens the state stored with the contribution `text` (the record's current one) includes, itself too. */
+export function includedBy(text: string | null | undefined): string[] {
+  const head = text ? HEAD.exec(text) : null
+  if (!head) return []
+  const tokens = JSON.parse(head[2]) as unknown[]
+  return [...tokens.filter((token): token is string => typeof token === 'string'), head[1]]
 }
 
 /**

@@ -20,6 +20,8 @@ export const INTERNALS_GROUP = { name: 'pqlkit_internals', label: 'pqlkit intern
 export const LAST_EVENT_PROPERTY = 'pqlkit_last_event_at'
 /** Each write's contribution, read with its history (docs/architecture.md, "State"). */
 export const CONTRIBUTION_PROPERTY = 'pqlkit_contribution'
+/** A worker's claim of the hand-off crossings it decided, read with its history (pipeline/handoff-claims.ts). */
+export const HANDOFF_CLAIM_PROPERTY = 'pqlkit_handoff_claim'
 
 export type ObjectType = 'contacts' | 'companies'
 export const OBJECT_TYPES: Record<SubjectKind, ObjectType> = { contact: 'contacts', company: 'companies' }
@@ -99,9 +101,12 @@ export function modelProperties(model: Model, objectType: ObjectType): PropertyD
     internal(LAST_EVENT_PROPERTY, 'When the latest event pqlkit applied happened (the sweep finds subjects by it)', false, 'datetime')
   ]
   internals.push(
-    objectType === 'contacts'
-      ? internal('pqlkit_user_id', 'Product user id, for events without an email', true)
-      : internal('pqlkit_company_key', 'Group id or email domain pqlkit knows this company by', true)
+    ...(objectType === 'contacts'
+      ? [
+          internal('pqlkit_user_id', 'Product user id, for events without an email', true),
+          internal(HANDOFF_CLAIM_PROPERTY, 'The hand-offs pqlkit last claimed for this contact (do not edit)', false)
+        ]
+      : [internal('pqlkit_company_key', 'Group id or email domain pqlkit knows this company by', true)])
   )
   return [...sectionProperties(section), ...internals]
 }

@@ -1,7 +1,7 @@
 import type { Model } from '../model/compile'
 import { HANDOFF_PROPERTIES } from '../model/compile'
 import type { AttributedEvent } from '../engine/aggregate'
-import { CONTRIBUTIONS_EXAMINED, Contribution, decodeContribution, encodeContribution, includedBy, repairState } from '../engine/contribution'
+import { CONTRIBUTIONS_EXAMINED, Contribution, contributionToken, decodeContribution, encodeContribution, includedBy, repairState } from '../engine/contribution'
 import { decodeState, encodeState, SubjectState } from '../engine/state'
 import type { HubSpotCalls, HubSpotRecord } from '../hubspot/api'
 import { CONTRIBUTION_PROPERTY, modelProperties, ObjectType } from '../hubspot/properties'
@@ -54,11 +54,17 @@ function subjectKey(objectType: ObjectType, record: HubSpotRecord): { key: strin
   return { key: email ?? (properties.pqlkit_user_id ? `user:${properties.pqlkit_user_id}` : `id:${record.id}`), email }
 }
 
-/** The contributions in a record's history of `pqlkit_contribution`, oldest first (the newest CONTRIBUTIONS_EXAMINED). */
-function contributionsOf(record: HubSpotRecord): Contribution[] {
+/**
+ * The contributions in a record's history of `pqlkit_contribution` (the newest
+ * CONTRIBUTIONS_EXAMINED) that are not `included`, oldest first.
+ */
+function missingContributions(record: HubSpotRecord, included: string[]): Contribution[] {
   const versions = record.history?.[CONTRIBUTION_PROPERTY] ?? []
+  const tokens = new Set(included)
   const contributions: Contribution[] = []
   for (const version of versions.slice(0, CONTRIBUTIONS_EXAMINED).reverse()) {
+    const token = contributionToken(version.value)
+    if (token !== undefined && tokens.has(token)) continue
     const contribution = decodeContribution(version.value)
     if (contribution) contributions.push(contribution)
   }
@@ -73,9 +79,9 @@ function contributionsOf(record: HubSpotRecord): Contribution[] {
 function storedRecord(model: Model, objectType: ObjectType, record: HubSpotRecord, now: number): { stored: StoredRecord; included: string[] } {
   const { state, problem } = decodeState(record.properties.pqlkit_state)
   const { key, email } = subjectKey(objectType, record)
-  const current = includedBy(decodeContribution(record.properties[CONTRIBUTION_PROPERTY]))
+  const current = includedBy(record.properties[CONTRIBUTION_PROPERTY])
   const subject = objectType === 'contacts' ? 'contact' : 'company'
-  const { included, repaired } = repairState(model, subject, state, contributionsOf(record), current, key, email, now)
+  const { included, repaired } = repairState(model, subject, state, missingContributions(record, current), current, key, email, now)
   return { stored: { ...record, state, ...(problem ? { problem } : {}), ...(repaired > 0 ? { repaired } : {}) }, included }
 }
 

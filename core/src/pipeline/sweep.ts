@@ -72,8 +72,8 @@ export async function sweep(parts: PipelineParts, now: number, options: SweepOpt
         })
         const outcome = finishBatch(model, applyToContacts(model, inputs, now), new Map(), now)
         const contacts: Contact[] = outcome.contacts.map((contact, i) => ({ ...contact, record: records[i] }))
-        await sendHandoffs(parts, contacts, report)
         await writeContacts(parts, contacts, report)
+        await sendHandoffs(parts, contacts, report)
       } else {
         const keyed = records.filter((record) => record.properties.pqlkit_company_key)
         const stored = new Map(keyed.map((record) => [record.properties.pqlkit_company_key!, record]))

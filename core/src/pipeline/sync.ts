@@ -204,14 +204,14 @@ export class Pipeline {
     })
     const companies = new Map<string, Company>(outcome.companies.map((company) => [company.key, { ...company, record: companyRecords.get(company.key) }]))
 
-    // SPEC §4 step 5: hand-offs go out before the write, so a failed write means at-least-once.
-    // A brand-new contact has no HubSpot id for its task until it is written: its go after.
-    // With a deferred sink the write is the host's, after this batch, and carried only by
-    // events that succeed: hand-offs wait for pqlkit's own writes and go only for contacts
+    // Hand-offs go out after the writes (SPEC §4 step 5 as docs/architecture.md has it under
+    // concurrency): a contact whose write failed sends none, and its events, retried, cross
+    // again; a written crossing is claimed before it is sent, so two workers that decided it
+    // from stale copies send it once. With a deferred sink the write is the host's, after
+    // this batch, and carried only by events that succeed: hand-offs go only for contacts
     // with such an event, or an event failed for its company would send them again.
     const { deferred } = this.parts.sink
     const existing = contacts.filter((contact) => contact.record)
-    if (!deferred) await sendHandoffs(this.parts, existing, report)
     await writeCompanies(this.parts, [...companies.values()], report)
     await associate(this.parts, existing, companies, report)
     // A contact the host creates gets no mark: its next batch, with the record, associates it.
@@ -223,8 +223,7 @@ export class Pipeline {
       if (subject.failure) for (const { index } of subject.events) fail(index, subject.failure)
     }
     const succeeded = (contact: Contact) => contact.events.some(({ index }) => report.results[index].status === 'ok')
-    const after = contacts.filter((contact) => (deferred ? succeeded(contact) : contact.createdNow))
-    await sendHandoffs(this.parts, after, report)
+    await sendHandoffs(this.parts, deferred ? contacts.filter(succeeded) : contacts, report)
   }
 
   /**

@@ -4,6 +4,7 @@ import { RetryableError } from '../engine/errors'
 import { StateTooLargeError } from '../engine/state'
 import type { HandoffContact, HandoffSender } from '../handoff/sender'
 import type { HubSpotCalls, HubSpotRecord, UpsertInput } from '../hubspot/api'
+import { claimCrossings } from './handoff-claims'
 import { LAST_EVENT_PROPERTY, ObjectType, propertyTypes, sameValue, toHubSpotValue } from '../hubspot/properties'
 import { HubSpotRequestError } from '../hubspot/transport'
 import { chunks, PARTIAL_ATTEMPTS, RecordResult, writeInBatches, WriteItem } from '../hubspot/write'
@@ -60,14 +61,22 @@ export function recordFailure(report: SyncReport, index: number, result: RecordR
   if (report.results[index].status !== 'invalid') report.results[index] = result
 }
 
+/**
+ * Sends the contacts' hand-offs, after their writes: each crossing is claimed first
+ * (`claimCrossings`), and a crossing another worker claimed first is left to it.
+ */
 export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], report: SyncReport): Promise<void> {
-  for (const contact of contacts) {
-    if (contact.failure) continue
+  const pending = contacts.filter((contact) => !contact.failure && contact.handoffs.length > 0)
+  if (pending.length === 0) return
+  const lost = await claimCrossings(parts.api, pending, report)
+  for (const contact of pending) {
     for (const intent of contact.handoffs) {
+      if (lost.get(contact)?.has(intent.crossing)) continue
       const outcome: HandoffOutcome = { on: intent.on, contact: contact.email ?? contact.userId ?? contact.key, sent: false }
       report.handoffs.push(outcome)
       if (!parts.sender) continue
-      const who: HandoffContact = { id: contact.record?.id, properties: handoffProperties(contact.record?.properties, contact.email) }
+      // The properties as read: a write's answer carries only what it wrote.
+      const who: HandoffContact = { id: contact.record?.id, properties: handoffProperties(contact.stored?.properties ?? contact.record?.properties, contact.email) }
       try {
         await parts.sender.send(intent, who)
         outcome.sent = true
