@@ -36,9 +36,11 @@ type Resolved = { person: Person; key: string; record?: StoredRecord; events: In
  * lock, read, step, hand-offs, write. One instance per model and process (`createPipeline`);
  * hosts call `process` per batch and report `results` their own way.
  *
- * HubSpot has no conditional write: two workers writing the same subject at once can lose
- * an update. Within a batch subjects are grouped; concurrent batches on one instance wait
- * for each other per subject (contacts first, then companies, so they cannot deadlock).
+ * Within a batch subjects are grouped; concurrent batches on one instance wait for each
+ * other per subject (contacts first, then companies, so they cannot deadlock). Across
+ * workers HubSpot has no conditional write: each write carries its contribution and each
+ * read repairs what another worker overwrote (`state-store.ts`), and hand-offs are claimed
+ * before they are sent (`handoff-claims.ts`).
  */
 export class Pipeline {
   private bootstrapped: Promise<BootstrapReport> | undefined
@@ -166,7 +168,7 @@ export class Pipeline {
     const live = resolved.filter((contact) => !contact.failure)
     const applied = applyToContacts(
       model,
-      live.map(({ key, person, record, events }) => ({ key, email: person.email, stored: record, events })),
+      live.map(({ key, person, record, events }) => ({ key, email: person.email, userId: person.userId, stored: record, events })),
       now
     )
 

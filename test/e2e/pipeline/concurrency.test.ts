@@ -220,16 +220,20 @@ describe('hand-offs under concurrency', () => {
 })
 
 describe('identity under concurrency', () => {
-  it('two workers creating one person, one by userId and one by email, refuse no event and leave one record', async () => {
+  it('two workers creating one person, one by userId and one by email, refuse no event, leave one record and count them once in their company', async () => {
     const base = NOW - 24 * HOUR
-    const a = [track({ userId: 'u-eve' }, 'Project Created', base)]
-    const b = [identify({ email: 'eve@initech.io', userId: 'u-eve' }, { plan: 'paying' }, base + HOUR), track({ email: 'eve@initech.io' }, 'Project Created', base + 2 * HOUR)]
+    const a = [track({ userId: 'u-eve' }, 'Project Created', base, 'initech')]
+    const b = [
+      identify({ email: 'eve@initech.io', userId: 'u-eve' }, { plan: 'paying' }, base + HOUR),
+      track({ email: 'eve@initech.io', userId: 'u-eve' }, 'Project Created', base + 2 * HOUR, 'initech')
+    ]
     const reports = await concurrently([a, b])
     expect(reports.flatMap((report) => report.results)).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'ok' }])
     await sweep()
     const records = emulator.dump().contacts
     expect(records).toHaveLength(1)
     expect(records[0].properties).toMatchObject({ email: 'eve@initech.io', pqlkit_user_id: 'u-eve', projects: '2' })
+    expect(emulator.dump().companies[0].properties).toMatchObject({ pqlkit_company_key: 'initech', users: '1', company_projects: '2' })
     expect(differencesFromSimulate(snapshot(emulator), simulate(MODEL, [...a, ...b], NOW))).toEqual([])
   })
 })
