@@ -215,17 +215,28 @@ export class Pipeline {
     const { deferred } = this.parts.sink
     const existing = contacts.filter((contact) => contact.record)
     await writeCompanies(this.parts, [...companies.values()], report)
-    await associate(this.parts, existing, companies, report)
+    const postponed = await associate(this.parts, existing, companies, report)
     // A contact the host creates gets no mark: its next batch, with the record, associates it.
     if (!deferred) markNewContacts(contacts, companies)
     await writeContacts(this.parts, contacts, report)
-    await associate(this.parts, contacts.filter((contact) => contact.createdNow), companies, report)
+    postponed.push(...(await associate(this.parts, contacts.filter((contact) => contact.createdNow), companies, report)))
 
     for (const subject of [...contacts, ...companies.values()]) {
       if (subject.failure) for (const { index } of subject.events) fail(index, subject.failure)
     }
     const succeeded = (contact: Contact) => contact.events.some(({ index }) => report.results[index].status === 'ok')
     await sendHandoffs(this.parts, deferred ? contacts.filter(succeeded) : contacts, report)
+    // Written, hand-offs sent: sent again, the events are known by their ids and only the
+    // association is tried again. A deferred sink's write rides on the events that succeed:
+    // there the association waits for the contact's next batch.
+    for (const contact of deferred ? [] : postponed) {
+      const result: RecordResult = {
+        status: 'retryable',
+        message: `contact ${contact.email ?? contact.key}: HubSpot could not associate it to company ${contact.association} yet; send the event again`,
+        retryAfterMs: 1_000
+      }
+      for (const { index } of contact.events) fail(index, result)
+    }
   }
 
   /**

@@ -63,12 +63,14 @@ export function recordFailure(report: SyncReport, index: number, result: RecordR
 
 /**
  * Sends the contacts' hand-offs, after their writes: each crossing is claimed first
- * (`claimCrossings`), and a crossing another worker claimed first is left to it.
+ * (`claimCrossings`), and a crossing another worker claimed first is left to it (and not
+ * reported here: its worker reports it).
  */
 export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], report: SyncReport): Promise<void> {
   const pending = contacts.filter((contact) => !contact.failure && contact.handoffs.length > 0)
   if (pending.length === 0) return
-  const lost = await claimCrossings(parts.api, pending, report)
+  // Without a sender nothing goes out, so there is nothing to arbitrate.
+  const lost = parts.sender ? await claimCrossings(parts.api, pending, report) : new Map<Contact, Set<string>>()
   for (const contact of pending) {
     for (const intent of contact.handoffs) {
       if (lost.get(contact)?.has(intent.crossing)) continue
@@ -190,12 +192,15 @@ export function markNewContacts(contacts: Contact[], companies: Map<string, Comp
  * SPEC §2: a contact with a company is associated to it once, marked in its state. An
  * existing contact is associated before its write, which carries the mark. A contact this
  * batch created was marked before its write; if its association fails, the mark is taken
- * back so its next batch tries again.
+ * back so that it is tried again. Returns the contacts whose association HubSpot failed
+ * for now (throttled, 5xx, or a 207 after PARTIAL_ATTEMPTS): their events are to be sent
+ * again, or a contact with no later event would never be associated.
  */
-export async function associate(parts: PipelineParts, contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<void> {
+export async function associate(parts: PipelineParts, contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<Contact[]> {
   const created = contacts.filter((contact) => contact.createdNow)
   for (const contact of created) if (contact.state.associatedCompany !== undefined) delete contact.state.associatedCompany
   const unmarked: Contact[] = []
+  const postponed: Contact[] = []
   let pending = associations(contacts.filter((contact) => contact.record), companies)
   // Pairs a 207 failed are tried again at once, like records (PARTIAL_ATTEMPTS in all).
   for (let attempt = 1; attempt <= PARTIAL_ATTEMPTS && pending.length > 0; attempt++) {
@@ -208,17 +213,22 @@ export async function associate(parts: PipelineParts, contacts: Contact[], compa
         if (attempt === PARTIAL_ATTEMPTS) for (const error of errors) report.problems.push(`association: ${error.message}`)
       } catch (error) {
         if (!(error instanceof RetryableError) && !(error instanceof HubSpotRequestError && error.status === 400)) throw error
-        report.problems.push(`association of ${chunk.length} contacts postponed to their next batch: ${error.message}`)
+        report.problems.push(`association of ${chunk.length} contacts postponed: ${error.message}`)
         for (const { contact } of chunk) if (contact.createdNow) unmarked.push(contact)
+        if (error instanceof RetryableError) postponed.push(...chunk.map(({ contact }) => contact))
         continue
       }
       for (const pair of chunk) {
         if (!failed.has(pair.contact.record!.id) && !failed.has(pair.companyId)) pair.contact.state.associatedCompany = pair.key
         else if (attempt < PARTIAL_ATTEMPTS) again.push(pair)
-        else if (pair.contact.createdNow) unmarked.push(pair.contact)
+        else {
+          if (pair.contact.createdNow) unmarked.push(pair.contact)
+          postponed.push(pair.contact)
+        }
       }
     }
     pending = again
   }
   if (unmarked.length > 0) await writeContacts(parts, unmarked, report)
+  return postponed
 }
