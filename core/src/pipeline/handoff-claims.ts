@@ -14,6 +14,13 @@ import type { Contact, SyncReport } from './write-back'
  */
 type Claim = { t: string; c: string[] }
 
+/**
+ * Claims older than this before a worker's own are not its rivals: concurrent workers claim
+ * within one batch of each other, and a crossing named again much later (a state that
+ * started afresh has no marks) is a new one.
+ */
+export const CLAIM_WINDOW_MS = 10 * 60_000
+
 function claimOf(version: PropertyVersion): Claim | undefined {
   try {
     const claim = JSON.parse(version.value) as Partial<Claim>
@@ -23,11 +30,19 @@ function claimOf(version: PropertyVersion): Claim | undefined {
   }
 }
 
-/** Who claimed each crossing first, among a record's claim versions (newest first, as HubSpot gives them). */
-function firstClaims(versions: PropertyVersion[]): Map<string, string> {
-  const claims = versions
+/**
+ * Who claimed each crossing first, among a record's claim versions (newest first, as HubSpot
+ * gives them) from CLAIM_WINDOW_MS before `token`'s own on.
+ */
+function firstClaims(versions: PropertyVersion[], token: string): Map<string, string> {
+  const all = versions
     .map((version) => ({ at: Date.parse(version.timestamp), claim: claimOf(version) }))
     .filter((entry): entry is { at: number; claim: Claim } => entry.claim !== undefined)
+  const own = all.find((entry) => entry.claim.t === token)
+  // Its own claim not read back: taken as won.
+  if (own === undefined) return new Map()
+  const claims = all
+    .filter((entry) => entry.at >= own.at - CLAIM_WINDOW_MS)
     .sort((a, b) => a.at - b.at || (a.claim.t < b.claim.t ? -1 : a.claim.t > b.claim.t ? 1 : 0))
   const first = new Map<string, string>()
   for (const { claim } of claims) for (const crossing of claim.c) if (!first.has(crossing)) first.set(crossing, claim.t)
@@ -62,7 +77,7 @@ export async function claimCrossings(api: HubSpotCalls, contacts: Contact[], rep
   if (claimed.size === 0) return lost
   const { found } = await readRecords(api, 'contacts', 'hs_object_id', [...claimed.keys()], [HANDOFF_CLAIM_PROPERTY], [HANDOFF_CLAIM_PROPERTY])
   for (const [id, contact] of claimed) {
-    const first = firstClaims(found.get(id)?.history?.[HANDOFF_CLAIM_PROPERTY] ?? [])
+    const first = firstClaims(found.get(id)?.history?.[HANDOFF_CLAIM_PROPERTY] ?? [], token)
     const others = contact.handoffs.filter((intent) => (first.get(intent.crossing) ?? token) !== token).map((intent) => intent.crossing)
     if (others.length > 0) lost.set(contact, new Set(others))
   }
