@@ -75,13 +75,31 @@ function worker(api: HubSpotCalls = hubspot(), options: { handBackContacts?: boo
 
 const WRITES = new Set(['batchUpsert', 'batchUpdate', 'associate', 'createTask'])
 
-/** `api` whose first write waits for `gate`. */
-function held(api: HubSpotCalls, gate: () => Promise<void>): HubSpotCalls {
+/** A point every one of `count` workers must reach before any goes on. */
+function barrier(count: number): () => Promise<void> {
+  let arrived = 0
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  return () => {
+    if (++arrived === count) open()
+    return opened
+  }
+}
+
+/** `api` whose first write waits for `gate`, and whose first read of hand-off claims for `claims`. */
+function held(api: HubSpotCalls, gate: () => Promise<void>, claims?: () => Promise<void>): HubSpotCalls {
   let passed: Promise<void> | undefined
+  let claimed: Promise<void> | undefined
   return new Proxy(api, {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver)
       if (typeof value !== 'function') return value
+      if (name === 'batchRead' && claims) {
+        return async (...args: unknown[]) => {
+          if ((args[4] as string[] | undefined)?.includes('pqlkit_handoff_claim')) await (claimed ??= claims())
+          return value.apply(target, args)
+        }
+      }
       if (!WRITES.has(String(name))) return value.bind(target)
       return async (...args: unknown[]) => {
         await (passed ??= gate())
@@ -183,6 +201,23 @@ describe('hand-offs under concurrency', () => {
     expect(slackPosts).toHaveLength(1)
     expect(emulator.dump().tasks).toHaveLength(1)
     expect(differencesFromSimulate(snapshot(emulator), simulate(MODEL, [...first, ...a, ...b], NOW))).toEqual([])
+  })
+
+  it('two workers that both claim a crossing before either reads the claims back agree on one sender', async () => {
+    const base = NOW - 24 * HOUR
+    const ada = { email: 'ada@acme.io', userId: 'u-ada' }
+    await worker().process([identify(ada, { plan: 'paying' }, base), track(ada, 'Project Created', base + 1), track(ada, 'Project Created', base + 2)], NOW)
+    const read = barrier(2)
+    const claimsWritten = barrier(2)
+    const reports = await Promise.all(
+      [HOUR, 2 * HOUR].map((offset) =>
+        worker(held(hubspot(), read, claimsWritten)).process([track(ada, 'Teammate Invited', base + offset), track(ada, 'Teammate Invited', base + offset + 1)], NOW)
+      )
+    )
+    expect(reports.map((report) => report.handoffs.length).sort()).toEqual([0, 1])
+    await sweep()
+    expect(slackPosts).toHaveLength(1)
+    expect(emulator.dump().tasks).toHaveLength(1)
   })
 
   it('a crossing one worker sent, its write then overwritten, is not sent again by the repair', async () => {
