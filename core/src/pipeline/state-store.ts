@@ -10,9 +10,9 @@ import type { RecordResult } from '../hubspot/write'
 
 /**
  * A subject as stored: its HubSpot record (id and properties) and its decoded state, with
- * the contributions a concurrent write overwrote re-applied (`repaired` of them).
+ * the contributions a concurrent write overwrote re-applied.
  */
-export type StoredRecord = HubSpotRecord & { state: SubjectState; problem?: string; repaired?: number }
+export type StoredRecord = HubSpotRecord & { state: SubjectState; problem?: string }
 
 /** What a write adds to a subject: its next state and the events the batch applied to it. */
 export type SubjectWrite = { state: SubjectState; events: AttributedEvent[] }
@@ -81,8 +81,10 @@ function storedRecord(model: Model, objectType: ObjectType, record: HubSpotRecor
   const { key, email } = subjectKey(objectType, record)
   const current = includedBy(record.properties[CONTRIBUTION_PROPERTY])
   const subject = objectType === 'contacts' ? 'contact' : 'company'
-  const { included, repaired } = repairState(model, subject, state, missingContributions(record, current), current, key, email, now)
-  return { stored: { ...record, state, ...(problem ? { problem } : {}), ...(repaired > 0 ? { repaired } : {}) }, included }
+  const { included } = repairState(model, subject, state, missingContributions(record, current), current, key, email, now)
+  // The history has served: the batch keeps only the record.
+  const { history: _history, ...kept } = record
+  return { stored: { ...kept, state, ...(problem ? { problem } : {}) }, included }
 }
 
 /**
