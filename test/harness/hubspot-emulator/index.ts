@@ -33,6 +33,8 @@ export type EmulatorOptions = {
    * windows keep rolling in real time while a test freezes Date.
    */
   now?: () => number
+  /** Versions kept per property for `propertiesWithHistory` (default 20). */
+  historyLimit?: number
 }
 
 export type Emulator = {
@@ -59,7 +61,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT,
     daily: new DailyQuota(options.dailyLimit ?? DAILY_LIMIT, options.timeZone ?? DEFAULT_TIME_ZONE),
     now: options.now ?? (() => performance.timeOrigin + performance.now()),
-    faults: options.faults
+    faults: options.faults,
+    historyLimit: options.historyLimit
   })
   const port = await server.listen(options.port ?? 0)
   let stopped: Promise<void> | undefined

@@ -19,6 +19,7 @@ export type ServerOptions = {
   /** Wall time in ms; rate-limit windows and the daily quota follow it. */
   now: () => number
   faults?: FaultOptions
+  historyLimit?: number
 }
 export type EmulatorStats = { requests: number; byEndpoint: Record<string, number>; status: Record<string, number> }
 
@@ -50,7 +51,7 @@ export class EmulatorServer {
   private counters: EmulatorStats = { requests: 0, byEndpoint: {}, status: {} }
 
   constructor(private readonly options: ServerOptions) {
-    this.store = new Store(options.portalId)
+    this.store = new Store(options.portalId, options.historyLimit)
     this.faults = new Faults(options.faults)
     this.window = new RollingWindow(options.rateLimit ?? DEFAULT_RATE_LIMIT)
     this.server = createServer((req, res) => {
