@@ -19,13 +19,13 @@ export type BackfillCount = {
 const per100 = (n: number) => Math.ceil(n / 100)
 
 /**
- * `pqlkit sync`'s backfill of a whole history into an empty portal (the file as one batch, as
- * the command does by default), counted against the floor.
+ * `pqlkit sync`'s backfill of a whole history into an empty portal (the file as one batch, reads
+ * without history, as the command does by default), counted against the floor.
  */
 export async function backfillCalls(model: Model, stream: SegmentMessage[], now: number): Promise<BackfillCount> {
   const emulator = await startEmulator({ rateLimit: { max: 1_000_000, intervalMs: 10_000 } })
   try {
-    const sync = createPipeline({ api: officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport()), model })
+    const sync = createPipeline({ api: officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport()), model, repairOnRead: false })
     await sync.bootstrap()
     const before = emulator.stats().byEndpoint
     let peak = process.memoryUsage().rss

@@ -15,8 +15,12 @@ import { parseTimestamp } from '../time'
 
 export type Env = Record<string, string | undefined>
 
-/** The pipeline the hosts use, configured from the environment (SPEC §5, §8). */
-export function syncFromEnv(env: Env, model: Model, handoffs: boolean): Pipeline {
+/**
+ * The pipeline the hosts use, configured from the environment (SPEC §5, §8). `repairOnRead`
+ * false for `pqlkit sync`: a backfill reads without the contribution log's history (half the
+ * reads); a host's next read or the sweep repairs what a concurrent write overwrote.
+ */
+export function syncFromEnv(env: Env, model: Model, handoffs: boolean, repairOnRead = true): Pipeline {
   const hubspot = hubspotConfigFromEnv(env)
   if (!hubspot) {
     throw new InputError('set HUBSPOT_ACCESS_TOKEN (a private app token), and HUBSPOT_BASE_URL to use another base URL such as the emulator')
@@ -24,6 +28,7 @@ export function syncFromEnv(env: Env, model: Model, handoffs: boolean): Pipeline
   return createPipeline({
     model,
     api: officialHubSpotApi(hubspot, new Transport()),
+    repairOnRead,
     handoffs: handoffs
       ? {
           post: httpsPostJson,
@@ -92,7 +97,7 @@ export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions)
   const lines = [...file.events].sort(
     (a, b) => parseTimestamp(a.event.timestamp) - parseTimestamp(b.event.timestamp) || a.line - b.line
   )
-  const sync = syncFromEnv(env, model, options.handoffs === true)
+  const sync = syncFromEnv(env, model, options.handoffs === true, false)
   for (const property of (await sync.bootstrap()).incompatible) io.stderr.write(`${describeIncompatible(property)}\n`)
   const bar = progress(io.stderr, 'syncing (HubSpot calls)')
   const stats = sync.api.transport.stats

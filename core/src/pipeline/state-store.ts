@@ -97,13 +97,20 @@ export class HubSpotStateStore implements StateStore {
   /** The contributions each state read (or written) here includes: the batch step updates states in place. */
   private readonly included = new WeakMap<SubjectState, string[]>()
 
+  /**
+   * `repair: false`: reads skip the history (100 records a call, not 50) and repair nothing;
+   * the writes still carry their contributions and the tokens they include, so the next read
+   * with history (a host's, or the sweep) repairs what this one did not see. A backfill's choice.
+   */
   constructor(
     private readonly api: HubSpotCalls,
-    private readonly model: Model
+    private readonly model: Model,
+    private readonly repair = true
   ) {}
 
   async read(objectType: ObjectType, idProperty: string, ids: string[], now: number): Promise<StoredRead> {
-    const { found, failed } = await readRecords(this.api, objectType, idProperty, ids, readProperties(this.model, objectType), [CONTRIBUTION_PROPERTY])
+    const history = this.repair ? [CONTRIBUTION_PROPERTY] : undefined
+    const { found, failed } = await readRecords(this.api, objectType, idProperty, ids, readProperties(this.model, objectType), history)
     const records = new Map<string, StoredRecord>()
     for (const [id, record] of found) {
       const { stored, included } = storedRecord(this.model, objectType, record, now)
