@@ -8,7 +8,7 @@ import { LAST_EVENT_PROPERTY, ObjectType, propertyTypes, sameValue, toHubSpotVal
 import { HubSpotRequestError } from '../hubspot/transport'
 import { chunks, PARTIAL_ATTEMPTS, RecordResult, writeInBatches, WriteItem } from '../hubspot/write'
 import type { ContactSink, HandedBackContact } from './contact-sink'
-import type { StateStore, StoredRecord } from './state-store'
+import type { SettledSubject, StateStore, StoredRecord } from './state-store'
 
 /**
  * What the pipeline and the sweep share after the batch step: hand-offs, the writes of what
@@ -211,4 +211,21 @@ export async function associate(parts: PipelineParts, contacts: Contact[], compa
     pending = again
   }
   if (unmarked.length > 0) await writeContacts(parts, unmarked, report)
+}
+
+/** A store that keeps states itself (the server's database) is given every subject after the writes. */
+export function settleSubjects(parts: PipelineParts, contacts: Contact[], companies: Company[]): void {
+  if (!parts.store.settle) return
+  const settled = (objectType: ObjectType, subject: Contact | Company): SettledSubject => ({
+    objectType,
+    key: subject.key,
+    ...('userId' in subject ? { email: subject.email, userId: subject.userId } : {}),
+    record: subject.record,
+    state: subject.state,
+    properties: subject.properties,
+    lastEventAt: subject.lastEventAt,
+    events: subject.events.map(({ index }) => index),
+    failed: subject.failure !== undefined
+  })
+  parts.store.settle([...contacts.map((contact) => settled('contacts', contact)), ...companies.map((company) => settled('companies', company))])
 }

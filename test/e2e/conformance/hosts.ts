@@ -21,7 +21,7 @@ import { processorEvent, transformAndDeliver } from '../../harness/rudderstack/d
 import { startEgress } from '../../harness/rudderstack/egress'
 import { pasted } from '../../harness/rudderstack/transformation'
 import { startTransformer } from '../../harness/rudderstack/transformer'
-import { posthogPluginHost, posthogServeHost } from './posthog-hosts'
+import { posthogPluginHost } from './posthog-hosts'
 
 /** What a host run needs: a fresh emulator, the model text, the evaluation time, the host's batch size. */
 export type Delivery = { emulator: Emulator; model: string; now: number; batchSize: number; mappings?: Mapping[] }
@@ -231,4 +231,4 @@ export const rudderstackHost: Host = {
   }
 }
 
-export const HOSTS: Host[] = [cliHost, segmentHost, rudderstackHost, posthogPluginHost, posthogServeHost]
+export const HOSTS: Host[] = [cliHost, segmentHost, rudderstackHost, posthogPluginHost]
