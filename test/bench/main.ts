@@ -7,6 +7,7 @@ import { pqlkitCalls, segmentHubSpotCalls } from './calls'
 import { incremental, naive, prepare } from './engine'
 import { rudderstackOverhead, segmentOverhead } from './hosts'
 import { END, referenceStream } from './streams'
+import { serverBench, ServerBench } from './server'
 import { sustainedThroughput } from './throughput'
 
 /**
@@ -17,7 +18,16 @@ async function main(): Promise<void> {
   const modelText = readFileSync(join(REPO_ROOT, 'examples/project-management.yaml'), 'utf8')
   const model = loadModel(modelText, 'examples/project-management.yaml')
   const now = Date.parse(END)
-  const steps = ['engine stream', 'engine', 'engine (no codec)', 'naive reference', 'calls: pqlkit', "calls: Segment's HubSpot destination", 'rate-limited throughput', 'Segment host overhead', 'RudderStack host overhead']
+  // `PQLKIT_BENCH=server npm run bench`: only the server's figures, merged into bench/results.json.
+  if (process.env.PQLKIT_BENCH === 'server') {
+    const server = await serverBench(model, referenceStream(5_000, 100_000))
+    const file = join(REPO_ROOT, 'bench', 'results.json')
+    const previous = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+    writeFileSync(file, `${JSON.stringify({ ...previous, server }, null, 2)}\n`)
+    printServer(server)
+    return
+  }
+  const steps = ['engine stream', 'engine', 'engine (no codec)', 'naive reference', 'calls: pqlkit', "calls: Segment's HubSpot destination", 'rate-limited throughput', 'Segment host overhead', 'RudderStack host overhead', 'pqlkit serve']
   const bar = progress(process.stderr, 'bench')
   let done = 0
   const step = async <T>(run: () => T | Promise<T>): Promise<T> => {
@@ -39,6 +49,7 @@ async function main(): Promise<void> {
   const throughput = await step(() => sustainedThroughput(model, callStream, now, 60))
   const segmentHost = await step(() => segmentOverhead(modelText, callStream.slice(0, 30_000), now))
   const rudderstackHost = await step(() => rudderstackOverhead(modelText, callStream.slice(0, 10_000)))
+  const server = await step(() => serverBench(model, callStream))
   bar.stop()
 
   const results = {
@@ -47,7 +58,8 @@ async function main(): Promise<void> {
     engine: { incremental: engine, withoutCodec: engineNoCodec, naive: reference, speedupOverNaive: engine.eventsPerSecond / reference.eventsPerSecond },
     calls: { pqlkit, segment, ratio: segment.perThousandEvents / pqlkit.perThousandEvents },
     throughput,
-    hosts: { segment: segmentHost, rudderstack: rudderstackHost }
+    hosts: { segment: segmentHost, rudderstack: rudderstackHost },
+    server
   }
   mkdirSync(join(REPO_ROOT, 'bench'), { recursive: true })
   writeFileSync(join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -99,7 +111,26 @@ async function main(): Promise<void> {
       ])
     )
   )
+  printServer(server)
   out.write('\nwritten to bench/results.json\n')
+}
+
+function printServer(server: ServerBench): void {
+  const round = (value: number, digits = 0) => Number(value.toFixed(digits))
+  const out = process.stdout
+  out.write('\n5. pqlkit serve: webhook accept, one process, one event per request, 10 connections, 10 s\n')
+  out.write(
+    renderTable(
+      ['database', 'requests/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx'],
+      server.accept.map((run) => [run.database, round(run.requestsPerSecond), run.p50Ms, run.p99Ms, run.maxMs, run.non2xx])
+    )
+  )
+  out.write(`HubSpot calls per 1,000 events through the server: ${round(server.calls.perThousandEvents, 1)} (${server.calls.calls} calls for ${server.calls.events} events)\n`)
+  const { freshness } = server
+  out.write(
+    `event → HubSpot freshness at ${freshness.eventsPerSecond} events/s (half of what ${freshness.limit.max} calls per ${freshness.limit.intervalMs / 1000} s sustain): ` +
+      `p50 ${round(freshness.p50Seconds, 2)} s, p99 ${round(freshness.p99Seconds, 2)} s, max ${round(freshness.maxSeconds, 2)} s over ${freshness.events} events\n`
+  )
 }
 
 main().catch((error) => {

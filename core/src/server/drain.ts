@@ -104,7 +104,7 @@ async function markEvents(sql: Sql, pending: PendingEvent[], results: RecordResu
   }
   for (let i = 0; i < done.length; i += 500) {
     const ids = done.slice(i, i + 500)
-    await sql.run(`UPDATE inbox SET status = 'done', error = NULL WHERE id IN (${ids.map(() => '?').join(', ')})`, ids)
+    await sql.run(`UPDATE inbox SET status = 'done', processed_at = ?, error = NULL WHERE id IN (${ids.map(() => '?').join(', ')})`, [now, ...ids])
   }
 }
 

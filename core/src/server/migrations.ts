@@ -26,6 +26,7 @@ export const MIGRATIONS: Migration[] = [
         status TEXT NOT NULL DEFAULT 'pending',
         attempts BIGINT NOT NULL DEFAULT 0,
         next_at BIGINT NOT NULL DEFAULT 0,
+        processed_at BIGINT,
         error TEXT
       )`,
       `CREATE INDEX inbox_pending ON inbox (status, event_at)`,
