@@ -1,7 +1,7 @@
-import type { HandoffIntent } from '../engine/evaluate'
-import { HandoffContact, HandoffError, HandoffSender } from '../handoff/sender'
+import { HandoffError } from '../handoff/sender'
 import type { Pipeline, RecordResult } from '../pipeline/sync'
 import type { Database, Sql } from './database'
+import { enqueueHandoffs, OutboxCollector, OutboxSender } from './handoffs'
 import { nextPending, PendingEvent } from './inbox'
 import type { DatabaseStateStore } from './subject-store'
 import { commitSubjects } from './subject-store'
@@ -13,25 +13,6 @@ const RETRY_MAX_MS = 5 * 60_000
 export function retryDelay(attempts: number, retryAfterMs: number, random: () => number = Math.random): number {
   const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempts, 20))
   return Math.max(retryAfterMs, backoff / 2 + random() * (backoff / 2))
-}
-
-/**
- * The pipeline's hand-off sender on the server path: collects the hand-offs a batch fires;
- * the drain writes those of committed subjects to the outbox in the same transaction as their
- * state, and the outbox sends them (`sendOutbox`).
- */
-export class OutboxCollector implements HandoffSender {
-  private intents: { intent: HandoffIntent; contact: HandoffContact }[] = []
-
-  async send(intent: HandoffIntent, contact: HandoffContact): Promise<void> {
-    this.intents.push({ intent, contact })
-  }
-
-  take(): { intent: HandoffIntent; contact: HandoffContact }[] {
-    const intents = this.intents
-    this.intents = []
-    return intents
-  }
 }
 
 export type RoundReport = { events: number; ok: number; invalid: number; retryable: number; throttledMs?: number; lagMs: number[]; problems: string[] }
@@ -60,13 +41,9 @@ export async function drainRound(parts: DrainParts, now: number): Promise<RoundR
     const intents = parts.outbox.take()
     const retrying = new Set(sync.results.flatMap((result, index) => (result.status === 'retryable' ? [index] : [])))
     const committed = settled.filter((subject) => !subject.failed && !subject.events.some((index) => retrying.has(index)))
-    const committedIds = new Set(committed.flatMap((subject) => (subject.objectType === 'contacts' && subject.record ? [subject.record.id] : [])))
     await parts.db.transaction(async (sql) => {
       await commitSubjects(sql, committed)
-      for (const { intent, contact } of intents) {
-        if (contact.id === undefined || !committedIds.has(contact.id)) continue
-        await sql.run(`INSERT INTO outbox (intent, contact, next_at) VALUES (?, ?, ?)`, [JSON.stringify(intent), JSON.stringify(contact), now])
-      }
+      await enqueueHandoffs(sql, intents, committed, now)
       await markEvents(sql, pending, sync.results, now, report)
     })
     report.problems = sync.problems
@@ -108,23 +85,23 @@ async function markEvents(sql: Sql, pending: PendingEvent[], results: RecordResu
   }
 }
 
-export type OutboxReport = { sent: number; failed: number; retrying: number }
+export type OutboxReport = { sent: number; suppressed: number; failed: number; retrying: number }
 
 /**
  * Sends the outbox's due hand-offs, under the lease (one sender at a time across processes):
- * each is marked sent right after it lands; a transient failure waits and tries again, for as
+ * each is marked sent right after it lands (or suppressed: its `unless` holds now); a transient failure waits and tries again, for as
  * long as it takes; a hand-off that can never be sent (a Slack webhook not allow-listed) is
  * marked failed with its reason.
  */
-export async function sendOutbox(db: Database, sender: HandoffSender, now: number, limit = 50): Promise<OutboxReport | undefined> {
+export async function sendOutbox(db: Database, sender: OutboxSender, now: number, limit = 50): Promise<OutboxReport | undefined> {
   return db.withLease(async () => {
-    const report: OutboxReport = { sent: 0, failed: 0, retrying: 0 }
+    const report: OutboxReport = { sent: 0, suppressed: 0, failed: 0, retrying: 0 }
     const rows = await db.all(`SELECT id, intent, contact, attempts FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`, [now, limit])
     for (const row of rows) {
       try {
-        await sender.send(JSON.parse(String(row.intent)) as HandoffIntent, JSON.parse(String(row.contact)) as HandoffContact)
-        await db.run(`UPDATE outbox SET status = 'sent', sent_at = ?, error = NULL WHERE id = ?`, [now, row.id])
-        report.sent++
+        const result = await sender.send(String(row.intent), String(row.contact))
+        await db.run(`UPDATE outbox SET status = ?, sent_at = ?, error = NULL WHERE id = ?`, [result, now, row.id])
+        report[result]++
       } catch (error) {
         const message = (error as Error).message
         if (error instanceof HandoffError) {

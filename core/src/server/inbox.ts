@@ -19,40 +19,82 @@ export function subjectOf(event: ValidEvent): string {
   return `company:${event.company?.groupId ?? event.company?.domain ?? ''}`
 }
 
+type Row = [messageId: string, subject: string, at: number, event: string]
+type Waiting = { rows: Row[]; source: string; now: number; resolve(inserted: number): void; reject(error: unknown): void }
+
+/** Rows per INSERT statement (6 parameters each: well inside SQLite's and Postgres's limits). */
+const ROWS_PER_INSERT = 500
+
 /**
- * The durable inbox: a request's readable events are committed, in one transaction, before
- * it is answered; an event whose message id is already in the inbox is a duplicate and
- * changes nothing (the unique key decides, across processes too). Unreadable events are
- * named and left out; the others are kept.
+ * The durable inbox: a request's readable events are committed before it is answered; an
+ * event whose message id is already in the inbox is a duplicate and changes nothing (the
+ * unique key decides, across processes too). Requests that arrive while a commit is under
+ * way are committed together in the next transaction (a group commit: one disk flush for
+ * many requests, and none waits for more than the commit before it).
  */
-export async function accept(db: Database, source: string, received: Received[], now: number): Promise<Acceptance> {
-  const result: Acceptance = { accepted: 0, duplicates: 0, skipped: [], rejected: [] }
-  const rows: [string, string, number, string][] = []
-  received.forEach(({ where, event, error, skipped }, index) => {
-    if (skipped !== undefined) return void result.skipped.push({ index, where, reason: skipped })
-    if (error !== undefined || event === undefined) return void result.rejected.push({ index, where, error: error ?? 'no event' })
+export class Inbox {
+  private queue: Waiting[] = []
+  private pumping = false
+
+  constructor(private readonly db: Database) {}
+
+  /** Unreadable events are named and left out; the others are kept. */
+  async accept(source: string, received: Received[], now: number): Promise<Acceptance> {
+    const result: Acceptance = { accepted: 0, duplicates: 0, skipped: [], rejected: [] }
+    const rows: Row[] = []
+    received.forEach(({ where, event, error, skipped }, index) => {
+      if (skipped !== undefined) return void result.skipped.push({ index, where, reason: skipped })
+      if (error !== undefined || event === undefined) return void result.rejected.push({ index, where, error: error ?? 'no event' })
+      try {
+        const valid = validateEvent(event, now)
+        rows.push([valid.messageId, subjectOf(valid), valid.at, JSON.stringify(event)])
+      } catch (failure) {
+        if (!(failure instanceof ValidationError)) throw failure
+        result.rejected.push({ index, where, error: failure.message })
+      }
+    })
+    if (rows.length === 0) return result
+    const inserted = await new Promise<number>((resolve, reject) => {
+      this.queue.push({ rows, source, now, resolve, reject })
+      if (!this.pumping) void this.pump()
+    })
+    result.accepted = inserted
+    result.duplicates = rows.length - inserted
+    return result
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true
     try {
-      const valid = validateEvent(event, now)
-      rows.push([valid.messageId, subjectOf(valid), valid.at, JSON.stringify(event)])
-    } catch (failure) {
-      if (!(failure instanceof ValidationError)) throw failure
-      result.rejected.push({ index, where, error: failure.message })
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0)
+        try {
+          const counts = await this.db.transaction(async (sql) => {
+            const inserted: number[] = []
+            for (const { rows, source, now } of batch) {
+              let count = 0
+              for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+                const chunk = rows.slice(i, i + ROWS_PER_INSERT)
+                count += await sql.run(
+                  `INSERT INTO inbox (message_id, source, subject, event_at, received_at, event) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')} ON CONFLICT (message_id) DO NOTHING`,
+                  chunk.flatMap(([messageId, subject, at, event]) => [messageId, source, subject, at, now, event])
+                )
+              }
+              inserted.push(count)
+            }
+            return inserted
+          })
+          batch.forEach((waiting, index) => waiting.resolve(counts[index]))
+        } catch (error) {
+          for (const waiting of batch) waiting.reject(error)
+        }
+        // Requests that arrived during the commit get their turn to join the next one.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    } finally {
+      this.pumping = false
     }
-  })
-  if (rows.length === 0) return result
-  const inserted = await db.transaction(async (sql) => {
-    let count = 0
-    for (const [messageId, subject, at, event] of rows) {
-      count += await sql.run(
-        `INSERT INTO inbox (message_id, source, subject, event_at, received_at, event) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
-        [messageId, source, subject, at, now, event]
-      )
-    }
-    return count
-  })
-  result.accepted = inserted
-  result.duplicates = rows.length - inserted
-  return result
+  }
 }
 
 export type PendingEvent = { id: number; event: ProductEvent; attempts: number; receivedAt: number }

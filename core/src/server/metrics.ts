@@ -18,7 +18,7 @@ export class ServerMetrics {
     this.duplicates = new Counter({ name: 'pqlkit_events_duplicate_total', help: 'Events already in the inbox (redeliveries)', labelNames: ['source'], registers })
     this.rejected = new Counter({ name: 'pqlkit_events_rejected_total', help: 'Events refused at the door (unreadable)', labelNames: ['source'], registers })
     this.processed = new Counter({ name: 'pqlkit_events_processed_total', help: 'Inbox events processed, by result (ok, invalid, retryable)', labelNames: ['result'], registers })
-    this.handoffs = new Counter({ name: 'pqlkit_handoffs_total', help: 'Outbox hand-offs, by result (sent, failed, retrying)', labelNames: ['result'], registers })
+    this.handoffs = new Counter({ name: 'pqlkit_handoffs_total', help: 'Outbox hand-offs, by result (sent, suppressed, failed, retrying)', labelNames: ['result'], registers })
     let counts: ReturnType<typeof inboxCounts> | undefined
     // One query per scrape for the three inbox gauges.
     const current = () => (counts ??= inboxCounts(db).finally(() => setImmediate(() => (counts = undefined))))

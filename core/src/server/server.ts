@@ -8,8 +8,9 @@ import type { Model } from '../model/compile'
 import { createPipeline } from '../pipeline/create'
 import type { Pipeline } from '../pipeline/sync'
 import type { Database } from './database'
-import { drainRound, OutboxCollector, RoundReport, sendOutbox } from './drain'
-import { accept } from './inbox'
+import { drainRound, RoundReport, sendOutbox } from './drain'
+import { OutboxCollector, OutboxSender } from './handoffs'
+import { Inbox } from './inbox'
 import type { JsonLog } from './log'
 import { ServerMetrics } from './metrics'
 import { migrate } from './migrations'
@@ -68,10 +69,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const pipeline = createPipeline({ model, api: options.api, store, handoffs: options.handoffs ? outbox : undefined })
   const metrics = new ServerMetrics(db, options.api.transport, now)
   const token = new TokenCheck(pipeline, log)
-  const loop = new DrainLoop(options, pipeline, store, outbox, metrics, now)
+  const sender = options.handoffs ? new OutboxSender(model, options.api, options.handoffs) : undefined
+  const loop = new DrainLoop(options, pipeline, store, outbox, sender, metrics, now)
+  const receiving = { ...options, inbox: new Inbox(db) }
 
   const server = createServer((request, response) => {
-    route(request, options, metrics, token, loop).then(
+    route(request, receiving, metrics, token, loop).then(
       ({ status, body, type }) => reply(response, status, body, type),
       (error: unknown) => {
         if (error instanceof RequestError) return reply(response, error.status, { error: error.message })
@@ -149,6 +152,7 @@ class DrainLoop {
     private readonly pipeline: Pipeline,
     private readonly store: DatabaseStateStore,
     private readonly outbox: OutboxCollector,
+    private readonly sender: OutboxSender | undefined,
     private readonly metrics: ServerMetrics,
     private readonly now: () => number
   ) {
@@ -194,9 +198,9 @@ class DrainLoop {
         if (!this.running) break
         round = await drainRound({ db, pipeline: this.pipeline, store: this.store, outbox: this.outbox, batchSize }, this.now())
         if (round) this.count(round)
-        if (this.options.handoffs) {
-          const sent = await sendOutbox(db, this.options.handoffs, this.now())
-          if (sent) for (const result of ['sent', 'failed', 'retrying'] as const) if (sent[result] > 0) this.metrics.handoffs.inc({ result }, sent[result])
+        if (this.sender) {
+          const sent = await sendOutbox(db, this.sender, this.now())
+          if (sent) for (const result of ['sent', 'suppressed', 'failed', 'retrying'] as const) if (sent[result] > 0) this.metrics.handoffs.inc({ result }, sent[result])
         }
         await this.sweepWhenDue()
       } catch (error) {
@@ -237,7 +241,7 @@ function pathOf(request: IncomingMessage): string {
   return (request.url ?? '/').split('?')[0]
 }
 
-async function route(request: IncomingMessage, options: ServerOptions, metrics: ServerMetrics, token: TokenCheck, loop: DrainLoop): Promise<Answer> {
+async function route(request: IncomingMessage, options: ServerOptions & { inbox: Inbox }, metrics: ServerMetrics, token: TokenCheck, loop: DrainLoop): Promise<Answer> {
   const path = pathOf(request)
   if (request.method === 'GET') {
     if (path === '/healthz') return { status: 200, body: { status: 'ok' } }
@@ -261,7 +265,7 @@ async function readiness(db: Database, token: TokenCheck): Promise<Answer> {
   return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', database, hubspotToken: token.status } }
 }
 
-async function receive(request: IncomingMessage, receiver: Receiver, options: ServerOptions, metrics: ServerMetrics, loop: DrainLoop): Promise<Answer> {
+async function receive(request: IncomingMessage, receiver: Receiver, options: ServerOptions & { inbox: Inbox }, metrics: ServerMetrics, loop: DrainLoop): Promise<Answer> {
   const encoding = request.headers['content-encoding']
   if (encoding !== undefined && encoding !== 'identity') throw new RequestError(415, `content-encoding ${encoding} is not accepted; send plain JSON`)
   const text = await readBody(request, MAX_BODY_BYTES)
@@ -275,7 +279,7 @@ async function receive(request: IncomingMessage, receiver: Receiver, options: Se
   const received = receiver.events(body, options.model, { groupType: options.groupType ?? 'company' })
   if (received.length === 0) throw new RequestError(400, 'the body is an empty list: send an event or a list of events')
   if (received.length > MAX_EVENTS_PER_REQUEST) throw new RequestError(413, `${received.length} events in one request; at most ${MAX_EVENTS_PER_REQUEST}`)
-  const result = await accept(options.db, receiver.source, received, (options.now ?? Date.now)())
+  const result = await options.inbox.accept(receiver.source, received, (options.now ?? Date.now)())
   const source = receiver.source
   if (result.accepted > 0) {
     metrics.accepted.inc({ source }, result.accepted)

@@ -1,7 +1,7 @@
 import type { ObjectType } from '../hubspot/properties'
 import type { Pipeline } from '../pipeline/sync'
 import type { Database } from './database'
-import type { OutboxCollector } from './drain'
+import { enqueueHandoffs, OutboxCollector } from './handoffs'
 import { commitSubjects, DatabaseStateStore, storedFromRow } from './subject-store'
 
 const PAGE = 100
@@ -33,14 +33,10 @@ export async function sweepDatabase(parts: DatabaseSweepParts, now: number, hori
         outbox.take()
         const report = await pipeline.sweepStored(objectType, rows.map((row) => storedFromRow(objectType, row)), now)
         const settled = store.take().filter((subject) => !subject.failed)
-        const committedIds = new Set(settled.flatMap((subject) => (subject.record ? [subject.record.id] : [])))
         const intents = outbox.take()
         await db.transaction(async (sql) => {
           await commitSubjects(sql, settled)
-          for (const { intent, contact } of intents) {
-            if (contact.id === undefined || !committedIds.has(contact.id)) continue
-            await sql.run(`INSERT INTO outbox (intent, contact, next_at) VALUES (?, ?, ?)`, [JSON.stringify(intent), JSON.stringify(contact), now])
-          }
+          await enqueueHandoffs(sql, intents, settled, now)
         })
         totals.examined += rows.length
         totals.changed += report.written.contacts + report.written.companies
