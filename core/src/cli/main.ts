@@ -203,11 +203,13 @@ function program(io: Io, exit: { code: number }): Command {
       )
     )
 
-  command('inbox', '[action] [ids...]', 'the server’s inbox: list its dead letters (default), retry them or drop them (all, or those ids)', [
-    'pqlkit inbox',
+  command('inbox', '[list|retry|drop] [ids...] [options]', 'the server’s inbox: list its dead letters (default), retry them or drop them (all, or those ids)', [
+    'pqlkit inbox list --json',
     'pqlkit inbox retry 41 42',
     'PQLKIT_DATABASE_URL=postgres://… pqlkit inbox drop'
   ])
+    .argument('[action]', 'list, retry or drop (default: list)')
+    .argument('[ids...]', 'dead letter ids (default: all)')
     .option('--database <url>', 'postgres://… or a SQLite file (default: PQLKIT_DATABASE_URL, else ./pqlkit.sqlite)')
     .option(...JSON_DATA)
     .action(act((action: string | undefined, ids: string[], options: { database?: string; json?: boolean }) => inboxCommand(io, io.env, action ?? 'list', ids, options)))
