@@ -118,11 +118,11 @@ async function main(): Promise<void> {
 function printServer(server: ServerBench): void {
   const round = (value: number, digits = 0) => Number(value.toFixed(digits))
   const out = process.stdout
-  out.write('\n5. pqlkit serve: webhook accept, one process, one event per request, 10 connections, 10 s\n')
+  out.write('\n5. pqlkit serve: webhook accept, the server in its own process, one event per request, 10 connections, 10 s\n')
   out.write(
     renderTable(
-      ['database', 'requests/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx'],
-      server.accept.map((run) => [run.database, round(run.requestsPerSecond), run.p50Ms, run.p99Ms, run.maxMs, run.non2xx])
+      ['database', 'requests/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'machine load'],
+      server.accept.map((run) => [run.database, round(run.requestsPerSecond), run.p50Ms, run.p99Ms, run.maxMs, run.non2xx, round(run.loadAverage, 1)])
     )
   )
   out.write(`HubSpot calls per 1,000 events through the server: ${round(server.calls.perThousandEvents, 1)} (${server.calls.calls} calls for ${server.calls.events} events)\n`)

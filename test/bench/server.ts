@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import { loadavg } from 'node:os'
 import { Database, JsonLog, Model, officialHubSpotApi, openDatabase, SegmentMessage, segmentSignature, startServer, Transport } from '@pqlkit/core'
 import { startEmulator } from '../harness/hubspot-emulator'
 import { startPostgres } from '../harness/postgres'
 import { batches } from './streams'
-import { sqliteFile } from '../e2e/server/harness'
+import { spawnServer, sqliteFile } from '../e2e/server/harness'
 
 const SECRET = 'bench-secret-0123456789abcdef'
 const UNLIMITED = { max: 1_000_000, intervalMs: 10_000 }
@@ -13,7 +14,7 @@ type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult
 // autocannon ships no types; this is the part of its API used here.
 const autocannon = require('autocannon') as Autocannon
 
-export type AcceptBench = { database: string; seconds: number; connections: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; non2xx: number }
+export type AcceptBench = { database: string; seconds: number; connections: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; non2xx: number; loadAverage: number }
 export type FreshnessBench = { eventsPerSecond: number; limit: { max: number; intervalMs: number; latencyMs: number }; events: number; p50Seconds: number; p99Seconds: number; maxSeconds: number; calls: number }
 export type ServerCalls = { events: number; calls: number; perThousandEvents: number; byEndpoint: Record<string, number> }
 export type ServerBench = { accept: AcceptBench[]; calls: ServerCalls; freshness: FreshnessBench }
@@ -38,25 +39,27 @@ async function drained(db: Database): Promise<void> {
   }
 }
 
-/** One process, one event per request (PostHog's webhook, Segment unbatched), each a new message, signed as Segment signs. */
-async function accept(model: Model, location: string, label: string, template: SegmentMessage, seconds: number): Promise<AcceptBench> {
+/**
+ * `pqlkit serve` as its own process (the CLI, one process), one event per request (PostHog's
+ * webhook, Segment unbatched), each a new message of one of 5,000 users, signed as Segment
+ * signs; the bodies are made before the run so that the load generator spends its time sending.
+ */
+async function accept(location: string, label: string, template: SegmentMessage, seconds: number): Promise<AcceptBench> {
   const emulator = await startEmulator({ rateLimit: UNLIMITED })
-  const running = await server(openDatabase(location), model, emulator.url, emulator.accessToken)
+  const running = await spawnServer(emulator, location, { PQLKIT_SERVE_SECRET: SECRET, PQLKIT_GATHER_MS: '1000' })
   try {
+    const bodies = Array.from({ length: 100_000 }, (_, i) => {
+      const userId = `bench-user-${i % 5000}`
+      const message = { ...template, messageId: randomUUID(), userId, context: { traits: { email: `${userId}@example.com` } } }
+      return { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': segmentSignature(message, SECRET) }, body: JSON.stringify(message) }
+    })
+    let next = 0
     const connections = 10
     const result = await autocannon({
       url: `${running.url}/segment`,
       connections,
       duration: seconds,
-      requests: [
-        {
-          method: 'POST',
-          setupRequest: (request: Record<string, unknown>) => {
-            const message = { ...template, messageId: randomUUID() }
-            return { ...request, headers: { 'content-type': 'application/json', 'x-signature': segmentSignature(message, SECRET) }, body: JSON.stringify(message) }
-          }
-        }
-      ]
+      requests: [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, ...bodies[next++ % bodies.length] }) }]
     })
     return {
       database: label,
@@ -66,10 +69,12 @@ async function accept(model: Model, location: string, label: string, template: S
       p50Ms: result.latency.p50,
       p99Ms: result.latency.p99,
       maxMs: result.latency.max,
-      non2xx: result.non2xx + result.errors
+      non2xx: result.non2xx + result.errors,
+      loadAverage: loadavg()[0]
     }
   } finally {
-    await running.close()
+    running.child.kill('SIGTERM')
+    await running.exited
     await emulator.stop()
   }
 }
@@ -139,7 +144,7 @@ export async function serverBench(model: Model, stream: SegmentMessage[]): Promi
   const template = stream.find((message) => message.type === 'track')!
   const postgres = await startPostgres()
   try {
-    const accepts = [await accept(model, sqliteFile(), 'sqlite', template, 10), await accept(model, postgres.url, 'postgres', template, 10)]
+    const accepts = [await accept(sqliteFile(), 'sqlite', template, 10), await accept(postgres.url, 'postgres', template, 10)]
     const counted = await calls(model, stream)
     return { accept: accepts, calls: counted, freshness: await freshness(model, stream, counted.perThousandEvents, 60) }
   } finally {

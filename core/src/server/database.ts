@@ -53,8 +53,17 @@ class SqliteDatabase implements Database {
     this.db.pragma('busy_timeout = 5000')
   }
 
-  private statement(sql: string) {
-    return this.db.prepare(sql)
+  /** Prepared once per statement text (most are the same few statements, over and over). */
+  private readonly statements = new Map<string, BetterSqlite3.Statement>()
+
+  private statement(sql: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sql)
+    if (!statement) {
+      statement = this.db.prepare(sql)
+      if (this.statements.size >= 200) this.statements.clear()
+      this.statements.set(sql, statement)
+    }
+    return statement
   }
 
   async all<T extends Row>(sql: string, params: unknown[] = []): Promise<T[]> {

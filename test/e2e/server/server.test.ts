@@ -3,6 +3,7 @@ import {
   Database,
   JsonLog,
   loadModel,
+  MAX_BODY_BYTES,
   officialHubSpotApi,
   RunningServer,
   SegmentMessage,
@@ -122,6 +123,29 @@ describe.each(['sqlite', 'postgres'] as const)('pqlkit serve on %s', (kind) => {
       const [row] = await setup.db.all(`SELECT COUNT(*) AS count FROM inbox`)
       expect(Number(row.count)).toBe(1)
       expect(setup.logs.join('')).not.toContain(SECRET)
+    } finally {
+      await tearDown(setup)
+    }
+  }, 60_000)
+
+  it('answers 4xx for bodies that are no events, naming the problem', async () => {
+    const setup = await setUp(kind)
+    try {
+      const raw = (body: string, headers: Record<string, string> = {}, path = '/rudderstack', method = 'POST') =>
+        fetch(`${setup.running.url}${path}`, { method, headers: { 'content-type': 'application/json', 'x-pqlkit-secret': SECRET, ...headers }, body: method === 'POST' ? body : undefined })
+      const answer = async (response: Promise<Response>) => {
+        const r = await response
+        return { status: r.status, body: (await r.json()) as Record<string, unknown> }
+      }
+      expect(await answer(raw('{"type": '))).toEqual({ status: 400, body: { error: expect.stringMatching(/^the body is not JSON: /) } })
+      expect(await answer(raw('[]'))).toEqual({ status: 400, body: { error: 'the body is an empty list: send an event or a list of events' } })
+      expect((await raw('x'.repeat(MAX_BODY_BYTES + 1))).status).toBe(413)
+      expect((await raw('{}', { 'content-encoding': 'br' })).status).toBe(415)
+      expect((await raw('{}', {}, '/elsewhere')).status).toBe(404)
+      expect((await raw('', {}, '/rudderstack', 'GET')).status).toBe(405)
+      expect(await answer(raw(JSON.stringify({ batch: 3, writeKey: SECRET }), {}, '/v1/batch'))).toEqual({ status: 400, body: { error: 'the body is not a Segment batch: {"batch": [messages]}' } })
+      const [row] = await setup.db.all(`SELECT COUNT(*) AS count FROM inbox`)
+      expect(Number(row.count)).toBe(0)
     } finally {
       await tearDown(setup)
     }
