@@ -128,7 +128,7 @@ function printServer(server: ServerBench): void {
   out.write(`HubSpot calls per 1,000 events through the server: ${round(server.calls.perThousandEvents, 1)} (${server.calls.calls} calls for ${server.calls.events} events)\n`)
   const { freshness } = server
   out.write(
-    `event → HubSpot freshness at ${freshness.eventsPerSecond} events/s (half of what ${freshness.limit.max} calls per ${freshness.limit.intervalMs / 1000} s sustain): ` +
+    `event → HubSpot freshness at ${freshness.eventsPerSecond} events/s, ${round(freshness.callsPerSecond, 1)} HubSpot calls/s of ${freshness.limit.max / (freshness.limit.intervalMs / 1000)} allowed: ` +
       `p50 ${round(freshness.p50Seconds, 2)} s, p99 ${round(freshness.p99Seconds, 2)} s, max ${round(freshness.maxSeconds, 2)} s over ${freshness.events} events\n`
   )
 }
