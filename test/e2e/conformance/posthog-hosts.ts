@@ -1,9 +1,8 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { parse } from 'yaml'
-import { createPipeline, DefaultHandoffSender, httpsPostJson, loadModel, officialHubSpotApi, PostHogHost, Transport } from '@pqlkit/core'
 import * as plugin from '@pqlkit/posthog-plugin'
 import { deliver, pluginMeta, setUpWithServerFetch } from '../../harness/posthog/plugin-server'
-import { FAST_RETRY, Host, untilDone } from './hosts'
+import { Host, untilDone } from './hosts'
 import type { Message } from './scenarios'
 
 type Fields = Record<string, unknown>

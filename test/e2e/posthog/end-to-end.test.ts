@@ -3,13 +3,11 @@ import { join } from 'node:path'
 import { PostHog } from 'posthog-node'
 import { parse } from 'yaml'
 import {
-  createPipeline,
   DefaultHandoffSender,
   generateEvents,
   httpsPostJson,
   loadModel,
   officialHubSpotApi,
-  PostHogHost,
   SegmentMessage,
   segmentMessageToProductEvent,
   simulate,

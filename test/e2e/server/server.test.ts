@@ -123,6 +123,7 @@ describe.each(['sqlite', 'postgres'] as const)('pqlkit serve on %s', (kind) => {
       const [row] = await setup.db.all(`SELECT COUNT(*) AS count FROM inbox`)
       expect(Number(row.count)).toBe(1)
       expect(setup.logs.join('')).not.toContain(SECRET)
+      expect(setup.logs.join('')).not.toContain(setup.emulator.accessToken)
     } finally {
       await tearDown(setup)
     }
@@ -184,6 +185,31 @@ describe.each(['sqlite', 'postgres'] as const)('pqlkit serve on %s', (kind) => {
     }
   }, 60_000)
 })
+
+it('is not ready while HubSpot rejects the token, and still stores what it is sent', async () => {
+  const emulator = await startEmulator()
+  const file = sqliteFile()
+  const running = await startServer({
+    db: openDatabase(file),
+    model: MODEL,
+    api: officialHubSpotApi({ accessToken: 'not-the-token', basePath: emulator.url }, new Transport()),
+    secret: SECRET,
+    port: 0,
+    log: new JsonLog({ write: () => true }),
+    now: () => NOW,
+    sweepIntervalMs: 0
+  })
+  try {
+    let ready: Response
+    do ready = await fetch(`${running.url}/readyz`)
+    while (ready.status === 200)
+    expect({ status: ready.status, body: await ready.json() }).toEqual({ status: 503, body: { status: 'not ready', database: 'ok', hubspotToken: 'rejected' } })
+    expect((await postSegment(running.url, MESSAGES.slice(0, 5))).status).toBe(200)
+  } finally {
+    await running.close()
+    await emulator.stop()
+  }
+}, 60_000)
 
 describe('a HubSpot 429 storm', () => {
   it('every webhook is answered 2xx while HubSpot throttles for 60 s; nothing is lost and HubSpot catches up', async () => {
