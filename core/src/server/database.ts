@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import BetterSqlite3 from 'better-sqlite3'
 import { Pool, PoolClient, types } from 'pg'
 
@@ -39,12 +40,16 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`)
 }
 
+/** How long a SQLite drain lease lasts unless renewed (a process that died gives it up this late). */
+const SQLITE_LEASE_MS = 30_000
+
 class SqliteDatabase implements Database {
   readonly kind = 'sqlite' as const
   private readonly db: BetterSqlite3.Database
   /** One connection: transactions take turns (better-sqlite3 is synchronous; `work` may await). */
   private turn: Promise<unknown> = Promise.resolve()
   private leased = false
+  private readonly owner = randomUUID()
 
   constructor(file: string) {
     this.db = new BetterSqlite3(file)
@@ -96,18 +101,38 @@ class SqliteDatabase implements Database {
     return run
   }
 
+  /**
+   * SQLite is one process's database; should two processes share the file anyway, a lease
+   * row (renewed while the round runs, taken over once it expires) keeps their drains apart.
+   */
   async withLease<T>(work: () => Promise<T>): Promise<T | undefined> {
-    if (this.leased) return undefined
+    if (this.leased || !(await this.claim())) return undefined
     this.leased = true
+    const renewal = setInterval(() => this.claim().catch(() => undefined), SQLITE_LEASE_MS / 4)
     try {
       return await work()
     } finally {
+      clearInterval(renewal)
       this.leased = false
     }
   }
 
+  private async claim(): Promise<boolean> {
+    const now = Date.now()
+    const changed = await this.run(
+      `INSERT INTO pqlkit_lease (name, owner, expires_at) VALUES ('drain', ?, ?)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE pqlkit_lease.owner = excluded.owner OR pqlkit_lease.expires_at < ?`,
+      [this.owner, now + SQLITE_LEASE_MS, now]
+    )
+    return changed > 0
+  }
+
   async close(): Promise<void> {
     await this.turn
+    if (this.db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'pqlkit_lease'`).get()) {
+      this.db.prepare(`UPDATE pqlkit_lease SET expires_at = 0 WHERE owner = ?`).run(this.owner)
+    }
     this.db.close()
   }
 }

@@ -66,7 +66,9 @@ export const MIGRATIONS: Migration[] = [
         sent_at BIGINT,
         error TEXT
       )`,
-      `CREATE INDEX outbox_pending ON outbox (status, next_at)`
+      `CREATE INDEX outbox_pending ON outbox (status, next_at)`,
+      // SQLite's drain lease (PostgreSQL uses an advisory lock instead).
+      `CREATE TABLE pqlkit_lease (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL)`
     ]
   }
 ]
