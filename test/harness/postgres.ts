@@ -33,7 +33,8 @@ async function freePort(): Promise<number> {
   })
 }
 
-export async function startPostgres(): Promise<PostgresCluster> {
+/** `durable`: fsync on, as a production server runs (the bench); tests run without it, for speed. */
+export async function startPostgres({ durable = false }: { durable?: boolean } = {}): Promise<PostgresCluster> {
   const bin = binDir()
   const asRoot = process.getuid?.() === 0
   const dir = mkdtempSync(join(tmpdir(), 'pqlkit-pg-'))
@@ -48,7 +49,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
   }
   const port = await freePort()
   run('initdb', ['-D', data, '-U', 'pqlkit', '--auth=trust', '--no-sync', '-E', 'UTF8'])
-  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-c listen_addresses=127.0.0.1 -c port=${port} -k ${dir} -c fsync=off`, 'start'])
+  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-c listen_addresses=127.0.0.1 -c port=${port} -k ${dir}${durable ? '' : ' -c fsync=off'}`, 'start'])
   let stopped = false
   return {
     url: `postgres://pqlkit@127.0.0.1:${port}/postgres`,
