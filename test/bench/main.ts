@@ -8,6 +8,7 @@ import { pqlkitCalls, segmentHubSpotCalls } from './calls'
 import { incremental, naive, prepare } from './engine'
 import { rudderstackOverhead, segmentOverhead } from './hosts'
 import { END, referenceStream } from './streams'
+import { serverBench, ServerBench } from './server'
 import { sustainedThroughput } from './throughput'
 
 /**
@@ -18,7 +19,16 @@ async function main(): Promise<void> {
   const modelText = readFileSync(join(REPO_ROOT, 'examples/project-management.yaml'), 'utf8')
   const model = loadModel(modelText, 'examples/project-management.yaml')
   const now = Date.parse(END)
-  const steps = ['engine stream', 'engine', 'engine (no codec)', 'naive reference', 'calls: pqlkit', "calls: Segment's HubSpot destination", 'rate-limited throughput', 'Segment host overhead', 'RudderStack host overhead', 'backfill: pqlkit sync of a history']
+  // `PQLKIT_BENCH=server npm run bench`: only the server's figures, merged into bench/results.json.
+  if (process.env.PQLKIT_BENCH === 'server') {
+    const server = await serverBench(model, referenceStream(5_000, 100_000))
+    const file = join(REPO_ROOT, 'bench', 'results.json')
+    const previous = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+    writeFileSync(file, `${JSON.stringify({ ...previous, server }, null, 2)}\n`)
+    printServer(server)
+    return
+  }
+  const steps = ['engine stream', 'engine', 'engine (no codec)', 'naive reference', 'calls: pqlkit', "calls: Segment's HubSpot destination", 'rate-limited throughput', 'Segment host overhead', 'RudderStack host overhead', 'backfill: pqlkit sync of a history', 'pqlkit serve']
   const bar = progress(process.stderr, 'bench')
   let done = 0
   const step = async <T>(run: () => T | Promise<T>): Promise<T> => {
@@ -41,6 +51,7 @@ async function main(): Promise<void> {
   const segmentHost = await step(() => segmentOverhead(modelText, callStream.slice(0, 30_000), now))
   const rudderstackHost = await step(() => rudderstackOverhead(modelText, callStream.slice(0, 10_000)))
   const backfill = await step(() => backfillCalls(model, referenceStream(10_000, 1_000_000), now))
+  const server = await step(() => serverBench(model, callStream))
   bar.stop()
 
   const results = {
@@ -50,7 +61,8 @@ async function main(): Promise<void> {
     calls: { pqlkit, segment, ratio: segment.perThousandEvents / pqlkit.perThousandEvents },
     throughput,
     hosts: { segment: segmentHost, rudderstack: rudderstackHost },
-    backfill
+    backfill,
+    server
   }
   mkdirSync(join(REPO_ROOT, 'bench'), { recursive: true })
   writeFileSync(join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`)
@@ -109,7 +121,26 @@ async function main(): Promise<void> {
       [[backfill.contacts, backfill.companies, backfill.associations, backfill.calls, backfill.floor, `${round(backfill.ofFloor, 2)}×`, round(backfill.seconds), round(backfill.peakRssMb)]]
     )
   )
+  printServer(server)
   out.write('\nwritten to bench/results.json\n')
+}
+
+function printServer(server: ServerBench): void {
+  const round = (value: number, digits = 0) => Number(value.toFixed(digits))
+  const out = process.stdout
+  out.write('\n5. pqlkit serve: webhook accept, the server in its own process, one event per request, 10 connections, 10 s\n')
+  out.write(
+    renderTable(
+      ['database', 'requests/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'machine load'],
+      server.accept.map((run) => [run.database, round(run.requestsPerSecond), run.p50Ms, run.p99Ms, run.maxMs, run.non2xx, round(run.loadAverage, 1)])
+    )
+  )
+  out.write(`HubSpot calls per 1,000 events through the server: ${round(server.calls.perThousandEvents, 1)} (${server.calls.calls} calls for ${server.calls.events} events)\n`)
+  const { freshness } = server
+  out.write(
+    `event → HubSpot freshness at ${freshness.eventsPerSecond} events/s, ${round(freshness.callsPerSecond, 1)} HubSpot calls/s of ${freshness.limit.max / (freshness.limit.intervalMs / 1000)} allowed: ` +
+      `p50 ${round(freshness.p50Seconds, 2)} s, p99 ${round(freshness.p99Seconds, 2)} s, max ${round(freshness.maxSeconds, 2)} s over ${freshness.events} events\n`
+  )
 }
 
 main().catch((error) => {

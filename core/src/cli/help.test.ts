@@ -6,7 +6,7 @@ import { main } from './main'
 
 const ROOT = join(__dirname, '..', '..', '..')
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'core', 'package.json'), 'utf8')) as { version: string }).version
-const COMMANDS = ['validate', 'simulate', 'bootstrap', 'sync', 'sweep', 'plan', 'apply', 'serve', 'backtest', 'generate']
+const COMMANDS = ['validate', 'simulate', 'bootstrap', 'sync', 'sweep', 'plan', 'apply', 'serve', 'inbox', 'backtest', 'generate']
 
 const run = (...argv: string[]) => runCaptured(argv, ROOT)
 

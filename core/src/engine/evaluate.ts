@@ -188,6 +188,18 @@ export function evaluateSection(section: Section, state: SubjectState, now: numb
   return { properties, scores }
 }
 
+/** The values a hand-off's `unless` reads: the contact's evaluated properties, then the hand-off properties HubSpot holds. */
+export function handoffValues(model: Model, properties: Record<string, PropertyValue>, hubspot: Record<string, string | undefined>): (name: string) => ConditionValue {
+  return (name) => {
+    const value = properties[name]
+    if (value !== undefined) {
+      const signal = model.contact.signals.find((candidate) => candidate.name === name)
+      return signal?.valueType === 'datetime' ? { at: parseTimestamp(String(value)) } : value
+    }
+    return hubspot[name]
+  }
+}
+
 /**
  * Evaluates a contact: its section, then the model's hand-offs (SPEC §3.5). `hubspot` holds
  * the hand-off properties read from HubSpot (email, firstname, lifecyclestage, …) for
@@ -202,14 +214,7 @@ export function evaluateContact(
   const previous = new Map(Object.entries(state.lastScores).map(([property, [value]]) => [property, value]))
   const evaluation = evaluateSection(model.contact, state, now)
   const handoffs: HandoffIntent[] = []
-  const resolve = (name: string): ConditionValue => {
-    const value = evaluation.properties[name]
-    if (value !== undefined) {
-      const signal = model.contact.signals.find((candidate) => candidate.name === name)
-      return signal?.valueType === 'datetime' ? { at: parseTimestamp(String(value)) } : value
-    }
-    return hubspot[name]
-  }
+  const resolve = handoffValues(model, evaluation.properties, hubspot)
   for (const handoff of model.handoffs) {
     const score = evaluation.scores.find((candidate) => candidate.property === handoff.score)
     if (!score) continue

@@ -112,11 +112,12 @@ type Failure =
   | { kind: 'answer'; status: number; headers: Record<string, string>; body: HubSpotErrorBody }
   | { kind: 'network'; message: string }
 
-export type CallStats = { calls: number; retries: number; byEndpoint: Record<string, number> }
+/** `throttled`: 429 answers seen. */
+export type CallStats = { calls: number; retries: number; throttled: number; byEndpoint: Record<string, number> }
 
 export class Transport {
   readonly limiter: RateLimiter
-  readonly stats: CallStats = { calls: 0, retries: 0, byEndpoint: {} }
+  readonly stats: CallStats = { calls: 0, retries: 0, throttled: 0, byEndpoint: {} }
   private timeZoneLookup?: () => Promise<string>
   private timeZone?: Promise<string | undefined>
   /** The lookup's own call is under way: its DAILY 429 must not wait for itself. */
@@ -178,6 +179,7 @@ export class Transport {
       if (failure.kind === 'answer') this.limiter.observe(failure.headers)
       const last = tryNumber >= this.retry.attempts
       if (failure.kind === 'answer' && failure.status === 429) {
+        this.stats.throttled++
         const policy = failure.body.policyName ?? ''
         if (/DAILY/i.test(policy)) {
           const timeZone = this.lookingUp ? undefined : await this.portalTimeZone()

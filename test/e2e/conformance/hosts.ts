@@ -21,7 +21,7 @@ import { processorEvent, transformAndDeliver } from '../../harness/rudderstack/d
 import { startEgress } from '../../harness/rudderstack/egress'
 import { pasted } from '../../harness/rudderstack/transformation'
 import { startTransformer } from '../../harness/rudderstack/transformer'
-import { posthogPluginHost, posthogServeHost } from './posthog-hosts'
+import { posthogPluginHost } from './posthog-hosts'
 import { pastedFunction } from '../../harness/segment-function/function'
 import { DEFAULT_BATCH, loadFunction, segmentVerdicts } from '../../harness/segment-function/runtime'
 
@@ -267,4 +267,4 @@ export const segmentFunctionHost: Host = {
   }
 }
 
-export const HOSTS: Host[] = [cliHost, segmentHost, rudderstackHost, posthogPluginHost, posthogServeHost, segmentFunctionHost]
+export const HOSTS: Host[] = [cliHost, segmentHost, rudderstackHost, posthogPluginHost, segmentFunctionHost]
