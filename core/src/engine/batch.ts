@@ -76,27 +76,40 @@ export function handoffProperties(stored: Record<string, string | null> | undefi
   return properties
 }
 
+/** Each event's position in the host's batch, looked up by the event (a Map only when there are several). */
+function indexer(events: IndexedEvent[]): (event: ValidEvent) => number {
+  if (events.length === 1) return () => events[0].index
+  let indexOf: Map<ValidEvent, number> | undefined
+  return (event) => {
+    indexOf ??= new Map(events.map(({ index, event }) => [event, index]))
+    return indexOf.get(event)!
+  }
+}
+
 /** Stage one: each contact's events onto its state, and the companies they count for. */
 export function applyToContacts(model: Model, inputs: ContactInput[], now: number): ContactsApplied {
   const result: ContactsApplied = { contacts: [], companyEvents: new Map(), rejected: [] }
   for (const input of inputs) {
     const state = input.stored?.state ?? emptyState()
-    const indexOf = new Map(input.events.map(({ index, event }) => [event, index]))
-    const applied = applyEvents(
-      model.contact,
-      state,
-      input.events.map(({ event }) => ({ event, contact: input.key })),
-      now
-    )
-    for (const { event, error } of applied.rejected) result.rejected.push({ index: indexOf.get(event)!, error })
+    const indexOf = indexer(input.events)
+    const attributed: AttributedEvent[] = []
+    for (const { event } of input.events) attributed.push({ event, contact: input.key })
+    const applied = applyEvents(model.contact, state, attributed, now)
+    for (const { event, error } of applied.rejected) result.rejected.push({ index: indexOf(event), error })
     // A contact none of whose events could be applied is not created for nothing.
     if (applied.accepted.length === 0 && !input.stored) continue
-    result.contacts.push({ ...input, state, lastEventAt: latest(applied.accepted) })
+    result.contacts.push({ key: input.key, email: input.email, stored: input.stored, events: input.events, state, lastEventAt: latest(applied.accepted) })
+    if (!model.company) continue
     for (const [key, attributed] of attributeToCompanies(model, state, input.key, input.email, applied.accepted)) {
-      const company = result.companyEvents.get(key) ?? { attributed: [], events: [] }
-      company.attributed.push(...attributed)
-      company.events.push(...attributed.map(({ event }) => ({ index: indexOf.get(event)!, event })))
-      result.companyEvents.set(key, company)
+      let company = result.companyEvents.get(key)
+      if (!company) {
+        company = { attributed: [], events: [] }
+        result.companyEvents.set(key, company)
+      }
+      for (const item of attributed) {
+        company.attributed.push(item)
+        company.events.push({ index: indexOf(item.event), event: item.event })
+      }
     }
   }
   return result
@@ -125,9 +138,11 @@ export function finishBatch(
     for (const [key, stored] of companies) {
       const state = stored?.state ?? emptyState()
       const { attributed = [], events = [] } = applied.companyEvents.get(key) ?? {}
-      const indexOf = new Map(events.map(({ index, event }) => [event, index]))
       const result = applyEvents(model.company, state, attributed, now)
-      for (const { event, error } of result.rejected) outcome.rejected.push({ index: indexOf.get(event)!, error })
+      if (result.rejected.length > 0) {
+        const indexOf = indexer(events)
+        for (const { event, error } of result.rejected) outcome.rejected.push({ index: indexOf(event), error })
+      }
       const evaluation = evaluateSection(model.company, state, now)
       state.model = model.fingerprint
       outcome.companies.push({
@@ -135,7 +150,7 @@ export function finishBatch(
         state,
         stored,
         events,
-        properties: { ...companyInfo(state), ...evaluation.properties },
+        properties: state.name || state.domain ? Object.assign(companyInfo(state), evaluation.properties) : evaluation.properties,
         scores: evaluation.scores,
         lastEventAt: latest(result.accepted)
       })

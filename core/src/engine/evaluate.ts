@@ -94,6 +94,42 @@ function ruleKey(rule: Rule, index: number): string {
   return fingerprint(`${index}:${rule.label}:${rule.points}`)
 }
 
+/** A score's once-rule keys and property names, made once per compiled model rather than per evaluation. */
+type ScoreNames = { ruleKeys: string[]; tier: string; reasons: string; updatedAt: string }
+
+const scoreNames = new WeakMap<Score, ScoreNames>()
+
+function namesOf(score: Score): ScoreNames {
+  let names = scoreNames.get(score)
+  if (!names) {
+    names = {
+      ruleKeys: score.rules?.map(ruleKey) ?? [],
+      tier: `${score.property}_tier`,
+      reasons: `${score.property}_reasons`,
+      updatedAt: `${score.property}_updated_at`
+    }
+    scoreNames.set(score, names)
+  }
+  return names
+}
+
+const isoTimes = new Map<number, string>()
+
+/**
+ * A time as ISO 8601. Memoised: an evaluation writes the same few times (its `now`, a
+ * subject's first and last activity) again and again, and formatting a date costs more than
+ * the rest of a property.
+ */
+export function isoTime(at: number): string {
+  let text = isoTimes.get(at)
+  if (text === undefined) {
+    if (isoTimes.size >= 4096) isoTimes.clear()
+    text = new Date(at).toISOString()
+    isoTimes.set(at, text)
+  }
+  return text
+}
+
 function ruleReasons(
   score: Score,
   state: SubjectState,
@@ -101,6 +137,7 @@ function ruleReasons(
   now: number
 ): { raw: number; reasons: Reason[]; contributions: number[] } {
   const marks = (state.onceMarks[score.property] ??= {})
+  const keys = namesOf(score).ruleKeys
   const contributions: { reason: Reason; order: number }[] = []
   const byRule = score.rules!.map((rule, order) => {
     let points = 0
@@ -111,7 +148,7 @@ function ruleReasons(
         if (rule.cap !== undefined) points = Math.max(-rule.cap, Math.min(rule.cap, points))
       }
     } else if (rule.once) {
-      const key = ruleKey(rule, order)
+      const key = keys[order]
       if (holds && marks[key] === undefined) marks[key] = now
       if (marks[key] !== undefined) points = rule.points
     } else if (holds) {
@@ -120,13 +157,20 @@ function ruleReasons(
     if (points !== 0) contributions.push({ reason: { label: rule.label, points }, order })
     return points
   })
-  if (Object.keys(marks).length === 0) delete state.onceMarks[score.property]
-  contributions.sort((a, b) => Math.abs(b.reason.points) - Math.abs(a.reason.points) || a.order - b.order)
-  return {
-    raw: contributions.reduce((sum, c) => sum + c.reason.points, 0),
-    reasons: contributions.map((c) => c.reason),
-    contributions: byRule
+  if (isEmpty(marks)) delete state.onceMarks[score.property]
+  if (contributions.length > 1) contributions.sort((a, b) => Math.abs(b.reason.points) - Math.abs(a.reason.points) || a.order - b.order)
+  let raw = 0
+  const reasons: Reason[] = []
+  for (const { reason } of contributions) {
+    raw += reason.points
+    reasons.push(reason)
   }
+  return { raw, reasons, contributions: byRule }
+}
+
+function isEmpty(record: Record<string, unknown>): boolean {
+  for (const _ in record) return false
+  return true
 }
 
 function compositeReasons(score: Score, earlier: Map<string, number>): { raw: number; reasons: Reason[]; contributions: number[] } {
@@ -152,7 +196,7 @@ export function evaluateSection(section: Section, state: SubjectState, now: numb
   for (const signal of section.signals) {
     const value = signalValue(signal, state, now)
     values.set(signal.name, value)
-    if (value !== undefined) properties[signal.name] = typeof value === 'object' ? new Date(value.at).toISOString() : value
+    if (value !== undefined) properties[signal.name] = typeof value === 'object' ? isoTime(value.at) : value
   }
   const resolve = (name: string): ConditionValue => values.get(name)
   const scoreValues = new Map<string, number>()
@@ -175,9 +219,10 @@ export function evaluateSection(section: Section, state: SubjectState, now: numb
     const tier = tierOf(score.tiers, value)
     scores.push({ property: score.property, value, tier, reasons, contributions, updatedAt })
     properties[score.property] = value
-    if (tier !== undefined) properties[`${score.property}_tier`] = tier
-    properties[`${score.property}_reasons`] = formatReasons(reasons)
-    properties[`${score.property}_updated_at`] = new Date(updatedAt).toISOString()
+    const names = namesOf(score)
+    if (tier !== undefined) properties[names.tier] = tier
+    properties[names.reasons] = formatReasons(reasons)
+    properties[names.updatedAt] = isoTime(updatedAt)
   }
   return { properties, scores }
 }
@@ -193,22 +238,20 @@ export function evaluateContact(
   now: number,
   hubspot: Record<string, string | undefined> = {}
 ): Evaluation {
-  const previous = new Map(Object.entries(state.lastScores).map(([property, [value]]) => [property, value]))
+  const plan = handoffPlan(model)
+  const previous = plan.enters ? previousScores(state) : undefined
   const evaluation = evaluateSection(model.contact, state, now)
   const handoffs: HandoffIntent[] = []
   const resolve = (name: string): ConditionValue => {
     const value = evaluation.properties[name]
-    if (value !== undefined) {
-      const signal = model.contact.signals.find((candidate) => candidate.name === name)
-      return signal?.valueType === 'datetime' ? { at: parseTimestamp(String(value)) } : value
-    }
+    if (value !== undefined) return plan.datetimeSignals.has(name) ? { at: parseTimestamp(String(value)) } : value
     return hubspot[name]
   }
   for (const handoff of model.handoffs) {
     const score = evaluation.scores.find((candidate) => candidate.property === handoff.score)
     if (!score) continue
     const fired = handoff.trigger.kind === 'enters'
-      ? (previous.get(score.property) ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold &&
+      ? (previous!.get(score.property) ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold &&
         score.value >= handoff.trigger.threshold
       : risesBy(state, handoff, score.value, now)
     if (!fired || (handoff.unless && evaluateCondition(handoff.unless, resolve, now))) continue
@@ -222,8 +265,43 @@ export function evaluateContact(
       reasons: formatReasons(score.reasons)
     })
   }
-  recordRises(model, state, evaluation.scores, now)
+  recordRises(plan, state, evaluation.scores, now)
   return { ...evaluation, handoffs }
+}
+
+function previousScores(state: SubjectState): Map<string, number> {
+  const previous = new Map<string, number>()
+  for (const property in state.lastScores) previous.set(property, state.lastScores[property][0])
+  return previous
+}
+
+/** What evaluating hand-offs needs of a model, worked out once per compiled model. */
+type HandoffPlan = {
+  enters: boolean
+  /** The contact signals whose values are datetimes. */
+  datetimeSignals: ReadonlySet<string>
+  /** Score property → the longest `within` of its `rises_by` hand-offs. */
+  riseWindows: ReadonlyMap<string, number>
+}
+
+const handoffPlans = new WeakMap<Model, HandoffPlan>()
+
+function handoffPlan(model: Model): HandoffPlan {
+  let plan = handoffPlans.get(model)
+  if (!plan) {
+    const riseWindows = new Map<string, number>()
+    for (const handoff of model.handoffs) {
+      if (handoff.trigger.kind !== 'rises_by') continue
+      riseWindows.set(handoff.score, Math.max(riseWindows.get(handoff.score) ?? 0, handoff.trigger.withinMs))
+    }
+    plan = {
+      enters: model.handoffs.some((handoff) => handoff.trigger.kind === 'enters'),
+      datetimeSignals: new Set(model.contact.signals.filter((signal) => signal.valueType === 'datetime').map((signal) => signal.name)),
+      riseWindows
+    }
+    handoffPlans.set(model, plan)
+  }
+  return plan
 }
 
 /** SPEC §3.5: the score exceeds its lowest value of the last `within` by N; at most once per `within`. */
@@ -248,15 +326,14 @@ function risesBy(state: SubjectState, handoff: Handoff, value: number, now: numb
 }
 
 /** Keeps, per watched score, its changes over the longest `within` (and the one value before). */
-function recordRises(model: Model, state: SubjectState, scores: ScoreResult[], now: number): void {
+function recordRises(plan: HandoffPlan, state: SubjectState, scores: ScoreResult[], now: number): void {
+  if (plan.riseWindows.size === 0) return
   for (const score of scores) {
-    const windows = model.handoffs
-      .filter((handoff) => handoff.score === score.property && handoff.trigger.kind === 'rises_by')
-      .map((handoff) => (handoff.trigger.kind === 'rises_by' ? handoff.trigger.withinMs : 0))
-    if (windows.length === 0) continue
+    const window = plan.riseWindows.get(score.property)
+    if (window === undefined) continue
     const samples = (state.scoreChanges[score.property] ??= [])
     if (samples.length === 0 || samples[samples.length - 1][1] !== score.value) samples.push([now, score.value])
-    const start = now - Math.max(...windows)
+    const start = now - window
     const firstInside = samples.findIndex(([at]) => at > start)
     const keepFrom = firstInside === -1 ? samples.length - 1 : Math.max(0, firstInside - 1)
     samples.splice(0, Math.max(keepFrom, samples.length - MAX_RISE_SAMPLES))

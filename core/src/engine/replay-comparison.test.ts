@@ -123,7 +123,7 @@ const digest = (value: unknown) => createHash('sha256').update(JSON.stringify(va
 function stream(profile: (typeof PROFILES)[number], seed: number) {
   const { messages, outcomes } = generateOutcomes({ profile, users: 80, days: 30, end: END, seed })
   const events = scramble(messages.map((message) => segmentMessageToProductEvent(message)), seed)
-  return { events, outcomes: outcomes.map((outcome) => ({ id: outcome.email, convertedAt: outcome.convertedAt === undefined ? undefined : Date.parse(outcome.convertedAt) })) }
+  return { events, outcomes: outcomes.map((outcome, index) => ({ line: index + 2, id: outcome.email, convertedAt: outcome.convertedAt === undefined ? undefined : Date.parse(outcome.convertedAt) })) }
 }
 
 function outputs(model: Model, profile: (typeof PROFILES)[number], seed: number) {
@@ -131,7 +131,7 @@ function outputs(model: Model, profile: (typeof PROFILES)[number], seed: number)
   const simulated = simulate(model, events)
   const atEnd = simulate(model, events, Date.parse(END) + 9 * 86_400_000)
   const contacts = scoreAtReference(model, events, outcomes, { subject: 'contact', leadMs: 3 * 86_400_000 })
-  const companyIds = simulated.subjects.filter((subject) => subject.subject === 'company').map((subject) => ({ id: subject.id, convertedAt: undefined }))
+  const companyIds = simulated.subjects.filter((subject) => subject.subject === 'company').map((subject, index) => ({ line: index + 2, id: subject.id, convertedAt: undefined }))
   const companies = model.company?.scores.length ? scoreAtReference(model, events, companyIds, { subject: 'company', leadMs: 0 }) : undefined
   return {
     events: events.length,
