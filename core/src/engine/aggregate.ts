@@ -4,7 +4,7 @@ import { DAY_MS } from '../model/duration'
 import { fingerprint } from '../hash'
 import { ValidationError } from './errors'
 import { readPath, ValidEvent } from './event'
-import { Latest, MAX_MESSAGE_IDS, SignalState, SubjectState } from './state'
+import { hasMessageId, Latest, MAX_MESSAGE_IDS, MESSAGE_ID_CHARS, SignalState, SubjectState } from './state'
 import { parseTimestamp } from '../time'
 
 export const MAX_DISTINCT = 1000
@@ -132,16 +132,13 @@ function matches(signal: Signal, event: ValidEvent): boolean {
  */
 export function applyEvents(section: Section, state: SubjectState, events: AttributedEvent[], now: number): ApplyResult {
   const index = indexOf(section)
-  // A few events against up to 500 remembered ids: scanning beats building a set.
-  const seen = events.length > 8 ? new Set(state.messageIds) : undefined
-  const isSeen = (id: string) => (seen ? seen.has(id) : state.messageIds.includes(id))
   const today = utcDay(now)
   const result: ApplyResult = { accepted: [], duplicates: 0, rejected: [] }
   const traitKind = section.subject === 'contact' ? 'identify' : 'group'
 
   for (const { event, contact } of events) {
     const id = fingerprint(event.mapping === undefined ? event.messageId : `${event.messageId}\u0000${event.mapping}`)
-    if (isSeen(id)) {
+    if (hasMessageId(state.messageIds, id)) {
       result.duplicates++
       result.accepted.push(event)
       continue
@@ -159,8 +156,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
         continue
       }
     }
-    seen?.add(id)
-    state.messageIds.push(id)
+    state.messageIds += id
     result.accepted.push(event)
 
     for (const [signal, value] of traitUpdates) {
@@ -179,7 +175,8 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
       applyToSignal(signal, signalState(state, signal), event, day, contact)
     }
   }
-  if (state.messageIds.length > MAX_MESSAGE_IDS) state.messageIds.splice(0, state.messageIds.length - MAX_MESSAGE_IDS)
+  const kept = MAX_MESSAGE_IDS * MESSAGE_ID_CHARS
+  if (state.messageIds.length > kept) state.messageIds = state.messageIds.slice(state.messageIds.length - kept)
   pruneWindows(index.windowed, state, today)
   return result
 }
