@@ -126,12 +126,14 @@ function companyInfo(state: SubjectState): Record<string, string> {
 /**
  * Stage two: the companies' events onto their states (`companies` holds every company to
  * evaluate, stored or new), then every subject evaluated at `now`, hand-offs included.
+ * Without `detail`, the outcomes' properties are left empty (`evaluateSection`).
  */
 export function finishBatch(
   model: Model,
   applied: ContactsApplied,
   companies: Map<string, StoredSubject | undefined>,
-  now: number
+  now: number,
+  detail = true
 ): BatchOutcome {
   const outcome: BatchOutcome = { contacts: [], companies: [], rejected: [...applied.rejected] }
   if (model.company) {
@@ -143,21 +145,21 @@ export function finishBatch(
         const indexOf = indexer(events)
         for (const { event, error } of result.rejected) outcome.rejected.push({ index: indexOf(event), error })
       }
-      const evaluation = evaluateSection(model.company, state, now)
+      const evaluation = evaluateSection(model.company, state, now, detail)
       state.model = model.fingerprint
       outcome.companies.push({
         key,
         state,
         stored,
         events,
-        properties: state.name || state.domain ? Object.assign(companyInfo(state), evaluation.properties) : evaluation.properties,
+        properties: detail && (state.name || state.domain) ? Object.assign(companyInfo(state), evaluation.properties) : evaluation.properties,
         scores: evaluation.scores,
         lastEventAt: latest(result.accepted)
       })
     }
   }
   for (const contact of applied.contacts) {
-    const evaluation = evaluateContact(model, contact.state, now, handoffProperties(contact.stored?.properties, contact.email))
+    const evaluation = evaluateContact(model, contact.state, now, handoffProperties(contact.stored?.properties, contact.email), detail)
     contact.state.model = model.fingerprint
     const company = contact.state.lastCompany?.[0]
     outcome.contacts.push({

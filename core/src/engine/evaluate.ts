@@ -186,18 +186,13 @@ function compositeReasons(score: Score, earlier: Map<string, number>): { raw: nu
   return { raw, reasons, contributions: [] }
 }
 
-/**
- * Evaluates a section's signals and scores for one subject at `now` (SPEC §3.3). Updates the
- * state's once-marks, last scores and `rises_by` history in place.
- */
-export function evaluateSection(section: Section, state: SubjectState, now: number): Omit<Evaluation, 'handoffs'> {
+/** A section's signal values and scores, before they are written out as properties. */
+type Scored = { values: Map<string, SignalValue>; scores: ScoreResult[] }
+
+/** The scoring of SPEC §3.3 for one subject at `now`; updates the state's once-marks and last scores in place. */
+function scoreSection(section: Section, state: SubjectState, now: number): Scored {
   const values = new Map<string, SignalValue>()
-  const properties: Record<string, PropertyValue> = {}
-  for (const signal of section.signals) {
-    const value = signalValue(signal, state, now)
-    values.set(signal.name, value)
-    if (value !== undefined) properties[signal.name] = typeof value === 'object' ? isoTime(value.at) : value
-  }
+  for (const signal of section.signals) values.set(signal.name, signalValue(signal, state, now))
   const resolve = (name: string): ConditionValue => values.get(name)
   const scoreValues = new Map<string, number>()
   const scores: ScoreResult[] = []
@@ -216,34 +211,61 @@ export function evaluateSection(section: Section, state: SubjectState, now: numb
     const previous = state.lastScores[score.property]
     const updatedAt = previous && previous[0] === value ? previous[1] : now
     state.lastScores[score.property] = [value, updatedAt]
-    const tier = tierOf(score.tiers, value)
-    scores.push({ property: score.property, value, tier, reasons, contributions, updatedAt })
-    properties[score.property] = value
-    const names = namesOf(score)
-    if (tier !== undefined) properties[names.tier] = tier
-    properties[names.reasons] = formatReasons(reasons)
-    properties[names.updatedAt] = isoTime(updatedAt)
+    scores.push({ property: score.property, value, tier: tierOf(score.tiers, value), reasons, contributions, updatedAt })
   }
-  return { properties, scores }
+  return { values, scores }
+}
+
+/** Every signal that is set, then each score with its _tier (when in a tier), _reasons and _updated_at. */
+function propertiesOf(section: Section, { values, scores }: Scored): Record<string, PropertyValue> {
+  const properties: Record<string, PropertyValue> = {}
+  for (const signal of section.signals) {
+    const value = values.get(signal.name)
+    if (value !== undefined) properties[signal.name] = typeof value === 'object' ? isoTime(value.at) : value
+  }
+  scores.forEach((score, index) => {
+    const names = namesOf(section.scores[index])
+    properties[score.property] = score.value
+    if (score.tier !== undefined) properties[names.tier] = score.tier
+    properties[names.reasons] = formatReasons(score.reasons)
+    properties[names.updatedAt] = isoTime(score.updatedAt)
+  })
+  return properties
+}
+
+/**
+ * Evaluates a section's signals and scores for one subject at `now` (SPEC §3.3). Updates the
+ * state's once-marks, last scores and `rises_by` history in place. Without `detail`, the
+ * properties are left out (empty): the scores and the state are the same, and an offline
+ * replay that evaluates after every event only needs those.
+ */
+export function evaluateSection(section: Section, state: SubjectState, now: number, detail = true): Omit<Evaluation, 'handoffs'> {
+  const scored = scoreSection(section, state, now)
+  return { properties: detail ? propertiesOf(section, scored) : {}, scores: scored.scores }
 }
 
 /**
  * Evaluates a contact: its section, then the model's hand-offs (SPEC §3.5). `hubspot` holds
  * the hand-off properties read from HubSpot (email, firstname, lifecyclestage, …) for
- * `unless` conditions and templates. Returns intents only; sending is the caller's.
+ * `unless` conditions and templates. Returns intents only; sending is the caller's. Without
+ * `detail`, as `evaluateSection`.
  */
 export function evaluateContact(
   model: Model,
   state: SubjectState,
   now: number,
-  hubspot: Record<string, string | undefined> = {}
+  hubspot: Record<string, string | undefined> = {},
+  detail = true
 ): Evaluation {
   const plan = handoffPlan(model)
   const previous = plan.enters ? previousScores(state) : undefined
-  const evaluation = evaluateSection(model.contact, state, now)
+  const scored = scoreSection(model.contact, state, now)
+  let properties = detail ? propertiesOf(model.contact, scored) : undefined
+  const evaluation = { scores: scored.scores }
   const handoffs: HandoffIntent[] = []
   const resolve = (name: string): ConditionValue => {
-    const value = evaluation.properties[name]
+    properties ??= propertiesOf(model.contact, scored)
+    const value = properties[name]
     if (value !== undefined) return plan.datetimeSignals.has(name) ? { at: parseTimestamp(String(value)) } : value
     return hubspot[name]
   }
@@ -266,7 +288,7 @@ export function evaluateContact(
     })
   }
   recordRises(plan, state, evaluation.scores, now)
-  return { ...evaluation, handoffs }
+  return { properties: detail ? properties! : {}, scores: evaluation.scores, handoffs }
 }
 
 function previousScores(state: SubjectState): Map<string, number> {
