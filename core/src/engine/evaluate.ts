@@ -136,10 +136,14 @@ function ruleReasons(
   resolve: (name: string) => ConditionValue,
   now: number
 ): { raw: number; reasons: Reason[]; contributions: number[] } {
-  const marks = (state.onceMarks[score.property] ??= {})
+  // Made only when a once-rule first holds, and dropped again when empty.
+  let marks: Record<string, number> | undefined = state.onceMarks[score.property]
   const keys = namesOf(score).ruleKeys
+  const rules = score.rules!
   const contributions: { reason: Reason; order: number }[] = []
-  const byRule = score.rules!.map((rule, order) => {
+  const byRule: number[] = []
+  for (let order = 0; order < rules.length; order++) {
+    const rule = rules[order]
     let points = 0
     const holds = rule.when === undefined || evaluateCondition(rule.when, resolve, now)
     if (rule.per !== undefined) {
@@ -149,15 +153,15 @@ function ruleReasons(
       }
     } else if (rule.once) {
       const key = keys[order]
-      if (holds && marks[key] === undefined) marks[key] = now
-      if (marks[key] !== undefined) points = rule.points
+      if (holds && marks?.[key] === undefined) (marks ??= state.onceMarks[score.property] = {})[key] = now
+      if (marks?.[key] !== undefined) points = rule.points
     } else if (holds) {
       points = rule.points
     }
     if (points !== 0) contributions.push({ reason: { label: rule.label, points }, order })
-    return points
-  })
-  if (isEmpty(marks)) delete state.onceMarks[score.property]
+    byRule.push(points)
+  }
+  if (marks && isEmpty(marks)) delete state.onceMarks[score.property]
   if (contributions.length > 1) contributions.sort((a, b) => Math.abs(b.reason.points) - Math.abs(a.reason.points) || a.order - b.order)
   let raw = 0
   const reasons: Reason[] = []
@@ -210,7 +214,10 @@ function scoreSection(section: Section, state: SubjectState, now: number): Score
     scoreValues.set(score.property, value)
     const previous = state.lastScores[score.property]
     const updatedAt = previous && previous[0] === value ? previous[1] : now
-    state.lastScores[score.property] = [value, updatedAt]
+    if (previous) {
+      previous[0] = value
+      previous[1] = updatedAt
+    } else state.lastScores[score.property] = [value, updatedAt]
     scores.push({ property: score.property, value, tier: tierOf(score.tiers, value), reasons, contributions, updatedAt })
   }
   return { values, scores }
