@@ -300,9 +300,9 @@ function countInWindow(lastDays: Record<string, number> | undefined, oldest: num
 }
 
 export function signalValue(signal: Signal, state: SubjectState, now: number): SignalValue {
-  const current = state.signals[signal.name]?.fingerprint === signal.fingerprint ? state.signals[signal.name] : undefined
+  const stored = state.signals[signal.name]
+  const current = stored?.fingerprint === signal.fingerprint ? stored : undefined
   const oldest = utcDay(now) - (signal.windowDays ?? 0)
-  const inWindow = (day: number) => day > oldest
   switch (signal.kind) {
     case 'flag':
       return current?.total === 1
@@ -311,7 +311,7 @@ export function signalValue(signal: Signal, state: SubjectState, now: number): S
       if (signal.windowDays === undefined) return current?.total ?? 0
       let total = 0
       const totals = current?.dailyTotals
-      for (const day in totals) if (inWindow(Number(day))) total += totals[day]
+      for (const day in totals) if (Number(day) > oldest) total += totals[day]
       return total
     }
     case 'distinct':
