@@ -12,7 +12,7 @@ import { z } from 'zod'
  * string, 8 characters each, in memory as on the wire, so reading and writing a state parses
  * and allocates one string instead of up to 500 (the codec's main cost). Version 1 states
  * still decode. Adding an optional field needs no new version: add it to `SubjectState`, the
- * zod schema, the hand check (`wireFields`), `fromWire` and `toWire`; a state without it
+ * zod schema (`wireFields`), the hand check (`wireFieldChecks`), `fromWire` and `toWire`; a state without it
  * decodes as before.
  */
 
