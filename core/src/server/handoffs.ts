@@ -66,7 +66,7 @@ export class OutboxSender {
     if (!handoff) throw new HandoffError(`the hand-off "${queued.on}" is no longer in the model`)
     const read = await this.api.batchRead('contacts', 'hs_object_id', [contact.id], [...HANDOFF_PROPERTIES])
     const properties = handoffProperties(read.results[0]?.properties, contact.email)
-    if (handoff.unless && evaluateCondition(handoff.unless, handoffValues(this.model, queued.values, properties), queued.at)) return 'suppressed'
+    if (handoff.unless && evaluateCondition(handoff.unless, handoffValues(this.model, () => queued.values, properties), queued.at)) return 'suppressed'
     const intent: HandoffIntent = { handoff, crossing: queued.crossing, on: queued.on, at: queued.at, score: queued.score, tier: queued.tier, reasons: queued.reasons }
     await this.sender.send(intent, { id: contact.id, properties })
     return 'sent'
