@@ -73,8 +73,8 @@ export async function bootstrapCommand(io: Io, env: Env, options: { model: strin
 export type SyncCommandOptions = { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; 'batch-size'?: string; json?: boolean }
 
 /**
- * A backfill's HubSpot calls at the floor (SPEC §4's reads and writes per 100 subjects, the
- * associations per 100 pairs), estimated from the file: the progress bar's whole.
+ * A batch's HubSpot calls, estimated from its events (per 100 contacts two reads, by email
+ * and by userId, and a write; per 100 companies a read and a write): the progress bar's whole.
  */
 function plannedCalls(events: ProductEvent[]): number {
   const contacts = new Set(events.map((event) => event.email?.toLowerCase() ?? `user:${event.userId}`)).size
@@ -84,7 +84,7 @@ function plannedCalls(events: ProductEvent[]): number {
 
 /**
  * `pqlkit sync`: by default the whole file is one batch, replayed as `simulate` does, so each
- * subject is read and written once (a backfill at HubSpot's floor); `--batch-size` bounds the
+ * subject is read and written once (a backfill near HubSpot's floor); `--batch-size` bounds the
  * memory instead, at a read and a write of a subject per batch it appears in.
  */
 export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions): Promise<number> {
