@@ -36,10 +36,18 @@ export function hostEnv(now: number, scratch: Scratch, extra: Record<string, str
   return { ...process.env, [NOW_ENV]: new Date(now).toISOString(), [SLACK_LOG_ENV]: scratch.slackLog, ...extra }
 }
 
+/** Every host process still running: a test process that ends (a test timed out, jest exits) ends them with it. */
+const running = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 /** Forks `module` (compiled JavaScript) as a host process: with the preload, an IPC channel, its output kept. */
 export function forkHost(module: string, args: string[], env: NodeJS.ProcessEnv, options: ForkOptions = {}): ChildProcess & { output(): string } {
   let output = ''
   const child = fork(module, args, { env, execArgv: ['--require', PRELOAD], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], ...options })
+  running.add(child)
+  child.once('exit', () => running.delete(child))
   child.stdout?.on('data', (chunk) => (output += chunk))
   child.stderr?.on('data', (chunk) => (output += chunk))
   return Object.assign(child, { output: () => output })
