@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { REPO_ROOT } from '../../repo-root'
-import { NOW_ENV, SLACK_LOG_ENV } from './preload'
+
+/** The preload's settings (./preload.ts, which runs on import: never imported by the test process). */
+export const NOW_ENV = 'PQLKIT_TEST_NOW'
+export const SLACK_LOG_ENV = 'PQLKIT_TEST_SLACK_LOG'
 
 /** The compiled preload (`tsc -b` builds it): frozen Date, faked Slack (./preload.ts). */
 export const PRELOAD = join(REPO_ROOT, 'test/dist/harness/processes/preload.js')

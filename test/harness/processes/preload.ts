@@ -7,10 +7,8 @@
  * loopback answers.
  */
 import { appendFileSync } from 'node:fs'
-import nock from 'nock'
-
-export const NOW_ENV = 'PQLKIT_TEST_NOW'
-export const SLACK_LOG_ENV = 'PQLKIT_TEST_SLACK_LOG'
+import { fakeSlack } from '../fakes'
+import { NOW_ENV, SLACK_LOG_ENV } from './host-process'
 
 const now = process.env[NOW_ENV]
 if (now !== undefined) {
@@ -28,12 +26,4 @@ if (now !== undefined) {
 }
 
 const slackLog = process.env[SLACK_LOG_ENV]
-nock.disableNetConnect()
-nock.enableNetConnect('127.0.0.1')
-nock('https://hooks.slack.com')
-  .persist()
-  .post(/.*/)
-  .reply(200, (_uri, body) => {
-    if (slackLog !== undefined) appendFileSync(slackLog, `${JSON.stringify(body)}\n`)
-    return 'ok'
-  })
+fakeSlack({ push: (post) => slackLog !== undefined && appendFileSync(slackLog, `${post}\n`) })
