@@ -1,4 +1,4 @@
-import { createReplay, decodeState, Model, ProductEvent, RejectedEvent, replayOrder, simulate, SubjectReport } from '@pqlkit/core'
+import { createReplay, decodeState, Model, ProductEvent, RejectedEvent, replayOrder, segmentMessageToProductEvent, simulate, SubjectReport } from '@pqlkit/core'
 import type { EmulatorDump, StoredRecord } from '../../harness/hubspot-emulator'
 import type { Message } from './scenarios'
 import { propertyDifferences } from './snapshot'
@@ -81,7 +81,8 @@ function holderKey(kind: 'contact' | 'company', record: StoredRecord, emails: Ma
  * simulate's, and each tier-entry hand-off (Slack post, task) not sent exactly once; plus
  * every event the host was refused.
  */
-export function checkConcurrentRun(model: Model, messages: Message[], events: ProductEvent[], now: number, dump: EmulatorDump, run: RunOutput): Check {
+export function checkConcurrentRun(model: Model, messages: Message[], now: number, dump: EmulatorDump, run: RunOutput): Check {
+  const events = messages.map((message) => segmentMessageToProductEvent(message))
   const expected = simulate(model, events, now)
   const ids = expectedMessageIds(model, events, now)
   const emails = emailsByUserId(messages)

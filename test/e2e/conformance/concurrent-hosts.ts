@@ -31,6 +31,14 @@ export type ConcurrentHost = { name: string; deliver(messages: Message[], delive
 const MAX_PASSES = 40
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)))
 
+/** A batch's outcomes into the report: a retry goes to `retry`, an error is a refusal. */
+function tally(report: ConcurrentReport, retry: Message[], batch: Message[], outcomes: string[]): void {
+  batch.forEach((message, index) => {
+    if (outcomes[index] === 'retry') retry.push(message)
+    else if (outcomes[index] !== 'ok') report.refused.push(`${message.messageId}: ${outcomes[index]}`)
+  })
+}
+
 /**
  * The seeded schedule that forces the interleaving: the stream in order, cut into windows of
  * `lanes × batchSize` messages; each window shuffled (seeded) and dealt into one batch per
@@ -55,13 +63,7 @@ export async function inLockstep(
       const batches = Array.from({ length: lanes }, (_, lane) => dealt.slice(lane * batchSize, (lane + 1) * batchSize)).filter((batch) => batch.length > 0)
       report.rounds++
       const outcomes = await round(batches)
-      batches.forEach((batch, lane) =>
-        batch.forEach((message, index) => {
-          const outcome = outcomes[lane][index]
-          if (outcome === 'retry') retry.push(message)
-          else if (outcome !== 'ok') report.refused.push(`${message.messageId}: ${outcome}`)
-        })
-      )
+      batches.forEach((batch, lane) => tally(report, retry, batch, outcomes[lane]))
     }
     report.redelivered += retry.length
     pending = retry
@@ -141,12 +143,7 @@ export function rudderstackLateRouter(lateMs: number): ConcurrentHost {
             answered.push(delivered.then((destination) => ({ batch, outcomes: rudderstackOutcomes(batch, run, destination) })))
           }
           const retry: Message[] = []
-          for (const { batch, outcomes } of await Promise.all(answered)) {
-            batch.forEach((message, index) => {
-              if (outcomes[index] === 'retry') retry.push(message)
-              else if (outcomes[index] !== 'ok') report.refused.push(`${message.messageId}: ${outcomes[index]}`)
-            })
-          }
+          for (const { batch, outcomes } of await Promise.all(answered)) tally(report, retry, batch, outcomes)
           report.redelivered += retry.length
           pending = retry
         }

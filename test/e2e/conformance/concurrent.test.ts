@@ -1,4 +1,4 @@
-import { generateEvents, loadModel, segmentMessageToProductEvent } from '@pqlkit/core'
+import { generateEvents, loadModel } from '@pqlkit/core'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startEmulator } from '../../harness/hubspot-emulator'
@@ -47,7 +47,6 @@ const HOSTS: ConcurrentHost[] = [
 describe('concurrent: each host as it runs at once ends, after one pqlkit sweep, with exactly what pqlkit simulate computes', () => {
   const now = Date.parse(NOW)
   const model = loadModel(MODEL)
-  const events = MESSAGES.map((message) => segmentMessageToProductEvent(message))
   // RudderStack's Slack posts go out from this process (its egress); every other host's from its own.
   const slackPosts: string[] = []
 
@@ -70,7 +69,7 @@ describe('concurrent: each host as it runs at once ends, after one pqlkit sweep,
         const report = await host.deliver(MESSAGES, { emulator, model: MODEL, now, scratch: files, seed: SEED })
         const cli = { HUBSPOT_BASE_URL: emulator.url, HUBSPOT_ACCESS_TOKEN: emulator.accessToken, HUBSPOT_PORTAL_ID: '123456' }
         await runPqlkit(['sweep', '--model', files.file('model.yaml', MODEL), '--now', NOW, '--handoffs'], hostEnv(now, files, cli))
-        const check = checkConcurrentRun(model, MESSAGES, events, now, emulator.dump(), {
+        const check = checkConcurrentRun(model, MESSAGES, now, emulator.dump(), {
           refused: report.refused,
           slackPosts: [...slackPosts, ...files.posts()],
           taskNotCreatable: report.taskNotCreatable

@@ -15,14 +15,13 @@ export const PRELOAD = join(REPO_ROOT, 'test/dist/harness/processes/preload.js')
  * A scratch directory for one run of host processes: the Slack log they all append to, and
  * files they read (a model). `posts()` are the Slack posts made so far, by every process.
  */
-export type Scratch = { dir: string; slackLog: string; file(name: string, text: string): string; posts(): string[]; remove(): void }
+export type Scratch = { slackLog: string; file(name: string, text: string): string; posts(): string[]; remove(): void }
 
 export function scratch(): Scratch {
   const dir = mkdtempSync(join(tmpdir(), 'pqlkit-hosts-'))
   const slackLog = join(dir, 'slack.jsonl')
   writeFileSync(slackLog, '')
   return {
-    dir,
     slackLog,
     file: (name, text) => {
       const path = join(dir, name)
