@@ -27,7 +27,8 @@ export type Rejected = { index: number; error: ValidationError }
 /** A subject as it stands before the batch: its state, and the values of its properties where it is stored. */
 export type StoredSubject = { state: SubjectState; properties: Record<string, string | null> }
 
-export type ContactInput = { key: string; email?: string; stored?: StoredSubject; events: IndexedEvent[] }
+/** `userId`: the contact's, when known: a company counts a contact by it first (`countedAs`). */
+export type ContactInput = { key: string; email?: string; userId?: string; stored?: StoredSubject; events: IndexedEvent[] }
 
 type ContactStage = ContactInput & { state: SubjectState; lastEventAt?: number }
 
@@ -58,7 +59,8 @@ export type ContactOutcome = SubjectOutcome & {
   association?: string
 }
 
-export type CompanyOutcome = SubjectOutcome & { stored?: StoredSubject; events: IndexedEvent[] }
+/** `attributed`: the events the batch applied to the company, with the contact each counts for. */
+export type CompanyOutcome = SubjectOutcome & { stored?: StoredSubject; events: IndexedEvent[]; attributed: AttributedEvent[] }
 
 export type BatchOutcome = { contacts: ContactOutcome[]; companies: CompanyOutcome[]; rejected: Rejected[] }
 
@@ -92,7 +94,10 @@ export function applyToContacts(model: Model, inputs: ContactInput[], now: numbe
     // A contact none of whose events could be applied is not created for nothing.
     if (applied.accepted.length === 0 && !input.stored) continue
     result.contacts.push({ ...input, state, lastEventAt: latest(applied.accepted) })
-    for (const [key, attributed] of attributeToCompanies(model, state, input.key, input.email, applied.accepted)) {
+    // One person, one count in a company: by userId whenever it is known, so two workers that
+    // know the person by userId and by email (before either learnt both) count them alike.
+    const countAs = input.userId === undefined ? input.key : `user:${input.userId}`
+    for (const [key, attributed] of attributeToCompanies(model, state, countAs, input.email, applied.accepted)) {
       const company = result.companyEvents.get(key) ?? { attributed: [], events: [] }
       company.attributed.push(...attributed)
       company.events.push(...attributed.map(({ event }) => ({ index: indexOf.get(event)!, event })))
@@ -135,6 +140,7 @@ export function finishBatch(
         state,
         stored,
         events,
+        attributed,
         properties: { ...companyInfo(state), ...evaluation.properties },
         scores: evaluation.scores,
         lastEventAt: latest(result.accepted)

@@ -30,6 +30,12 @@ export type HandoffIntent = {
   score: number
   tier?: string
   reasons: string
+  /**
+   * The crossing this intent announces: the hand-off and the mark the state held before it.
+   * Two workers deciding one crossing from stale copies of a state name it alike, so one
+   * claim arbitrates between them (docs/architecture.md, "Hand-offs under concurrency").
+   */
+  crossing: string
 }
 
 export type Evaluation = {
@@ -212,9 +218,11 @@ export function evaluateContact(
         score.value >= handoff.trigger.threshold
       : risesBy(state, handoff, score.value, now)
     if (!fired || (handoff.unless && evaluateCondition(handoff.unless, resolve, now))) continue
+    const crossing = `${handoff.key}@${state.handoffMarks[handoff.key] ?? 0}`
     state.handoffMarks[handoff.key] = now
     handoffs.push({
       handoff,
+      crossing,
       on: handoff.label,
       at: now,
       score: score.value,

@@ -26,7 +26,7 @@ export type SimulationResult = {
 }
 
 /** A subject as the replay keeps it: its state, and its last evaluation. */
-export type ReplaySubject = { key: string; state: SubjectState; email?: string; handoffs: { on: string; at: string }[]; last?: Evaluation }
+export type ReplaySubject = { key: string; state: SubjectState; email?: string; userId?: string; handoffs: { on: string; at: string }[]; last?: Evaluation }
 
 /** An event that failed validation, by its position in the input. */
 export type RejectedEvent = { index: number; messageId?: string; error: ValidationError }
@@ -88,7 +88,7 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
 
   /** The batch step on one contact (with its event, or none) and the given companies, at `at`. */
   const step = (contact: ReplaySubject | undefined, events: IndexedEvent[], companyKeys: Iterable<string> | undefined, at: number) => {
-    const inputs = contact ? [{ key: contact.key, email: contact.email, stored: stored(contact), events }] : []
+    const inputs = contact ? [{ key: contact.key, email: contact.email, userId: contact.userId, stored: stored(contact), events }] : []
     const applied = applyToContacts(model, inputs, at)
     const touched = new Map<string, StoredSubject>()
     for (const key of companyKeys ?? applied.companyEvents.keys()) touched.set(key, stored(subjectOf(companies, key)))
@@ -110,6 +110,7 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
     }
     const contact = subjectOf(contacts, key)
     contact.email = person.email
+    contact.userId = person.userId
     step(contact, [{ index, event }], undefined, event.at)
   }
   const evaluateContact = (contact: ReplaySubject, at: number): Evaluation => {

@@ -27,7 +27,8 @@ const intent: HandoffIntent = {
   at: Date.parse('2026-03-01T10:00:00Z'),
   score: 90,
   tier: 'Sales-Ready',
-  reasons: 'Projects (+90)'
+  reasons: 'Projects (+90)',
+  crossing: `${model.handoffs[0].key}@0`
 }
 
 beforeAll(() => nock.disableNetConnect())

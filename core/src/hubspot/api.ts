@@ -10,7 +10,8 @@ import type { Answer, Transport } from './transport'
  */
 export interface HubSpotCalls {
   readonly transport: Transport
-  batchRead(objectType: ObjectType, idProperty: string, ids: string[], properties: string[]): Promise<BatchResult>
+  /** `withHistory`: properties whose versions come back too (`propertiesWithHistory`; at most 50 ids then). */
+  batchRead(objectType: ObjectType, idProperty: string, ids: string[], properties: string[], withHistory?: string[]): Promise<BatchResult>
   batchUpsert(objectType: ObjectType, inputs: UpsertInput[]): Promise<BatchResult>
   batchUpdate(objectType: ObjectType, inputs: { id: string; properties: Record<string, string> }[]): Promise<BatchResult>
   /** v4 default contact→company association for each pair; only errors come back. */
@@ -34,7 +35,9 @@ export type PropertyOption = { label: string; value: string; displayOrder: numbe
 export type PortalProperty = { name: string; type: string; fieldType: string; options?: PropertyOption[] }
 
 export type HubSpotConfig = { accessToken: string; basePath?: string }
-export type HubSpotRecord = { id: string; properties: Record<string, string | null> }
+/** One version of a property's value (HubSpot's `ValueWithTimestamp`), newest first in `history`. */
+export type PropertyVersion = { value: string; timestamp: string }
+export type HubSpotRecord = { id: string; properties: Record<string, string | null>; history?: Record<string, PropertyVersion[]> }
 export type BatchError = { message: string; category?: string; context?: Record<string, string[]> }
 export type BatchResult = { results: HubSpotRecord[]; errors: BatchError[] }
 export type UpsertInput = { idProperty?: string; id: string; properties: Record<string, string> }
@@ -66,10 +69,11 @@ type Request = { method: 'GET' | 'POST' | 'PATCH'; path: string; body?: unknown 
 
 /** Every path and body pqlkit sends, once (HubSpot's CRM v3 objects, properties and search; v4 associations). */
 export const CALLS = {
-  batchRead: (objectType: ObjectType, idProperty: string, ids: string[], properties: string[]): Request => ({
+  batchRead: (objectType: ObjectType, idProperty: string, ids: string[], properties: string[], withHistory: string[] = []): Request => ({
     method: 'POST',
     path: `/crm/v3/objects/${objectType}/batch/read?archived=false`,
-    body: { idProperty, inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [] }
+    // By record id HubSpot takes no idProperty.
+    body: { ...(idProperty === 'hs_object_id' ? {} : { idProperty }), inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: withHistory }
   }),
   batchUpsert: (objectType: ObjectType, inputs: UpsertInput[]): Request => ({
     method: 'POST',
@@ -120,15 +124,27 @@ export const CALLS = {
 
 /** A batch answer as HubSpot sends it (200 or 207). */
 type RawBatch = {
-  results?: { id: string; properties?: Record<string, string | null> }[]
+  results?: { id: string; properties?: Record<string, string | null>; propertiesWithHistory?: Record<string, { value?: string; timestamp?: string }[]> }[]
   errors?: { message?: string; category?: string; context?: Record<string, string[]> }[]
   total?: number
   paging?: { next?: { after?: string } }
 }
 
+function versionsOf(raw: Record<string, { value?: string; timestamp?: string }[]>): Record<string, PropertyVersion[]> {
+  const history: Record<string, PropertyVersion[]> = {}
+  for (const [name, versions] of Object.entries(raw)) {
+    history[name] = (versions ?? []).map((version) => ({ value: version.value ?? '', timestamp: version.timestamp ?? '' }))
+  }
+  return history
+}
+
 function batchResult(data: RawBatch): BatchResult {
   return {
-    results: (data.results ?? []).map((record) => ({ id: record.id, properties: record.properties ?? {} })),
+    results: (data.results ?? []).map((record) => ({
+      id: record.id,
+      properties: record.properties ?? {},
+      ...(record.propertiesWithHistory ? { history: versionsOf(record.propertiesWithHistory) } : {})
+    })),
     errors: (data.errors ?? []).map((error) => ({ message: error.message ?? 'error', category: error.category, context: error.context }))
   }
 }
@@ -190,8 +206,8 @@ export class HubSpotApi implements HubSpotCalls {
     return answer.data
   }
 
-  async batchRead(objectType: ObjectType, idProperty: string, ids: string[], properties: string[]): Promise<BatchResult> {
-    return batchResult(await this.send<RawBatch>(CALLS.batchRead(objectType, idProperty, ids, properties)))
+  async batchRead(objectType: ObjectType, idProperty: string, ids: string[], properties: string[], withHistory: string[] = []): Promise<BatchResult> {
+    return batchResult(await this.send<RawBatch>(CALLS.batchRead(objectType, idProperty, ids, properties, withHistory)))
   }
 
   async batchUpsert(objectType: ObjectType, inputs: UpsertInput[]): Promise<BatchResult> {

@@ -18,6 +18,10 @@ export const PRODUCT_GROUP = { name: 'pqlkit_product_usage', label: 'Product usa
 export const INTERNALS_GROUP = { name: 'pqlkit_internals', label: 'pqlkit internals' }
 /** Every subject's latest event time: what the sweep searches by, whatever the model's signals. */
 export const LAST_EVENT_PROPERTY = 'pqlkit_last_event_at'
+/** Each write's contribution, read with its history (docs/architecture.md, "State"). */
+export const CONTRIBUTION_PROPERTY = 'pqlkit_contribution'
+/** A worker's claim of the hand-off crossings it decided, read with its history (pipeline/handoff-claims.ts). */
+export const HANDOFF_CLAIM_PROPERTY = 'pqlkit_handoff_claim'
 
 export type ObjectType = 'contacts' | 'companies'
 export const OBJECT_TYPES: Record<SubjectKind, ObjectType> = { contact: 'contacts', company: 'companies' }
@@ -93,12 +97,16 @@ export function modelProperties(model: Model, objectType: ObjectType): PropertyD
   if (!section) return []
   const internals = [
     internal('pqlkit_state', 'pqlkit aggregation state (do not edit)', false),
+    internal(CONTRIBUTION_PROPERTY, 'What pqlkit last added to this record (do not edit): repairs a concurrent write', false),
     internal(LAST_EVENT_PROPERTY, 'When the latest event pqlkit applied happened (the sweep finds subjects by it)', false, 'datetime')
   ]
   internals.push(
-    objectType === 'contacts'
-      ? internal('pqlkit_user_id', 'Product user id, for events without an email', true)
-      : internal('pqlkit_company_key', 'Group id or email domain pqlkit knows this company by', true)
+    ...(objectType === 'contacts'
+      ? [
+          internal('pqlkit_user_id', 'Product user id, for events without an email', true),
+          internal(HANDOFF_CLAIM_PROPERTY, 'The hand-offs pqlkit last claimed for this contact (do not edit)', false)
+        ]
+      : [internal('pqlkit_company_key', 'Group id or email domain pqlkit knows this company by', true)])
   )
   return [...sectionProperties(section), ...internals]
 }

@@ -16,8 +16,12 @@ export function idKey(idProperty: string, id: string): string {
   return idProperty === 'email' ? id.toLowerCase() : id
 }
 
+/** HubSpot's limit for a batch read that asks for property history (100 without). */
+export const HISTORY_READ_LIMIT = 50
+
 /**
- * Batch-reads records by an id property, 100 at a time. A 207's OBJECT_NOT_FOUND means
+ * Batch-reads records by an id property, 100 at a time (50 with `withHistory`, the properties
+ * whose versions come back too). A 207's OBJECT_NOT_FOUND means
  * "new"; any other error means "unknown": such an id is read again (PARTIAL_ATTEMPTS in all)
  * and never taken for new, since its upsert would overwrite what is stored.
  */
@@ -26,17 +30,18 @@ export async function readRecords(
   objectType: ObjectType,
   idProperty: string,
   ids: string[],
-  properties: string[]
+  properties: string[],
+  withHistory: string[] = []
 ): Promise<ReadRecords> {
   const result: ReadRecords = { found: new Map(), failed: new Map() }
   const key = (id: string) => idKey(idProperty, id)
-  for (const chunk of chunks([...new Set(ids)])) {
+  for (const chunk of chunks([...new Set(ids)], withHistory.length > 0 ? HISTORY_READ_LIMIT : undefined)) {
     let pending = chunk
     for (let attempt = 1; pending.length > 0; attempt++) {
       let unread: string[]
       let message = ''
       try {
-        const answer = await api.batchRead(objectType, idProperty, pending, properties)
+        const answer = await api.batchRead(objectType, idProperty, pending, properties, withHistory)
         for (const record of answer.results) {
           const id = record.properties[idProperty]
           if (id) result.found.set(key(id), record)

@@ -1,6 +1,6 @@
 import { applyToContacts, finishBatch } from '../engine/batch'
 import { LAST_EVENT_PROPERTY, ObjectType } from '../hubspot/properties'
-import { readProperties, storedRecord } from './state-store'
+import { readProperties } from './state-store'
 import { Company, Contact, PipelineParts, sendHandoffs, SyncReport, writeCompanies, writeContacts } from './write-back'
 
 export type SweepReport = { examined: number; changed: number; handoffs: SyncReport['handoffs']; problems: string[] }
@@ -59,7 +59,11 @@ export async function sweep(parts: PipelineParts, now: number, options: SweepOpt
       lastId = page.results[page.results.length - 1].id
       report.examined += page.results.length
       const before = report.written.contacts + report.written.companies
-      const records = page.results.map(storedRecord)
+      // The search gives no property history: the page is read again with it, so a write a
+      // concurrent one overwrote is repaired here too.
+      const reread = await parts.store.reread(objectType, page.results, now)
+      for (const [id, failure] of reread.failed) report.problems.push(`${objectType} ${id} could not be read again: ${failure.status === 'ok' ? '' : failure.message}`)
+      const records = page.results.flatMap((record) => reread.found.get(record.id) ?? [])
       for (const record of records) if (record.problem) report.problems.push(`${objectType} ${record.id}: ${record.problem}`)
       if (objectType === 'contacts') {
         const inputs = records.map((record) => {
@@ -68,8 +72,8 @@ export async function sweep(parts: PipelineParts, now: number, options: SweepOpt
         })
         const outcome = finishBatch(model, applyToContacts(model, inputs, now), new Map(), now)
         const contacts: Contact[] = outcome.contacts.map((contact, i) => ({ ...contact, record: records[i] }))
-        await sendHandoffs(parts, contacts, report)
         await writeContacts(parts, contacts, report)
+        await sendHandoffs(parts, contacts, report)
       } else {
         const keyed = records.filter((record) => record.properties.pqlkit_company_key)
         const stored = new Map(keyed.map((record) => [record.properties.pqlkit_company_key!, record]))

@@ -36,9 +36,11 @@ type Resolved = { person: Person; key: string; record?: StoredRecord; events: In
  * lock, read, step, hand-offs, write. One instance per model and process (`createPipeline`);
  * hosts call `process` per batch and report `results` their own way.
  *
- * HubSpot has no conditional write: two workers writing the same subject at once can lose
- * an update. Within a batch subjects are grouped; concurrent batches on one instance wait
- * for each other per subject (contacts first, then companies, so they cannot deadlock).
+ * Within a batch subjects are grouped; concurrent batches on one instance wait for each
+ * other per subject (contacts first, then companies, so they cannot deadlock). Across
+ * workers HubSpot has no conditional write: each write carries its contribution and each
+ * read repairs what another worker overwrote (`state-store.ts`), and hand-offs are claimed
+ * before they are sent (`handoff-claims.ts`).
  */
 export class Pipeline {
   private bootstrapped: Promise<BootstrapReport> | undefined
@@ -158,7 +160,7 @@ export class Pipeline {
   private async processLocked(valid: IndexedEvent[], now: number, report: SyncReport, lockCompanies: (keys: string[]) => Promise<void>) {
     const { model, store } = this.parts
     const fail = (index: number, result: RecordResult) => recordFailure(report, index, result)
-    const resolved = await this.resolveContacts(valid, report)
+    const resolved = await this.resolveContacts(valid, now, report)
     for (const contact of resolved) {
       if (contact.failure) for (const { index } of contact.events) fail(index, contact.failure)
       if (contact.record?.problem) report.problems.push(`contact ${contact.key}: ${contact.record.problem}`)
@@ -166,7 +168,7 @@ export class Pipeline {
     const live = resolved.filter((contact) => !contact.failure)
     const applied = applyToContacts(
       model,
-      live.map(({ key, person, record, events }) => ({ key, email: person.email, stored: record, events })),
+      live.map(({ key, person, record, events }) => ({ key, email: person.email, userId: person.userId, stored: record, events })),
       now
     )
 
@@ -175,7 +177,7 @@ export class Pipeline {
     if (model.company && applied.companyEvents.size > 0) {
       const keys = [...applied.companyEvents.keys()]
       await lockCompanies(keys.map((key) => `company:${key}`))
-      const { found, failed } = await store.read('companies', 'pqlkit_company_key', keys)
+      const { found, failed } = await store.read('companies', 'pqlkit_company_key', keys, now)
       for (const key of keys) {
         const failure = failed.get(key)
         if (failure) {
@@ -204,43 +206,53 @@ export class Pipeline {
     })
     const companies = new Map<string, Company>(outcome.companies.map((company) => [company.key, { ...company, record: companyRecords.get(company.key) }]))
 
-    // SPEC §4 step 5: hand-offs go out before the write, so a failed write means at-least-once.
-    // A brand-new contact has no HubSpot id for its task until it is written: its go after.
-    // With a deferred sink the write is the host's, after this batch, and carried only by
-    // events that succeed: hand-offs wait for pqlkit's own writes and go only for contacts
+    // Hand-offs go out after the writes (SPEC §4 step 5 as docs/architecture.md has it under
+    // concurrency): a contact whose write failed sends none, and its events, retried, cross
+    // again; a written crossing is claimed before it is sent, so two workers that decided it
+    // from stale copies send it once. With a deferred sink the write is the host's, after
+    // this batch, and carried only by events that succeed: hand-offs go only for contacts
     // with such an event, or an event failed for its company would send them again.
     const { deferred } = this.parts.sink
     const existing = contacts.filter((contact) => contact.record)
-    if (!deferred) await sendHandoffs(this.parts, existing, report)
     await writeCompanies(this.parts, [...companies.values()], report)
-    await associate(this.parts, existing, companies, report)
+    const postponed = await associate(this.parts, existing, companies, report)
     // A contact the host creates gets no mark: its next batch, with the record, associates it.
     if (!deferred) markNewContacts(contacts, companies)
     await writeContacts(this.parts, contacts, report)
-    await associate(this.parts, contacts.filter((contact) => contact.createdNow), companies, report)
+    postponed.push(...(await associate(this.parts, contacts.filter((contact) => contact.createdNow), companies, report)))
 
     for (const subject of [...contacts, ...companies.values()]) {
       if (subject.failure) for (const { index } of subject.events) fail(index, subject.failure)
     }
     const succeeded = (contact: Contact) => contact.events.some(({ index }) => report.results[index].status === 'ok')
-    const after = contacts.filter((contact) => (deferred ? succeeded(contact) : contact.createdNow))
-    await sendHandoffs(this.parts, after, report)
+    await sendHandoffs(this.parts, deferred ? contacts.filter(succeeded) : contacts, report)
+    // Written, hand-offs sent: sent again, the events are known by their ids and only the
+    // association is tried again. A deferred sink's write rides on the events that succeed:
+    // there the association waits for the contact's next batch.
+    for (const contact of deferred ? [] : postponed) {
+      const result: RecordResult = {
+        status: 'retryable',
+        message: `contact ${contact.email ?? contact.key}: HubSpot could not associate it to company ${contact.association} yet; send the event again`,
+        retryAfterMs: 1_000
+      }
+      for (const { index } of contact.events) fail(index, result)
+    }
   }
 
   /**
    * Reads the batch's contacts (by email, then by the userIds their records do not carry)
    * and resolves each event's contact with the identity rules, in replay order.
    */
-  private async resolveContacts(valid: IndexedEvent[], report: SyncReport): Promise<Resolved[]> {
+  private async resolveContacts(valid: IndexedEvent[], now: number, report: SyncReport): Promise<Resolved[]> {
     const { store } = this.parts
     const emails = [...new Set(valid.flatMap(({ event }) => (event.email ? [event.email] : [])))]
-    const byEmail = await store.read('contacts', 'email', emails)
+    const byEmail = await store.read('contacts', 'email', emails, now)
     const carried = new Set([...byEmail.found.values()].map((record) => record.properties.pqlkit_user_id))
     // A userId needs reading when no record read by email carries it; not when it came with an
     // email that could not be read: its events fail with that contact's.
     const unread = new Set(valid.flatMap(({ event }) => (event.email && event.userId && byEmail.failed.has(event.email) ? [event.userId] : [])))
     const userIds = [...new Set(valid.flatMap(({ event }) => (event.userId && !carried.has(event.userId) && !unread.has(event.userId) ? [event.userId] : [])))]
-    const byUserId = await store.read('contacts', 'pqlkit_user_id', userIds)
+    const byUserId = await store.read('contacts', 'pqlkit_user_id', userIds, now)
 
     const identities = new Identities()
     const records = new Map<string, StoredRecord>()

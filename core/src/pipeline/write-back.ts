@@ -4,6 +4,7 @@ import { RetryableError } from '../engine/errors'
 import { StateTooLargeError } from '../engine/state'
 import type { HandoffContact, HandoffSender } from '../handoff/sender'
 import type { HubSpotCalls, HubSpotRecord, UpsertInput } from '../hubspot/api'
+import { claimCrossings } from './handoff-claims'
 import { LAST_EVENT_PROPERTY, ObjectType, propertyTypes, sameValue, toHubSpotValue } from '../hubspot/properties'
 import { HubSpotRequestError } from '../hubspot/transport'
 import { chunks, PARTIAL_ATTEMPTS, RecordResult, writeInBatches, WriteItem } from '../hubspot/write'
@@ -60,14 +61,24 @@ export function recordFailure(report: SyncReport, index: number, result: RecordR
   if (report.results[index].status !== 'invalid') report.results[index] = result
 }
 
+/**
+ * Sends the contacts' hand-offs, after their writes: each crossing is claimed first
+ * (`claimCrossings`), and a crossing another worker claimed first is left to it (and not
+ * reported here: its worker reports it).
+ */
 export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], report: SyncReport): Promise<void> {
-  for (const contact of contacts) {
-    if (contact.failure) continue
+  const pending = contacts.filter((contact) => !contact.failure && contact.handoffs.length > 0)
+  if (pending.length === 0) return
+  // Without a sender nothing goes out, so there is nothing to arbitrate.
+  const lost = parts.sender ? await claimCrossings(parts.api, pending, report) : new Map<Contact, Set<string>>()
+  for (const contact of pending) {
     for (const intent of contact.handoffs) {
+      if (lost.get(contact)?.has(intent.crossing)) continue
       const outcome: HandoffOutcome = { on: intent.on, contact: contact.email ?? contact.userId ?? contact.key, sent: false }
       report.handoffs.push(outcome)
       if (!parts.sender) continue
-      const who: HandoffContact = { id: contact.record?.id, properties: handoffProperties(contact.record?.properties, contact.email) }
+      // The properties as read: a write's answer carries only what it wrote.
+      const who: HandoffContact = { id: contact.record?.id, properties: handoffProperties(contact.stored?.properties ?? contact.record?.properties, contact.email) }
       try {
         await parts.sender.send(intent, who)
         outcome.sent = true
@@ -97,7 +108,8 @@ function changes(parts: PipelineParts, objectType: ObjectType, subject: Contact 
     if (!(storedAt >= subject.lastEventAt)) next[LAST_EVENT_PROPERTY] = new Date(subject.lastEventAt).toISOString()
   }
   try {
-    Object.assign(next, parts.store.stateProperties(subject.state, subject.record as StoredRecord | undefined))
+    const events = 'attributed' in subject ? subject.attributed : subject.events.map(({ event }) => ({ event, contact: subject.key }))
+    Object.assign(next, parts.store.stateProperties(objectType, { state: subject.state, events }, subject.record as StoredRecord | undefined))
   } catch (error) {
     if (!(error instanceof StateTooLargeError)) throw error
     subject.failure = { status: 'invalid', message: `${who}: ${error.message}` }
@@ -180,12 +192,15 @@ export function markNewContacts(contacts: Contact[], companies: Map<string, Comp
  * SPEC §2: a contact with a company is associated to it once, marked in its state. An
  * existing contact is associated before its write, which carries the mark. A contact this
  * batch created was marked before its write; if its association fails, the mark is taken
- * back so its next batch tries again.
+ * back so that it is tried again. Returns the contacts whose association HubSpot failed
+ * for now (throttled, 5xx, or a 207 after PARTIAL_ATTEMPTS): their events are to be sent
+ * again, or a contact with no later event would never be associated.
  */
-export async function associate(parts: PipelineParts, contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<void> {
+export async function associate(parts: PipelineParts, contacts: Contact[], companies: Map<string, Company>, report: SyncReport): Promise<Contact[]> {
   const created = contacts.filter((contact) => contact.createdNow)
   for (const contact of created) if (contact.state.associatedCompany !== undefined) delete contact.state.associatedCompany
   const unmarked: Contact[] = []
+  const postponed: Contact[] = []
   let pending = associations(contacts.filter((contact) => contact.record), companies)
   // Pairs a 207 failed are tried again at once, like records (PARTIAL_ATTEMPTS in all).
   for (let attempt = 1; attempt <= PARTIAL_ATTEMPTS && pending.length > 0; attempt++) {
@@ -198,17 +213,22 @@ export async function associate(parts: PipelineParts, contacts: Contact[], compa
         if (attempt === PARTIAL_ATTEMPTS) for (const error of errors) report.problems.push(`association: ${error.message}`)
       } catch (error) {
         if (!(error instanceof RetryableError) && !(error instanceof HubSpotRequestError && error.status === 400)) throw error
-        report.problems.push(`association of ${chunk.length} contacts postponed to their next batch: ${error.message}`)
+        report.problems.push(`association of ${chunk.length} contacts postponed: ${error.message}`)
         for (const { contact } of chunk) if (contact.createdNow) unmarked.push(contact)
+        if (error instanceof RetryableError) postponed.push(...chunk.map(({ contact }) => contact))
         continue
       }
       for (const pair of chunk) {
         if (!failed.has(pair.contact.record!.id) && !failed.has(pair.companyId)) pair.contact.state.associatedCompany = pair.key
         else if (attempt < PARTIAL_ATTEMPTS) again.push(pair)
-        else if (pair.contact.createdNow) unmarked.push(pair.contact)
+        else {
+          if (pair.contact.createdNow) unmarked.push(pair.contact)
+          postponed.push(pair.contact)
+        }
       }
     }
     pending = again
   }
   if (unmarked.length > 0) await writeContacts(parts, unmarked, report)
+  return postponed
 }

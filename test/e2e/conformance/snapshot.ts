@@ -12,6 +12,11 @@ export type Snapshot = {
 }
 
 const HUBSPOT_OWN = new Set(['hs_object_id', 'createdate', 'lastmodifieddate'])
+/**
+ * A write's contribution holds that batch's events, a hand-off claim its worker's token: they
+ * follow how events were batched and who sent, never what was stored.
+ */
+const BATCHING = new Set(['pqlkit_contribution', 'pqlkit_handoff_claim'])
 
 /**
  * Properties as stored (an empty value and an absent one are the same to HubSpot), and the
@@ -27,7 +32,7 @@ const HUBSPOT_OWN = new Set(['hs_object_id', 'createdate', 'lastmodifieddate'])
 function normalise(record: Stored, mapped: boolean): Record<string, unknown> {
   const result: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(record.properties)) {
-    if (HUBSPOT_OWN.has(name) || value === null || value === '') continue
+    if (HUBSPOT_OWN.has(name) || BATCHING.has(name) || value === null || value === '') continue
     if (name === 'pqlkit_state') {
       const { state } = decodeState(value)
       const signals = Object.fromEntries(

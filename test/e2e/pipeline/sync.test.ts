@@ -83,7 +83,9 @@ function stored(kind: 'contacts' | 'companies'): Stored {
   const result: Stored = {}
   for (const record of emulator.dump()[kind] as { properties: Record<string, string | null> }[]) {
     const key = kind === 'contacts' ? record.properties.email ?? `user:${record.properties.pqlkit_user_id}` : record.properties.pqlkit_company_key!
-    const { hs_object_id, createdate, lastmodifieddate, ...rest } = record.properties
+    // A write's contribution holds that batch's events, a hand-off claim its worker's token:
+    // they follow the batching and who sent, not what is stored.
+    const { hs_object_id, createdate, lastmodifieddate, pqlkit_contribution, pqlkit_handoff_claim, ...rest } = record.properties
     result[key] = rest
   }
   return result

@@ -271,6 +271,52 @@ describe('batch upsert, update and read', () => {
     expect(emulator.dump().contacts.map((c) => c.properties.email)).toEqual(['ada@acme.io'])
   })
 
+  it('keeps property history: batch read with propertiesWithHistory gives each version newest first, timestamped, at most 50 inputs', async () => {
+    for (const firstname of ['Ada', 'Ada', 'Augusta', 'Ada']) {
+      await client.crm.contacts.batchApi.upsert({ inputs: [{ idProperty: 'email', id: 'ada@acme.io', properties: { firstname } }] })
+    }
+    const read = await client.crm.contacts.batchApi.read(
+      { idProperty: 'email', inputs: [{ id: 'ada@acme.io' }], properties: ['firstname'], propertiesWithHistory: ['firstname', 'jobtitle', 'no_such_property'] },
+      false
+    )
+    const history = read.results[0].propertiesWithHistory!
+    // A write of the value already held adds no version; a property never set has none; an unknown one is left out.
+    expect(Object.keys(history).sort()).toEqual(['firstname', 'jobtitle'])
+    expect(history.firstname.map((version) => version.value)).toEqual(['Ada', 'Augusta', 'Ada'])
+    expect(history.jobtitle).toEqual([])
+    const stamps = history.firstname.map((version) => Date.parse(version.timestamp.toISOString()))
+    expect([...stamps].sort((x, y) => y - x)).toEqual(stamps)
+    expect(history.firstname[0]).toMatchObject({ sourceType: expect.any(String) })
+
+    const tooMany = await call('POST', '/crm/v3/objects/contacts/batch/read', {
+      inputs: Array.from({ length: 51 }, (_, i) => ({ id: `p${i}@acme.io` })),
+      idProperty: 'email',
+      properties: ['email'],
+      propertiesWithHistory: ['email']
+    })
+    expect(tooMany.status).toBe(400)
+    expect(tooMany.body).toMatchObject({ category: 'VALIDATION_ERROR', message: expect.stringContaining('for property histories is 50') })
+    const without = await call('POST', '/crm/v3/objects/contacts/batch/read', {
+      inputs: Array.from({ length: 51 }, (_, i) => ({ id: `p${i}@acme.io` })),
+      idProperty: 'email',
+      properties: ['email'],
+      propertiesWithHistory: []
+    })
+    expect(without.status).toBe(207)
+  })
+
+  it('keeps at most historyLimit versions of a property, the oldest forgotten first', async () => {
+    const small = await startEmulator({ historyLimit: 3 })
+    try {
+      const smallClient = new Client({ accessToken: small.accessToken, basePath: small.url, numberOfApiCallRetries: 0 })
+      for (let i = 1; i <= 5; i++) await smallClient.crm.contacts.batchApi.upsert({ inputs: [{ idProperty: 'email', id: 'ada@acme.io', properties: { firstname: `v${i}` } }] })
+      const read = await smallClient.crm.contacts.batchApi.read({ idProperty: 'email', inputs: [{ id: 'ada@acme.io' }], properties: [], propertiesWithHistory: ['firstname'] }, false)
+      expect(read.results[0].propertiesWithHistory!.firstname.map((version) => version.value)).toEqual(['v5', 'v4', 'v3'])
+    } finally {
+      await small.stop()
+    }
+  })
+
   it('reads by email; unknown ids give a 207 with OBJECT_NOT_FOUND naming them; unset properties are null', async () => {
     await client.crm.contacts.batchApi.upsert({ inputs: [{ idProperty: 'email', id: 'ada@acme.io', properties: { firstname: 'Ada' } }] })
     const all = await client.crm.contacts.batchApi.readWithHttpInfo(

@@ -24,6 +24,8 @@ export type EmulatorOptions = {
   rateLimit?: RateLimitOptions
   /** Default none. */
   faults?: FaultOptions
+  /** Versions kept per property for `propertiesWithHistory` (default 20). */
+  historyLimit?: number
 }
 
 export type Emulator = {
@@ -47,7 +49,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     accessToken,
     portalId: options.portalId ?? DEFAULT_PORTAL_ID,
     rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT,
-    faults: options.faults
+    faults: options.faults,
+    historyLimit: options.historyLimit
   })
   const port = await server.listen(options.port ?? 0)
   let stopped: Promise<void> | undefined

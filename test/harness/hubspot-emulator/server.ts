@@ -11,7 +11,7 @@ import { Store } from './store'
  * 5xx), the bearer-token check, rate limits (injected 429, the rolling window, search's own
  * limit), then the route. Nothing is logged: requests carry the token.
  */
-export type ServerOptions = { accessToken: string; portalId: number; rateLimit: RateLimitOptions; faults?: FaultOptions }
+export type ServerOptions = { accessToken: string; portalId: number; rateLimit: RateLimitOptions; faults?: FaultOptions; historyLimit?: number }
 export type EmulatorStats = { requests: number; byEndpoint: Record<string, number>; status: Record<string, number> }
 
 const MAX_BODY = 16 * 1024 * 1024
@@ -43,7 +43,7 @@ export class EmulatorServer {
   private counters: EmulatorStats = { requests: 0, byEndpoint: {}, status: {} }
 
   constructor(private readonly options: ServerOptions) {
-    this.store = new Store(options.portalId)
+    this.store = new Store(options.portalId, options.historyLimit)
     this.faults = new Faults(options.faults)
     this.window = new RollingWindow(options.rateLimit ?? DEFAULT_RATE_LIMIT)
     this.server = createServer((req, res) => {

@@ -27,6 +27,13 @@ export type Answer = { status: number; body: unknown }
 export type RecordFaults = (index: number) => boolean
 
 export const BATCH_LIMIT = 100
+/**
+ * HubSpot refuses a batch read asking for property history with more than 50 inputs: "The
+ * maximum number of inputs supported in a batch request for property histories is 50."
+ */
+export const HISTORY_BATCH_LIMIT = 50
+/** How many versions of a property the emulator keeps (HubSpot does not document its own cap). */
+export const DEFAULT_HISTORY_LIMIT = 20
 export const ASSOCIATION_BATCH_LIMIT = 2_000
 const SYSTEM = ['hs_object_id', 'createdate', 'lastmodifieddate']
 /** What HubSpot returns when a read names no properties. */
@@ -63,6 +70,9 @@ function batchAnswer(startedAt: string, results: unknown[], errors: RecordError[
   return errors.length === 0 ? { status: 200, body: base } : { status: 207, body: { ...base, numErrors: errors.length, errors } }
 }
 
+/** One version of a property's value, as `propertiesWithHistory` returns it (`ValueWithTimestamp`). */
+export type PropertyVersion = { value: string; timestamp: string; sourceType: string; sourceId?: string }
+
 /** A write to one record: an existing record or a new one, and the values to apply. */
 type Write = { index: number; label: string; record?: StoredRecord; values: Record<string, string> }
 
@@ -72,9 +82,15 @@ export class Store {
   private readonly records = new Map<ObjectType, Map<string, StoredRecord>>()
   private readonly associations = new Map<string, Association>()
   private readonly events: Record<string, unknown>[] = []
+  /** Each record's property versions, newest first: `type/id` → property → versions. */
+  private readonly history = new Map<string, Map<string, PropertyVersion[]>>()
   private nextId = 1001
 
-  constructor(readonly portalId: number) {
+  /** `historyLimit`: the versions kept per property (the oldest are forgotten first). */
+  constructor(
+    readonly portalId: number,
+    private readonly historyLimit = DEFAULT_HISTORY_LIMIT
+  ) {
     this.reset()
   }
 
@@ -87,6 +103,7 @@ export class Store {
       this.records.set(type, new Map())
     }
     this.associations.clear()
+    this.history.clear()
     this.events.length = 0
     this.nextId = 1001
   }
@@ -266,10 +283,28 @@ export class Store {
       this.all(type).set(id, record)
     }
     // '' clears a value; like HubSpot, a cleared property then reads back as '' (a never-set one as null).
+    this.keepHistory(type, record, write.values, now)
     Object.assign(record.properties, write.values)
     record.updatedAt = now
     record.properties.lastmodifieddate = now
     return { record, created }
+  }
+
+  /**
+   * A version for each value that changes (a write of the same value adds none), stamped
+   * with the write's time; the newest first, at most `historyLimit` per property.
+   */
+  private keepHistory(type: ObjectType, record: StoredRecord, values: Record<string, string>, timestamp: string): void {
+    const key = `${type}/${record.id}`
+    const versions = this.history.get(key) ?? new Map<string, PropertyVersion[]>()
+    this.history.set(key, versions)
+    for (const [name, value] of Object.entries(values)) {
+      if (record.properties[name] === value) continue
+      const list = versions.get(name) ?? []
+      list.unshift({ value, timestamp, sourceType: 'INTEGRATION', sourceId: 'emulator-app' })
+      list.length = Math.min(list.length, this.historyLimit)
+      versions.set(name, list)
+    }
   }
 
   /** Validation, conflicts and per-record faults shared by upsert and update. */
@@ -362,8 +397,16 @@ export class Store {
   /** `POST /crm/v3/objects/{type}/batch/read`: by record id, or by a unique `idProperty`. */
   batchRead(type: ObjectType, body: unknown, faults: RecordFaults): Answer {
     const startedAt = new Date().toISOString()
+    const request = (isObject(body) ? body : {}) as Record<string, unknown>
+    const withHistory = Array.isArray(request.propertiesWithHistory)
+      ? request.propertiesWithHistory.filter((p): p is string => typeof p === 'string' && this.defs(type).has(p))
+      : []
+    if (withHistory.length > 0 && Array.isArray(request.inputs) && request.inputs.length > HISTORY_BATCH_LIMIT) {
+      throw validation(
+        `The maximum number of inputs supported in a batch request for property histories is ${HISTORY_BATCH_LIMIT}. Please reduce the number of items and try again`
+      )
+    }
     const inputs = inputsOf(body)
-    const request = body as Record<string, unknown>
     const idProperty = request.idProperty === undefined ? 'hs_object_id' : this.checkIdProperty(type, request.idProperty, 'read')
     const requested = Array.isArray(request.properties) ? request.properties.filter((p): p is string => typeof p === 'string') : []
     const results: unknown[] = []
@@ -377,11 +420,18 @@ export class Store {
       else if (!record) missing.push(input.id)
       else if (!seen.has(record.id)) {
         seen.add(record.id)
-        results.push(this.present(type, record, requested))
+        const shown = this.present(type, record, requested)
+        results.push(withHistory.length > 0 ? { ...shown, propertiesWithHistory: this.versions(type, record, withHistory) } : shown)
       }
     })
     if (missing.length > 0) errors.unshift(this.notFoundError(type, missing))
     return batchAnswer(startedAt, results, errors)
+  }
+
+  /** `propertiesWithHistory`: each named property's versions, newest first (a never-set one: none). */
+  private versions(type: ObjectType, record: StoredRecord, names: string[]): Record<string, PropertyVersion[]> {
+    const versions = this.history.get(`${type}/${record.id}`)
+    return Object.fromEntries(names.map((name) => [name, (versions?.get(name) ?? []).map((version) => ({ ...version }))]))
   }
 
   /** `POST /crm/v3/objects/tasks`: 201 with the task. */

@@ -20,7 +20,19 @@ const MODEL = JSON.stringify({
   ],
   company: { signals: { users: { distinct_users: '*' } } }
 })
-const CONTACT_PROPERTIES = ['projects', 'plan', 'pql_score', 'pql_score_tier', 'pql_score_reasons', 'pql_score_updated_at', 'pqlkit_state', 'pqlkit_last_event_at', 'pqlkit_user_id']
+const CONTACT_PROPERTIES = [
+  'projects',
+  'plan',
+  'pql_score',
+  'pql_score_tier',
+  'pql_score_reasons',
+  'pql_score_updated_at',
+  'pqlkit_state',
+  'pqlkit_contribution',
+  'pqlkit_last_event_at',
+  'pqlkit_user_id',
+  'pqlkit_handoff_claim'
+]
 const READ_PROPERTIES = [...CONTACT_PROPERTIES, 'email', 'firstname', 'lastname', 'jobtitle', 'lifecyclestage', 'hubspot_owner_id', 'company']
 
 let settings: Settings
@@ -56,11 +68,16 @@ describe('trackEvent', () => {
         idProperty: 'email',
         inputs: [{ id: 'ada@acme.io' }],
         properties: READ_PROPERTIES,
-        propertiesWithHistory: []
+        propertiesWithHistory: ['pqlkit_contribution']
       })
       .query({ archived: false })
       .reply(200, completed([]))
-      .post('/crm/v3/objects/contacts/batch/read', { idProperty: 'pqlkit_user_id', inputs: [{ id: 'u-ada' }], properties: READ_PROPERTIES, propertiesWithHistory: [] })
+      .post('/crm/v3/objects/contacts/batch/read', {
+        idProperty: 'pqlkit_user_id',
+        inputs: [{ id: 'u-ada' }],
+        properties: READ_PROPERTIES,
+        propertiesWithHistory: ['pqlkit_contribution']
+      })
       .query(true)
       .reply(200, completed([]))
       .post('/crm/v3/objects/contacts/batch/upsert', (body) => {
@@ -75,7 +92,7 @@ describe('trackEvent', () => {
     const after = Date.now()
 
     expect(upserted!.inputs).toHaveLength(1)
-    const { pqlkit_state, pql_score_updated_at, ...properties } = upserted!.inputs[0].properties
+    const { pqlkit_state, pqlkit_contribution, pql_score_updated_at, ...properties } = upserted!.inputs[0].properties
     expect(upserted!.inputs[0]).toMatchObject({ idProperty: 'email', id: 'ada@acme.io' })
     expect(properties).toEqual({
       projects: '1',
@@ -89,6 +106,8 @@ describe('trackEvent', () => {
     expect(Date.parse(pql_score_updated_at)).toBeGreaterThanOrEqual(before)
     expect(Date.parse(pql_score_updated_at)).toBeLessThanOrEqual(after)
     expect(JSON.parse(pqlkit_state)).toMatchObject({ v: 1, m: [expect.any(String)] })
+    // The write's contribution: its event as the model reads it, for a concurrent write's repair.
+    expect(JSON.parse(pqlkit_contribution)).toMatchObject({ i: [], e: [{ k: 't', m: 'msg-1', n: 'Project Created' }] })
     expect(nock.pendingMocks().filter((mock) => !mock.includes('/properties/'))).toEqual([])
   })
 

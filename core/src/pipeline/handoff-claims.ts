@@ -1,0 +1,85 @@
+import type { HubSpotCalls, PropertyVersion } from '../hubspot/api'
+import { HANDOFF_CLAIM_PROPERTY } from '../hubspot/properties'
+import { readRecords } from '../hubspot/records'
+import { writeInBatches, WriteItem } from '../hubspot/write'
+import type { Contact, SyncReport } from './write-back'
+
+/**
+ * Hand-offs under concurrency (docs/architecture.md): HubSpot has no conditional write, so
+ * two workers that decide the same crossing from stale copies of a contact's state would
+ * both send it. Each worker writes a claim (`pqlkit_handoff_claim`: its own token and the
+ * crossings it decided) and reads the claim's history back: HubSpot stamps every version,
+ * so the claim written first, the same for every reader, is the winner's (equal
+ * timestamps: the smaller token). The winner sends; a loser leaves the crossing to it.
+ */
+type Claim = { t: string; c: string[] }
+
+/**
+ * Claims older than this before a worker's own are not its rivals: concurrent workers claim
+ * within one batch of each other, and a crossing named again much later (a state that
+ * started afresh has no marks) is a new one.
+ */
+export const CLAIM_WINDOW_MS = 10 * 60_000
+
+function claimOf(version: PropertyVersion): Claim | undefined {
+  try {
+    const claim = JSON.parse(version.value) as Partial<Claim>
+    return typeof claim.t === 'string' && Array.isArray(claim.c) ? { t: claim.t, c: claim.c.filter((c) => typeof c === 'string') } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Who claimed each crossing first, among a record's claim versions (newest first, as HubSpot
+ * gives them) from CLAIM_WINDOW_MS before `token`'s own on.
+ */
+function firstClaims(versions: PropertyVersion[], token: string): Map<string, string> {
+  const all = versions
+    .map((version) => ({ at: Date.parse(version.timestamp), claim: claimOf(version) }))
+    .filter((entry): entry is { at: number; claim: Claim } => entry.claim !== undefined)
+  const own = all.find((entry) => entry.claim.t === token)
+  // Its own claim not read back: taken as won.
+  if (own === undefined) return new Map()
+  const claims = all
+    .filter((entry) => entry.at >= own.at - CLAIM_WINDOW_MS)
+    .sort((a, b) => a.at - b.at || (a.claim.t < b.claim.t ? -1 : a.claim.t > b.claim.t ? 1 : 0))
+  const first = new Map<string, string>()
+  for (const { claim } of claims) for (const crossing of claim.c) if (!first.has(crossing)) first.set(crossing, claim.t)
+  return first
+}
+
+/**
+ * Claims the contacts' crossings and returns, per contact, the crossings another worker
+ * claimed first. A contact without a record yet (one its host creates) cannot be claimed, and
+ * a claim that could not be written or read back is taken as won: the hand-off goes
+ * (at least once) rather than never.
+ */
+export async function claimCrossings(api: HubSpotCalls, contacts: Contact[], report: SyncReport): Promise<Map<Contact, Set<string>>> {
+  const lost = new Map<Contact, Set<string>>()
+  const token = Math.random().toString(36).slice(2, 12)
+  const claimed = new Map<string, Contact>()
+  const items: WriteItem<{ id: string; properties: Record<string, string> }>[] = []
+  for (const contact of contacts) {
+    const id = contact.record?.id
+    if (id === undefined) continue
+    const claim: Claim = { t: token, c: contact.handoffs.map((intent) => intent.crossing) }
+    items.push({
+      input: { id, properties: { [HANDOFF_CLAIM_PROPERTY]: JSON.stringify(claim) } },
+      ids: [id],
+      matches: (record) => record.id === id,
+      done: () => claimed.set(id, contact),
+      failed: (result) => report.problems.push(`hand-off claim for ${contact.email ?? contact.key} not written (${result.status === 'ok' ? '' : result.message}): sent unclaimed`)
+    })
+  }
+  if (items.length === 0) return lost
+  await writeInBatches(items, (inputs) => api.batchUpdate('contacts', inputs))
+  if (claimed.size === 0) return lost
+  const { found } = await readRecords(api, 'contacts', 'hs_object_id', [...claimed.keys()], [HANDOFF_CLAIM_PROPERTY], [HANDOFF_CLAIM_PROPERTY])
+  for (const [id, contact] of claimed) {
+    const first = firstClaims(found.get(id)?.history?.[HANDOFF_CLAIM_PROPERTY] ?? [], token)
+    const others = contact.handoffs.filter((intent) => (first.get(intent.crossing) ?? token) !== token).map((intent) => intent.crossing)
+    if (others.length > 0) lost.set(contact, new Set(others))
+  }
+  return lost
+}
