@@ -6,7 +6,7 @@ import { main } from './main'
 
 const ROOT = join(__dirname, '..', '..', '..')
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'core', 'package.json'), 'utf8')) as { version: string }).version
-const COMMANDS = ['validate', 'simulate', 'bootstrap', 'sync', 'sweep', 'plan', 'apply', 'serve', 'backtest', 'generate']
+const COMMANDS = ['validate', 'simulate', 'bootstrap', 'sync', 'sweep', 'plan', 'apply', 'serve', 'inbox', 'backtest', 'generate']
 
 const run = (...argv: string[]) => runCaptured(argv, ROOT)
 
@@ -36,7 +36,7 @@ describe('pqlkit help and version', () => {
     const { stdout } = await run('sync', '--help')
     expect(stdout).toContain('Usage: pqlkit sync --model <file> --events <file> [options]')
     expect(stdout).toMatch(/--model <file> +the model, YAML or JSON \(required\)/)
-    expect(stdout).toMatch(/--batch-size <n> +events per pipeline batch \(default: 1000\)/)
+    expect(stdout).toMatch(/--batch-size <n> +events per pipeline batch, to bound memory/)
   })
 
   it('--version and -v print the core package version, exit 0', async () => {

@@ -10,12 +10,17 @@ import type { Model } from '../model/compile'
 import { InputError, Io, parseNow, readEvents, readModel } from './io'
 import { progress } from './progress'
 import { renderTable } from './table'
+import type { ProductEvent } from '../engine/event'
 import { parseTimestamp } from '../time'
 
 export type Env = Record<string, string | undefined>
 
-/** The pipeline the hosts use, configured from the environment (SPEC §5, §8). */
-export function syncFromEnv(env: Env, model: Model, handoffs: boolean): Pipeline {
+/**
+ * The pipeline the hosts use, configured from the environment (SPEC §5, §8). `repairOnRead`
+ * false for `pqlkit sync`: a backfill reads without the contribution log's history (half the
+ * reads); a host's next read or the sweep repairs what a concurrent write overwrote.
+ */
+export function syncFromEnv(env: Env, model: Model, handoffs: boolean, repairOnRead = true): Pipeline {
   const hubspot = hubspotConfigFromEnv(env)
   if (!hubspot) {
     throw new InputError('set HUBSPOT_ACCESS_TOKEN (a private app token), and HUBSPOT_BASE_URL to use another base URL such as the emulator')
@@ -23,6 +28,7 @@ export function syncFromEnv(env: Env, model: Model, handoffs: boolean): Pipeline
   return createPipeline({
     model,
     api: officialHubSpotApi(hubspot, new Transport()),
+    repairOnRead,
     handoffs: handoffs
       ? {
           post: httpsPostJson,
@@ -66,37 +72,60 @@ export async function bootstrapCommand(io: Io, env: Env, options: { model: strin
 
 export type SyncCommandOptions = { model: string; mappings?: string; events: string; handoffs?: boolean; now?: string; 'batch-size'?: string; json?: boolean }
 
+/**
+ * A backfill's HubSpot calls at the floor (SPEC §4's reads and writes per 100 subjects, the
+ * associations per 100 pairs), estimated from the file: the progress bar's whole.
+ */
+function plannedCalls(events: ProductEvent[]): number {
+  const contacts = new Set(events.map((event) => event.email?.toLowerCase() ?? `user:${event.userId}`)).size
+  const companies = new Set(events.map((event) => event.company?.groupId ?? event.company?.domain).filter(Boolean)).size
+  return 3 * Math.ceil(contacts / 100) + 2 * Math.ceil(companies / 100)
+}
+
+/**
+ * `pqlkit sync`: by default the whole file is one batch, replayed as `simulate` does, so each
+ * subject is read and written once (a backfill at HubSpot's floor); `--batch-size` bounds the
+ * memory instead, at a read and a write of a subject per batch it appears in.
+ */
 export async function syncCommand(io: Io, env: Env, options: SyncCommandOptions): Promise<number> {
   const model = readModel(io, options.model, options.mappings)
   const now = parseNow(options.now)
-  const batchSize = Number(options['batch-size'] ?? 1000)
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError('--batch-size takes a whole number')
+  const batchSize = options['batch-size'] === undefined ? Infinity : Number(options['batch-size'])
+  if (batchSize !== Infinity && (!Number.isInteger(batchSize) || batchSize < 1)) throw new InputError('--batch-size takes a whole number')
   const file = readEvents(io, options.events)
   for (const error of file.errors) io.stderr.write(`rejected ${options.events}:${error.line}: ${error.message}\n`)
   const lines = [...file.events].sort(
     (a, b) => parseTimestamp(a.event.timestamp) - parseTimestamp(b.event.timestamp) || a.line - b.line
   )
-  const sync = syncFromEnv(env, model, options.handoffs === true)
+  const sync = syncFromEnv(env, model, options.handoffs === true, false)
   for (const property of (await sync.bootstrap()).incompatible) io.stderr.write(`${describeIncompatible(property)}\n`)
-  const bar = progress(io.stderr, 'syncing events')
+  const bar = progress(io.stderr, 'syncing (HubSpot calls)')
+  const stats = sync.api.transport.stats
+  const first = stats.calls
+  const planned = Math.ceil(lines.length / Math.min(batchSize, lines.length || 1)) * plannedCalls(lines.slice(0, batchSize).map((line) => line.event))
+  const ticker = setInterval(() => bar.update(stats.calls - first, Math.max(planned, stats.calls - first)), 250)
   const totals = { ok: 0, invalid: 0, retryable: 0, contacts: 0, companies: 0, handoffs: 0 }
   const problems: string[] = []
-  for (let start = 0; start < lines.length; start += batchSize) {
-    const batch = lines.slice(start, start + batchSize)
-    const report: SyncReport = await sync.process(
-      batch.map((line) => line.event),
-      now ?? Date.now()
-    )
-    report.results.forEach((result, index) => {
-      totals[result.status]++
-      if (result.status !== 'ok') problems.push(`${options.events}:${batch[index].line}: ${result.status}: ${result.message}`)
-    })
-    totals.contacts += report.written.contacts
-    totals.companies += report.written.companies
-    totals.handoffs += report.handoffs.filter((handoff) => handoff.sent).length
-    problems.push(...report.problems)
-    bar.update(Math.min(start + batchSize, lines.length), lines.length)
+  try {
+    for (let start = 0; start < lines.length; start += batchSize) {
+      const batch = lines.slice(start, start + batchSize)
+      const report: SyncReport = await sync.process(
+        batch.map((line) => line.event),
+        now ?? Date.now()
+      )
+      report.results.forEach((result, index) => {
+        totals[result.status]++
+        if (result.status !== 'ok') problems.push(`${options.events}:${batch[index].line}: ${result.status}: ${result.message}`)
+      })
+      totals.contacts += report.written.contacts
+      totals.companies += report.written.companies
+      totals.handoffs += report.handoffs.filter((handoff) => handoff.sent).length
+      problems.push(...report.problems)
+    }
+  } finally {
+    clearInterval(ticker)
   }
+  bar.update(stats.calls - first, stats.calls - first)
   bar.stop()
   for (const problem of problems) io.stderr.write(`${problem}\n`)
   const invalid = totals.invalid + file.errors.length

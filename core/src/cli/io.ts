@@ -62,26 +62,32 @@ export type EventsFile = { events: EventLine[]; errors: { line: number; message:
 /** JSON Lines in Segment's spec (SPEC §7). Bad lines are reported by number and skipped. */
 export function readEvents(io: Io, path: string): EventsFile {
   const result: EventsFile = { events: [], errors: [] }
-  readText(io, path, 'events file')
-    .split('\n')
-    .forEach((text, index) => {
-      const line = index + 1
-      if (text.trim() === '') return
-      let message: unknown
-      try {
-        message = JSON.parse(text)
-      } catch {
-        result.errors.push({ line, message: 'not valid JSON' })
-        return
-      }
-      try {
-        result.events.push({ line, event: segmentMessageToProductEvent(message) })
-      } catch (error) {
-        if (!(error instanceof ValidationError)) throw error
-        result.errors.push({ line, message: error.message })
-      }
-    })
+  const text = readText(io, path, 'events file')
+  // Line by line without splitting: a list of every line would double the file in memory.
+  for (let start = 0, line = 1; start <= text.length; line++) {
+    const end = text.indexOf('\n', start)
+    const stop = end === -1 ? text.length : end
+    readEventLine(result, text.slice(start, stop), line)
+    start = stop + 1
+  }
   return result
+}
+
+function readEventLine(result: EventsFile, text: string, line: number): void {
+  if (text.trim() === '') return
+  let message: unknown
+  try {
+    message = JSON.parse(text)
+  } catch {
+    result.errors.push({ line, message: 'not valid JSON' })
+    return
+  }
+  try {
+    result.events.push({ line, event: segmentMessageToProductEvent(message) })
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error
+    result.errors.push({ line, message: error.message })
+  }
 }
 
 export function parseNow(text: string | undefined): number | undefined {

@@ -9,7 +9,7 @@ import { generateCommand } from './generate'
 import { applyCommand, bootstrapCommand, sweepCommand, syncCommand } from './hubspot'
 import { planCommand } from './plan'
 import { hasColour, InputError, Io, UsageError } from './io'
-import { serveCommand } from './serve'
+import { inboxCommand, serveCommand } from './serve'
 import { simulateCommand } from './simulate'
 import { validateCommand } from './validate'
 
@@ -41,7 +41,8 @@ Environment:
   HUBSPOT_BASE_URL      another base URL, such as the local emulator (no trailing slash)
   HUBSPOT_PORTAL_ID     record links in Slack hand-offs
   PQLKIT_SLACK_HOSTS    Slack webhook hosts allowed, comma-separated (default hooks.slack.com)
-  PQLKIT_SERVE_SECRET   serve: the shared secret callers send in the X-Pqlkit-Secret header
+  PQLKIT_SERVE_SECRET   serve: the shared secret (X-Pqlkit-Secret header, Segment's Shared Secret, the HTTP API write key)
+  PQLKIT_DATABASE_URL   serve, inbox: postgres://… or a SQLite file (default ./pqlkit.sqlite)
   NO_COLOR              no colour, even on a terminal
 
 Exit codes: 0 ok, 1 invalid model or input, 2 usage.
@@ -142,7 +143,7 @@ function program(io: Io, exit: { code: number }): Command {
     .addOption(events())
     .option(...HANDOFFS)
     .option(...NOW)
-    .option('--batch-size <n>', 'events per pipeline batch (default: 1000)')
+    .option('--batch-size <n>', 'events per pipeline batch, to bound memory (default: the whole file, each subject read and written once)')
     .option(...MAPPINGS)
     .option(...JSON_DATA)
     .action(
@@ -185,20 +186,33 @@ function program(io: Io, exit: { code: number }): Command {
     .option(...JSON_DATA)
     .action(act((options: { model: string; mappings?: string; now?: string; handoffs?: boolean; json?: boolean }) => applyCommand(io, io.env, options)))
 
-  command('serve', '--model <file> [options]', 'receive PostHog’s HTTP Webhook destination on POST /posthog (needs PQLKIT_SERVE_SECRET)', [
-    'PQLKIT_SERVE_SECRET=$(openssl rand -hex 24) HUBSPOT_ACCESS_TOKEN=pat-… pqlkit serve --model your-model.yaml --host 0.0.0.0 --handoffs'
+  command('serve', '--model <file> [options]', 'the server: webhooks of PostHog, Segment and RudderStack into a durable inbox, states in SQLite or PostgreSQL (needs PQLKIT_SERVE_SECRET)', [
+    'PQLKIT_SERVE_SECRET=$(openssl rand -hex 24) HUBSPOT_ACCESS_TOKEN=pat-… pqlkit serve --model your-model.yaml --host 0.0.0.0 --handoffs',
+    'PQLKIT_DATABASE_URL=postgres://pqlkit@db/pqlkit … pqlkit serve --model your-model.yaml'
   ])
     .addOption(model())
-    .option('--port <n>', 'the port to listen on (default: 8787)')
-    .option('--host <host>', 'the address to listen on (default: 127.0.0.1)')
+    .option('--port <n>', 'the port to listen on (default: PQLKIT_PORT, else 8787)')
+    .option('--host <host>', 'the address to listen on (default: PQLKIT_HOST, else 127.0.0.1)')
+    .option('--database <url>', 'postgres://… or a SQLite file (default: PQLKIT_DATABASE_URL, else ./pqlkit.sqlite)')
     .option('--group-type <type>', 'the PostHog group type that is the company (default: company)')
     .option(...HANDOFFS)
     .option(...MAPPINGS)
     .action(
-      act((options: { model: string; mappings?: string; port?: string; host?: string; groupType?: string; handoffs?: boolean }) =>
-        serveCommand(io, io.env, { model: options.model, mappings: options.mappings, port: options.port, host: options.host, 'group-type': options.groupType, handoffs: options.handoffs })
+      act((options: { model: string; mappings?: string; port?: string; host?: string; database?: string; groupType?: string; handoffs?: boolean }) =>
+        serveCommand(io, io.env, { ...options, 'group-type': options.groupType })
       )
     )
+
+  command('inbox', '[list|retry|drop] [ids...] [options]', 'the server’s inbox: list its dead letters (default), retry them or drop them (all, or those ids)', [
+    'pqlkit inbox list --json',
+    'pqlkit inbox retry 41 42',
+    'PQLKIT_DATABASE_URL=postgres://… pqlkit inbox drop'
+  ])
+    .argument('[action]', 'list, retry or drop (default: list)')
+    .argument('[ids...]', 'dead letter ids (default: all)')
+    .option('--database <url>', 'postgres://… or a SQLite file (default: PQLKIT_DATABASE_URL, else ./pqlkit.sqlite)')
+    .option(...JSON_DATA)
+    .action(act((action: string | undefined, ids: string[], options: { database?: string; json?: boolean }) => inboxCommand(io, io.env, action ?? 'list', ids, options)))
 
   command('backtest', '--model <file> --events <file> --outcomes <file> [options]', 'how well the score predicted conversion: by bucket and tier, lift per rule, a suggested threshold and points', [
     'pqlkit backtest --model examples/project-management.yaml --events examples/sample-events.jsonl --outcomes examples/sample-outcomes.csv',

@@ -1,202 +1,126 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { RetryableError } from '../engine/errors'
-import { describeIncompatible } from '../hubspot/bootstrap'
-import { HubSpotRequestError } from '../hubspot/transport'
-import { PostHogHost, PostHogOutcome } from '../hosts/posthog-host'
+import { resolve } from 'node:path'
+import { httpsPostJson } from '../handoff/https-post'
+import { DefaultHandoffSender } from '../handoff/sender'
+import { hubspotConfigFromEnv } from '../hubspot/api'
+import { officialHubSpotApi } from '../hubspot/client'
+import { Transport } from '../hubspot/transport'
+import { Database, openDatabase } from '../server/database'
+import { deadLetters, dropDeadLetters, inboxCounts, retryDeadLetters } from '../server/inbox'
+import { JsonLog } from '../server/log'
+import { migrate } from '../server/migrations'
+import { RECEIVERS, SECRET_HEADER } from '../server/receivers'
+import { startServer } from '../server/server'
 import type { Env } from './hubspot'
-import { syncFromEnv } from './hubspot'
-import { InputError, Io, Output, readModel } from './io'
+import { InputError, Io, readModel } from './io'
+import { renderTable } from './table'
 
-/** The header PostHog's webhook destination sends the shared secret in (set under "Headers"). */
-export const SECRET_HEADER = 'x-pqlkit-secret'
-export const SERVE_PATH = '/posthog'
-/** One webhook body: PostHog sends one event per request; a batch of events must fit too. */
-export const MAX_BODY_BYTES = 1024 * 1024
-export const MAX_EVENTS_PER_REQUEST = 1000
 const MIN_SECRET_LENGTH = 16
+/** The SQLite file when no database is configured: in the working directory, kept across restarts. */
+export const DEFAULT_DATABASE = 'pqlkit.sqlite'
 
-export type ServeOptions = {
-  host: PostHogHost
-  secret: string
-  port?: number
-  hostname?: string
-  maxBodyBytes?: number
-  /** Rejected events and failures, one line each (never a token, secret or body). */
-  log?: Output
+/** `--database`, else PQLKIT_DATABASE_URL, else the SQLite file in the working directory. */
+function databaseFrom(io: Io, env: Env, option: string | undefined): { db: Database; where: string } {
+  const location = option ?? env.PQLKIT_DATABASE_URL ?? DEFAULT_DATABASE
+  const postgres = /^postgres(ql)?:\/\//i.test(location)
+  const target = postgres ? location : resolve(io.cwd, location)
+  // A Postgres URL's password is never printed.
+  const where = postgres ? `PostgreSQL ${location.replace(/\/\/[^@/]*@/, '//')}` : `SQLite ${target}`
+  return { db: openDatabase(target), where }
 }
 
-export type RunningServer = { url: string; server: Server; close(): Promise<void> }
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {}
-  ) {
-    super(message)
-  }
+function whole(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new InputError(`${name} takes a whole number`)
+  return n
 }
 
-/**
- * `pqlkit serve` (SPEC §6): PostHog's HTTP Webhook destination, or anything that can POST a
- * PostHog-shaped event, into the same wrapper the plugin runs. One PostHogHost per process, so
- * events from concurrent requests are gathered into batches and serialised per subject.
- */
-export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const expected = digest(options.secret)
-  const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES
-  const server = createServer((request, response) => {
-    handle(request, options.host, expected, maxBody, options.log).then(
-      ({ status, body, headers }) => reply(response, status, body, headers),
-      (error: unknown) => {
-        if (error instanceof HttpError) return reply(response, error.status, { error: error.message }, error.headers)
-        if (error instanceof HubSpotRequestError) {
-          const message =
-            error.status === 401 || error.status === 403
-              ? 'HubSpot rejected the access token: check the private app token and its CRM scopes'
-              : `HubSpot: ${error.message}`
-          options.log?.write(`pqlkit serve: ${message}\n`)
-          return reply(response, 502, { error: message })
-        }
-        options.log?.write(`pqlkit serve: ${(error as Error).message}\n`)
-        reply(response, 500, { error: 'pqlkit could not process the request; see the server log' })
-      }
-    )
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port ?? 8787, options.hostname ?? '127.0.0.1', () => resolve())
-  })
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return {
-    url: `http://${host}:${address.port}`,
-    server,
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await options.host.drain()
-    }
-  }
-}
+export type ServeCommandOptions = { model: string; mappings?: string; port?: string; host?: string; database?: string; handoffs?: boolean; 'group-type'?: string }
 
-type Answer = { status: number; body: unknown; headers?: Record<string, string> }
-
-async function handle(request: IncomingMessage, host: PostHogHost, expected: Buffer, maxBody: number, log?: Output): Promise<Answer> {
-  const path = (request.url ?? '/').split('?')[0]
-  if (path === '/health' && request.method === 'GET') return { status: 200, body: { status: 'ok' } }
-  if (path !== SERVE_PATH) throw new HttpError(404, `no such endpoint: POST ${SERVE_PATH} takes events`)
-  if (request.method !== 'POST') throw new HttpError(405, `${SERVE_PATH} takes POST`, { allow: 'POST' })
-  const secret = request.headers[SECRET_HEADER]
-  if (typeof secret !== 'string' || !timingSafeEqual(digest(secret), expected)) {
-    throw new HttpError(401, `missing or wrong ${SECRET_HEADER} header`)
-  }
-  const encoding = request.headers['content-encoding']
-  if (encoding !== undefined && encoding !== 'identity') throw new HttpError(415, `content-encoding ${encoding} is not accepted; send plain JSON`)
-  const text = await readBody(request, maxBody)
-  let body: unknown
-  try {
-    body = JSON.parse(text)
-  } catch (error) {
-    throw new HttpError(400, `the body is not JSON: ${(error as Error).message}`)
-  }
-  const items = Array.isArray(body) ? body : [body]
-  if (items.length === 0) throw new HttpError(400, 'the body is an empty list: send an event or a list of events')
-  if (items.length > MAX_EVENTS_PER_REQUEST) throw new HttpError(413, `${items.length} events in one request; at most ${MAX_EVENTS_PER_REQUEST}`)
-  const outcomes = await Promise.all(items.map((item) => host.handle(fromWebhook(item))))
-  for (const outcome of outcomes) if (outcome.status === 'invalid' || outcome.status === 'retryable') log?.write(`pqlkit serve: ${outcome.status}: ${outcome.message}\n`)
-  const retryable = outcomes.filter((outcome): outcome is Extract<PostHogOutcome, { status: 'retryable' }> => outcome.status === 'retryable')
-  const results = outcomes.map(describe)
-  if (retryable.length > 0) {
-    // The sender delivers the whole request again; events already applied are deduplicated by their uuid.
-    const seconds = Math.max(1, Math.ceil(Math.max(...retryable.map((outcome) => outcome.retryAfterMs)) / 1000))
-    return { status: 503, body: Array.isArray(body) ? { results } : results[0], headers: { 'retry-after': String(seconds) } }
-  }
-  if (!Array.isArray(body)) return { status: outcomes[0].status === 'invalid' ? 400 : 200, body: results[0] }
-  return { status: 200, body: { results } }
-}
-
-function describe(outcome: PostHogOutcome): Record<string, string> {
-  switch (outcome.status) {
-    case 'ok':
-      return { status: 'ok' }
-    case 'skipped':
-      return { status: 'skipped', reason: outcome.reason }
-    default:
-      return { status: outcome.status, error: outcome.message }
-  }
-}
-
-/**
- * PostHog's webhook body template `{"event": "{event}", "person": "{person}", "groups": "{groups}"}`
- * nests the event; a bare PostHog event (the plugin's shape) is taken as it is.
- */
-function fromWebhook(item: unknown): unknown {
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) return item
-  const envelope = item as Record<string, unknown>
-  if (typeof envelope.event !== 'object' || envelope.event === null || Array.isArray(envelope.event)) return item
-  return { ...(envelope.event as Record<string, unknown>), person: envelope.person, groups: envelope.groups }
-}
-
-function readBody(request: IncomingMessage, maxBody: number): Promise<string> {
-  const declared = Number(request.headers['content-length'])
-  if (declared > maxBody) return Promise.reject(new HttpError(413, `the body is ${declared} bytes; at most ${maxBody}`))
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length
-      if (size > maxBody) {
-        reject(new HttpError(413, `the body is over ${maxBody} bytes`))
-        request.pause()
-      } else chunks.push(chunk)
-    })
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    request.on('error', reject)
-  })
-}
-
-function reply(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body)
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers })
-  response.end(text)
-  // An oversized upload still streaming: answered, then the connection goes.
-  if (status === 413) response.on('finish', () => response.socket?.destroy())
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest()
-}
-
-export type ServeCommandOptions = { model: string; mappings?: string; port?: string; host?: string; handoffs?: boolean; 'group-type'?: string }
-
-/** The CLI command: serves until SIGINT or SIGTERM, then writes what it gathered and exits. */
+/** The CLI command: serves until SIGINT or SIGTERM, then finishes the round in flight and exits. */
 export async function serveCommand(io: Io, env: Env, options: ServeCommandOptions): Promise<number> {
   const model = readModel(io, options.model, options.mappings)
   const secret = env.PQLKIT_SERVE_SECRET ?? ''
   if (secret.length < MIN_SECRET_LENGTH) {
-    throw new InputError(`set PQLKIT_SERVE_SECRET to a shared secret of at least ${MIN_SECRET_LENGTH} characters (PostHog sends it in the ${SECRET_HEADER} header)`)
+    throw new InputError(
+      `set PQLKIT_SERVE_SECRET to a shared secret of at least ${MIN_SECRET_LENGTH} characters (PostHog and RudderStack send it in the ${SECRET_HEADER} header, Segment signs with it)`
+    )
   }
-  const port = Number(options.port ?? 8787)
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InputError('--port takes a port number')
-  const pipeline = syncFromEnv(env, model, options.handoffs === true)
-  // The portal is reconciled before listening: a property of an incompatible type is named
-  // first. A HubSpot outage does not keep the server down; the first batch tries again.
-  try {
-    for (const property of (await pipeline.bootstrap()).incompatible) io.stderr.write(`${describeIncompatible(property)}\n`)
-  } catch (error) {
-    if (!(error instanceof RetryableError)) throw error
-    io.stderr.write(`pqlkit serve: HubSpot could not be reconciled yet (${error.message}); the first batch tries again\n`)
-  }
-  const host = new PostHogHost(pipeline, { groupType: options['group-type'] })
-  const running = await startServer({ host, secret, port, hostname: options.host, log: io.stderr })
-  io.stdout.write(`pqlkit serve: listening on ${running.url}${SERVE_PATH}\n`)
+  const port = whole(options.port ?? env.PQLKIT_PORT, '--port', 8787)
+  if (port > 65_535) throw new InputError('--port takes a port number')
+  const hubspot = hubspotConfigFromEnv(env)
+  if (!hubspot) throw new InputError('set HUBSPOT_ACCESS_TOKEN (a private app token), and HUBSPOT_BASE_URL to use another base URL such as the emulator')
+  const api = officialHubSpotApi(hubspot, new Transport())
+  const { db, where } = databaseFrom(io, env, options.database)
+  const log = new JsonLog(io.stderr)
+  const running = await startServer({
+    db,
+    model,
+    api,
+    secret,
+    port,
+    hostname: options.host ?? env.PQLKIT_HOST,
+    groupType: options['group-type'],
+    log,
+    handoffs:
+      options.handoffs === true
+        ? new DefaultHandoffSender({
+            post: httpsPostJson,
+            api,
+            portalId: env.HUBSPOT_PORTAL_ID ? Number(env.HUBSPOT_PORTAL_ID) : undefined,
+            allowedHosts: env.PQLKIT_SLACK_HOSTS?.split(',').map((host) => host.trim()),
+            now: () => Date.now()
+          })
+        : undefined,
+    batchSize: whole(env.PQLKIT_BATCH_SIZE, 'PQLKIT_BATCH_SIZE', 5000) || 5000,
+    gatherMs: whole(env.PQLKIT_GATHER_MS, 'PQLKIT_GATHER_MS', 1000),
+    sweepIntervalMs: whole(env.PQLKIT_SWEEP_INTERVAL_SECONDS, 'PQLKIT_SWEEP_INTERVAL_SECONDS', 3600) * 1000
+  })
+  log.info('listening', { url: running.url, database: where, routes: RECEIVERS.map((receiver) => receiver.path).join(' ') })
+  io.stdout.write(`pqlkit serve: listening on ${running.url} (${where})\n`)
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
+  log.info('stopping: finishing the round in flight')
   await running.close()
   io.stdout.write('pqlkit serve: stopped\n')
   return 0
+}
+
+export type InboxCommandOptions = { database?: string; json?: boolean }
+
+/** `pqlkit inbox [list|retry|drop] [ids…]`: the server's dead letters, and the inbox's counts. */
+export async function inboxCommand(io: Io, env: Env, action: string, ids: string[], options: InboxCommandOptions): Promise<number> {
+  if (!['list', 'retry', 'drop'].includes(action)) throw new InputError(`unknown inbox action "${action}": list, retry or drop`)
+  const chosen = ids.length === 0 ? undefined : ids.map((id) => whole(id, 'a dead letter id', 0))
+  const { db } = databaseFrom(io, env, options.database)
+  try {
+    await migrate(db)
+    if (action === 'retry' || action === 'drop') {
+      const count = action === 'retry' ? await retryDeadLetters(db, chosen) : await dropDeadLetters(db, chosen)
+      const what = action === 'retry' ? 'back in the inbox, processed by the running server' : 'dropped'
+      if (options.json) io.stdout.write(`${JSON.stringify({ [action === 'retry' ? 'retried' : 'dropped']: count })}\n`)
+      else io.stdout.write(`${count} dead letter${count === 1 ? '' : 's'} ${what}\n`)
+      return 0
+    }
+    const counts = await inboxCounts(db)
+    const letters = await deadLetters(db)
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify({ ...counts, deadLetters: letters.map(({ id, messageId, reason, failedAt }) => ({ id, messageId, reason, failedAt: new Date(failedAt).toISOString() })) })}\n`)
+      return 0
+    }
+    io.stdout.write(`${counts.pending} pending, ${counts.deadLetters} dead letters\n`)
+    if (letters.length > 0) {
+      io.stdout.write(
+        renderTable(
+          ['id', 'message id', 'failed at', 'reason'],
+          letters.map(({ id, messageId, failedAt, reason }) => [String(id), messageId, new Date(failedAt).toISOString(), reason])
+        )
+      )
+    }
+    return 0
+  } finally {
+    await db.close()
+  }
 }

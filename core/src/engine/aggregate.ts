@@ -4,7 +4,7 @@ import { DAY_MS } from '../model/duration'
 import { fingerprint } from '../hash'
 import { ValidationError } from './errors'
 import { readPath, ValidEvent } from './event'
-import { Latest, MAX_MESSAGE_IDS, SignalState, SubjectState } from './state'
+import { hasMessageId, Latest, MAX_MESSAGE_IDS, MESSAGE_ID_CHARS, SignalState, SubjectState } from './state'
 import { parseTimestamp } from '../time'
 
 export const MAX_DISTINCT = 1000
@@ -20,7 +20,7 @@ export type Rejection = { event: ValidEvent; error: ValidationError }
  */
 export type ApplyResult = { accepted: ValidEvent[]; duplicates: number; rejected: Rejection[] }
 
-type SectionIndex = { byEvent: Map<string, Signal[]>; anyEvent: Signal[]; traits: Signal[]; byName: Map<string, Signal> }
+type SectionIndex = { byEvent: Map<string, Signal[]>; anyEvent: Signal[]; traits: Signal[]; byName: Map<string, Signal>; windowed: Signal[] }
 const indexes = new WeakMap<Section, SectionIndex>()
 
 const NO_TRAITS: [Signal, string | number | boolean][] = []
@@ -28,7 +28,13 @@ const NO_TRAITS: [Signal, string | number | boolean][] = []
 function indexOf(section: Section): SectionIndex {
   let index = indexes.get(section)
   if (!index) {
-    index = { byEvent: new Map(), anyEvent: [], traits: [], byName: new Map(section.signals.map((signal) => [signal.name, signal])) }
+    index = {
+      byEvent: new Map(),
+      anyEvent: [],
+      traits: [],
+      byName: new Map(section.signals.map((signal) => [signal.name, signal])),
+      windowed: section.signals.filter((signal) => signal.windowDays !== undefined)
+    }
     for (const signal of section.signals) {
       if (signal.deliveredPerMapping) continue
       if (signal.kind === 'trait') index.traits.push(signal)
@@ -126,16 +132,13 @@ function matches(signal: Signal, event: ValidEvent): boolean {
  */
 export function applyEvents(section: Section, state: SubjectState, events: AttributedEvent[], now: number): ApplyResult {
   const index = indexOf(section)
-  // A few events against up to 500 remembered ids: scanning beats building a set.
-  const seen = events.length > 8 ? new Set(state.messageIds) : undefined
-  const isSeen = (id: string) => (seen ? seen.has(id) : state.messageIds.includes(id))
   const today = utcDay(now)
   const result: ApplyResult = { accepted: [], duplicates: 0, rejected: [] }
   const traitKind = section.subject === 'contact' ? 'identify' : 'group'
 
   for (const { event, contact } of events) {
     const id = fingerprint(event.mapping === undefined ? event.messageId : `${event.messageId}\u0000${event.mapping}`)
-    if (isSeen(id)) {
+    if (hasMessageId(state.messageIds, id)) {
       result.duplicates++
       result.accepted.push(event)
       continue
@@ -153,8 +156,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
         continue
       }
     }
-    seen?.add(id)
-    state.messageIds.push(id)
+    state.messageIds += id
     result.accepted.push(event)
 
     for (const [signal, value] of traitUpdates) {
@@ -173,8 +175,9 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
       applyToSignal(signal, signalState(state, signal), event, day, contact)
     }
   }
-  if (state.messageIds.length > MAX_MESSAGE_IDS) state.messageIds.splice(0, state.messageIds.length - MAX_MESSAGE_IDS)
-  pruneWindows(section, state, today)
+  const kept = MAX_MESSAGE_IDS * MESSAGE_ID_CHARS
+  if (state.messageIds.length > kept) state.messageIds = state.messageIds.slice(state.messageIds.length - kept)
+  pruneWindows(index.windowed, state, today)
   return result
 }
 
@@ -258,14 +261,13 @@ function addDistinct(signal: Signal, current: SignalState, hash: string, day: nu
   delete days[oldest]
 }
 
-function pruneWindows(section: Section, state: SubjectState, today: number): void {
-  for (const signal of section.signals) {
-    if (signal.windowDays === undefined) continue
+function pruneWindows(windowed: Signal[], state: SubjectState, today: number): void {
+  for (const signal of windowed) {
     const current = state.signals[signal.name]
     if (!current) continue
-    const oldest = today - signal.windowDays
-    if (current.dailyTotals) for (const day of Object.keys(current.dailyTotals)) if (Number(day) <= oldest) delete current.dailyTotals[day]
-    if (current.activeDays) current.activeDays = current.activeDays.filter((day) => day > oldest)
+    const oldest = today - signal.windowDays!
+    if (current.dailyTotals) for (const day in current.dailyTotals) if (Number(day) <= oldest) delete current.dailyTotals[day]
+    if (current.activeDays?.some((day) => day <= oldest)) current.activeDays = current.activeDays.filter((day) => day > oldest)
   }
 }
 
@@ -291,10 +293,16 @@ function applyCompanyInfo(state: SubjectState, event: ValidEvent): void {
 /** A signal's value at `now`; `undefined` when unset (first_seen/last_seen/trait with nothing yet). */
 export type SignalValue = number | boolean | string | { at: number } | undefined
 
+function countInWindow(lastDays: Record<string, number> | undefined, oldest: number): number {
+  let count = 0
+  for (const hash in lastDays) if (lastDays[hash] > oldest) count++
+  return count
+}
+
 export function signalValue(signal: Signal, state: SubjectState, now: number): SignalValue {
-  const current = state.signals[signal.name]?.fingerprint === signal.fingerprint ? state.signals[signal.name] : undefined
+  const stored = state.signals[signal.name]
+  const current = stored?.fingerprint === signal.fingerprint ? stored : undefined
   const oldest = utcDay(now) - (signal.windowDays ?? 0)
-  const inWindow = (day: number) => day > oldest
   switch (signal.kind) {
     case 'flag':
       return current?.total === 1
@@ -302,15 +310,19 @@ export function signalValue(signal: Signal, state: SubjectState, now: number): S
     case 'sum': {
       if (signal.windowDays === undefined) return current?.total ?? 0
       let total = 0
-      for (const [day, amount] of Object.entries(current?.dailyTotals ?? {})) if (inWindow(Number(day))) total += amount
+      const totals = current?.dailyTotals
+      for (const day in totals) if (Number(day) > oldest) total += totals[day]
       return total
     }
     case 'distinct':
     case 'distinct_users':
       if (signal.windowDays === undefined) return current?.distinct?.length ?? 0
-      return Object.values(current?.distinctLastDay ?? {}).filter(inWindow).length
-    case 'active_days':
-      return (current?.activeDays ?? []).filter(inWindow).length
+      return countInWindow(current?.distinctLastDay, oldest)
+    case 'active_days': {
+      let count = 0
+      for (const day of current?.activeDays ?? []) if (day > oldest) count++
+      return count
+    }
     case 'first_seen':
     case 'last_seen':
       return current?.seenAt === undefined ? undefined : { at: current.seenAt }

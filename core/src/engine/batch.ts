@@ -78,30 +78,43 @@ export function handoffProperties(stored: Record<string, string | null> | undefi
   return properties
 }
 
+/** Each event's position in the host's batch, looked up by the event (a Map only when there are several). */
+function indexer(events: IndexedEvent[]): (event: ValidEvent) => number {
+  if (events.length === 1) return () => events[0].index
+  let indexOf: Map<ValidEvent, number> | undefined
+  return (event) => {
+    indexOf ??= new Map(events.map(({ index, event }) => [event, index]))
+    return indexOf.get(event)!
+  }
+}
+
 /** Stage one: each contact's events onto its state, and the companies they count for. */
 export function applyToContacts(model: Model, inputs: ContactInput[], now: number): ContactsApplied {
   const result: ContactsApplied = { contacts: [], companyEvents: new Map(), rejected: [] }
   for (const input of inputs) {
     const state = input.stored?.state ?? emptyState()
-    const indexOf = new Map(input.events.map(({ index, event }) => [event, index]))
-    const applied = applyEvents(
-      model.contact,
-      state,
-      input.events.map(({ event }) => ({ event, contact: input.key })),
-      now
-    )
-    for (const { event, error } of applied.rejected) result.rejected.push({ index: indexOf.get(event)!, error })
+    const indexOf = indexer(input.events)
+    const attributed: AttributedEvent[] = []
+    for (const { event } of input.events) attributed.push({ event, contact: input.key })
+    const applied = applyEvents(model.contact, state, attributed, now)
+    for (const { event, error } of applied.rejected) result.rejected.push({ index: indexOf(event), error })
     // A contact none of whose events could be applied is not created for nothing.
     if (applied.accepted.length === 0 && !input.stored) continue
     result.contacts.push({ ...input, state, lastEventAt: latest(applied.accepted) })
+    if (!model.company) continue
     // One person, one count in a company: by userId whenever it is known, so two workers that
     // know the person by userId and by email (before either learnt both) count them alike.
     const countAs = input.userId === undefined ? input.key : `user:${input.userId}`
     for (const [key, attributed] of attributeToCompanies(model, state, countAs, input.email, applied.accepted)) {
-      const company = result.companyEvents.get(key) ?? { attributed: [], events: [] }
-      company.attributed.push(...attributed)
-      company.events.push(...attributed.map(({ event }) => ({ index: indexOf.get(event)!, event })))
-      result.companyEvents.set(key, company)
+      let company = result.companyEvents.get(key)
+      if (!company) {
+        company = { attributed: [], events: [] }
+        result.companyEvents.set(key, company)
+      }
+      for (const item of attributed) {
+        company.attributed.push(item)
+        company.events.push({ index: indexOf(item.event), event: item.event })
+      }
     }
   }
   return result
@@ -118,22 +131,26 @@ function companyInfo(state: SubjectState): Record<string, string> {
 /**
  * Stage two: the companies' events onto their states (`companies` holds every company to
  * evaluate, stored or new), then every subject evaluated at `now`, hand-offs included.
+ * Without `detail`, the outcomes' properties are left empty (`evaluateSection`).
  */
 export function finishBatch(
   model: Model,
   applied: ContactsApplied,
   companies: Map<string, StoredSubject | undefined>,
-  now: number
+  now: number,
+  detail = true
 ): BatchOutcome {
   const outcome: BatchOutcome = { contacts: [], companies: [], rejected: [...applied.rejected] }
   if (model.company) {
     for (const [key, stored] of companies) {
       const state = stored?.state ?? emptyState()
       const { attributed = [], events = [] } = applied.companyEvents.get(key) ?? {}
-      const indexOf = new Map(events.map(({ index, event }) => [event, index]))
       const result = applyEvents(model.company, state, attributed, now)
-      for (const { event, error } of result.rejected) outcome.rejected.push({ index: indexOf.get(event)!, error })
-      const evaluation = evaluateSection(model.company, state, now)
+      if (result.rejected.length > 0) {
+        const indexOf = indexer(events)
+        for (const { event, error } of result.rejected) outcome.rejected.push({ index: indexOf(event), error })
+      }
+      const evaluation = evaluateSection(model.company, state, now, detail)
       state.model = model.fingerprint
       outcome.companies.push({
         key,
@@ -141,14 +158,14 @@ export function finishBatch(
         stored,
         events,
         attributed,
-        properties: { ...companyInfo(state), ...evaluation.properties },
+        properties: detail && (state.name || state.domain) ? Object.assign(companyInfo(state), evaluation.properties) : evaluation.properties,
         scores: evaluation.scores,
         lastEventAt: latest(result.accepted)
       })
     }
   }
   for (const contact of applied.contacts) {
-    const evaluation = evaluateContact(model, contact.state, now, handoffProperties(contact.stored?.properties, contact.email))
+    const evaluation = evaluateContact(model, contact.state, now, handoffProperties(contact.stored?.properties, contact.email), detail)
     contact.state.model = model.fingerprint
     const company = contact.state.lastCompany?.[0]
     outcome.contacts.push({

@@ -100,15 +100,56 @@ function ruleKey(rule: Rule, index: number): string {
   return fingerprint(`${index}:${rule.label}:${rule.points}`)
 }
 
+/** A score's once-rule keys and property names, made once per compiled model rather than per evaluation. */
+type ScoreNames = { ruleKeys: string[]; tier: string; reasons: string; updatedAt: string }
+
+const scoreNames = new WeakMap<Score, ScoreNames>()
+
+function namesOf(score: Score): ScoreNames {
+  let names = scoreNames.get(score)
+  if (!names) {
+    names = {
+      ruleKeys: score.rules?.map(ruleKey) ?? [],
+      tier: `${score.property}_tier`,
+      reasons: `${score.property}_reasons`,
+      updatedAt: `${score.property}_updated_at`
+    }
+    scoreNames.set(score, names)
+  }
+  return names
+}
+
+const isoTimes = new Map<number, string>()
+
+/**
+ * A time as ISO 8601. Memoised: an evaluation writes the same few times (its `now`, a
+ * subject's first and last activity) again and again, and formatting a date costs more than
+ * the rest of a property.
+ */
+export function isoTime(at: number): string {
+  let text = isoTimes.get(at)
+  if (text === undefined) {
+    if (isoTimes.size >= 4096) isoTimes.clear()
+    text = new Date(at).toISOString()
+    isoTimes.set(at, text)
+  }
+  return text
+}
+
 function ruleReasons(
   score: Score,
   state: SubjectState,
   resolve: (name: string) => ConditionValue,
   now: number
 ): { raw: number; reasons: Reason[]; contributions: number[] } {
-  const marks = (state.onceMarks[score.property] ??= {})
+  // Made only when a once-rule first holds, and dropped again when empty.
+  let marks: Record<string, number> | undefined = state.onceMarks[score.property]
+  const keys = namesOf(score).ruleKeys
+  const rules = score.rules!
   const contributions: { reason: Reason; order: number }[] = []
-  const byRule = score.rules!.map((rule, order) => {
+  const byRule: number[] = []
+  for (let order = 0; order < rules.length; order++) {
+    const rule = rules[order]
     let points = 0
     const holds = rule.when === undefined || evaluateCondition(rule.when, resolve, now)
     if (rule.per !== undefined) {
@@ -117,22 +158,29 @@ function ruleReasons(
         if (rule.cap !== undefined) points = Math.max(-rule.cap, Math.min(rule.cap, points))
       }
     } else if (rule.once) {
-      const key = ruleKey(rule, order)
-      if (holds && marks[key] === undefined) marks[key] = now
-      if (marks[key] !== undefined) points = rule.points
+      const key = keys[order]
+      if (holds && marks?.[key] === undefined) (marks ??= state.onceMarks[score.property] = {})[key] = now
+      if (marks?.[key] !== undefined) points = rule.points
     } else if (holds) {
       points = rule.points
     }
     if (points !== 0) contributions.push({ reason: { label: rule.label, points }, order })
-    return points
-  })
-  if (Object.keys(marks).length === 0) delete state.onceMarks[score.property]
-  contributions.sort((a, b) => Math.abs(b.reason.points) - Math.abs(a.reason.points) || a.order - b.order)
-  return {
-    raw: contributions.reduce((sum, c) => sum + c.reason.points, 0),
-    reasons: contributions.map((c) => c.reason),
-    contributions: byRule
+    byRule.push(points)
   }
+  if (marks && isEmpty(marks)) delete state.onceMarks[score.property]
+  if (contributions.length > 1) contributions.sort((a, b) => Math.abs(b.reason.points) - Math.abs(a.reason.points) || a.order - b.order)
+  let raw = 0
+  const reasons: Reason[] = []
+  for (const { reason } of contributions) {
+    raw += reason.points
+    reasons.push(reason)
+  }
+  return { raw, reasons, contributions: byRule }
+}
+
+function isEmpty(record: Record<string, unknown>): boolean {
+  for (const _ in record) return false
+  return true
 }
 
 function compositeReasons(score: Score, earlier: Map<string, number>): { raw: number; reasons: Reason[]; contributions: number[] } {
@@ -148,18 +196,13 @@ function compositeReasons(score: Score, earlier: Map<string, number>): { raw: nu
   return { raw, reasons, contributions: [] }
 }
 
-/**
- * Evaluates a section's signals and scores for one subject at `now` (SPEC §3.3). Updates the
- * state's once-marks, last scores and `rises_by` history in place.
- */
-export function evaluateSection(section: Section, state: SubjectState, now: number): Omit<Evaluation, 'handoffs'> {
+/** A section's signal values and scores, before they are written out as properties. */
+type Scored = { values: Map<string, SignalValue>; scores: ScoreResult[] }
+
+/** The scoring of SPEC §3.3 for one subject at `now`; updates the state's once-marks and last scores in place. */
+function scoreSection(section: Section, state: SubjectState, now: number): Scored {
   const values = new Map<string, SignalValue>()
-  const properties: Record<string, PropertyValue> = {}
-  for (const signal of section.signals) {
-    const value = signalValue(signal, state, now)
-    values.set(signal.name, value)
-    if (value !== undefined) properties[signal.name] = typeof value === 'object' ? new Date(value.at).toISOString() : value
-  }
+  for (const signal of section.signals) values.set(signal.name, signalValue(signal, state, now))
   const resolve = (name: string): ConditionValue => values.get(name)
   const scoreValues = new Map<string, number>()
   const scores: ScoreResult[] = []
@@ -177,44 +220,85 @@ export function evaluateSection(section: Section, state: SubjectState, now: numb
     scoreValues.set(score.property, value)
     const previous = state.lastScores[score.property]
     const updatedAt = previous && previous[0] === value ? previous[1] : now
-    state.lastScores[score.property] = [value, updatedAt]
-    const tier = tierOf(score.tiers, value)
-    scores.push({ property: score.property, value, tier, reasons, contributions, updatedAt })
-    properties[score.property] = value
-    if (tier !== undefined) properties[`${score.property}_tier`] = tier
-    properties[`${score.property}_reasons`] = formatReasons(reasons)
-    properties[`${score.property}_updated_at`] = new Date(updatedAt).toISOString()
+    if (previous) {
+      previous[0] = value
+      previous[1] = updatedAt
+    } else state.lastScores[score.property] = [value, updatedAt]
+    scores.push({ property: score.property, value, tier: tierOf(score.tiers, value), reasons, contributions, updatedAt })
   }
-  return { properties, scores }
+  return { values, scores }
+}
+
+/** Every signal that is set, then each score with its _tier (when in a tier), _reasons and _updated_at. */
+function propertiesOf(section: Section, { values, scores }: Scored): Record<string, PropertyValue> {
+  const properties: Record<string, PropertyValue> = {}
+  for (const signal of section.signals) {
+    const value = values.get(signal.name)
+    if (value !== undefined) properties[signal.name] = typeof value === 'object' ? isoTime(value.at) : value
+  }
+  scores.forEach((score, index) => {
+    const names = namesOf(section.scores[index])
+    properties[score.property] = score.value
+    if (score.tier !== undefined) properties[names.tier] = score.tier
+    properties[names.reasons] = formatReasons(score.reasons)
+    properties[names.updatedAt] = isoTime(score.updatedAt)
+  })
+  return properties
+}
+
+/**
+ * Evaluates a section's signals and scores for one subject at `now` (SPEC §3.3). Updates the
+ * state's once-marks, last scores and `rises_by` history in place. Without `detail`, the
+ * properties are left out (empty): the scores and the state are the same, and an offline
+ * replay that evaluates after every event only needs those.
+ */
+export function evaluateSection(section: Section, state: SubjectState, now: number, detail = true): Omit<Evaluation, 'handoffs'> {
+  const scored = scoreSection(section, state, now)
+  return { properties: detail ? propertiesOf(section, scored) : {}, scores: scored.scores }
+}
+
+/**
+ * The values a hand-off's `unless` reads: the contact's evaluated properties (made at the
+ * first name asked for), then the hand-off properties HubSpot holds.
+ */
+export function handoffValues(
+  model: Model,
+  properties: () => Record<string, PropertyValue>,
+  hubspot: Record<string, string | undefined>
+): (name: string) => ConditionValue {
+  const plan = handoffPlan(model)
+  return (name) => {
+    const value = properties()[name]
+    if (value !== undefined) return plan.datetimeSignals.has(name) ? { at: parseTimestamp(String(value)) } : value
+    return hubspot[name]
+  }
 }
 
 /**
  * Evaluates a contact: its section, then the model's hand-offs (SPEC §3.5). `hubspot` holds
  * the hand-off properties read from HubSpot (email, firstname, lifecyclestage, …) for
- * `unless` conditions and templates. Returns intents only; sending is the caller's.
+ * `unless` conditions and templates. Returns intents only; sending is the caller's. Without
+ * `detail`, as `evaluateSection`.
  */
 export function evaluateContact(
   model: Model,
   state: SubjectState,
   now: number,
-  hubspot: Record<string, string | undefined> = {}
+  hubspot: Record<string, string | undefined> = {},
+  detail = true
 ): Evaluation {
-  const previous = new Map(Object.entries(state.lastScores).map(([property, [value]]) => [property, value]))
-  const evaluation = evaluateSection(model.contact, state, now)
+  const plan = handoffPlan(model)
+  const previous = plan.enters ? previousScores(state) : undefined
+  const scored = scoreSection(model.contact, state, now)
+  let properties = detail ? propertiesOf(model.contact, scored) : undefined
+  const evaluation = { scores: scored.scores }
   const handoffs: HandoffIntent[] = []
-  const resolve = (name: string): ConditionValue => {
-    const value = evaluation.properties[name]
-    if (value !== undefined) {
-      const signal = model.contact.signals.find((candidate) => candidate.name === name)
-      return signal?.valueType === 'datetime' ? { at: parseTimestamp(String(value)) } : value
-    }
-    return hubspot[name]
-  }
+  const resolve = handoffValues(model, () => (properties ??= propertiesOf(model.contact, scored)), hubspot)
   for (const handoff of model.handoffs) {
     const score = evaluation.scores.find((candidate) => candidate.property === handoff.score)
     if (!score) continue
     const fired = handoff.trigger.kind === 'enters'
-      ? (previous.get(score.property) ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold &&
+      ? (previous!.get(score.property) ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold &&
         score.value >= handoff.trigger.threshold
       : risesBy(state, handoff, score.value, now)
     if (!fired || (handoff.unless && evaluateCondition(handoff.unless, resolve, now))) continue
@@ -230,8 +314,43 @@ export function evaluateContact(
       reasons: formatReasons(score.reasons)
     })
   }
-  recordRises(model, state, evaluation.scores, now)
-  return { ...evaluation, handoffs }
+  recordRises(plan, state, evaluation.scores, now)
+  return { properties: detail ? properties! : {}, scores: evaluation.scores, handoffs }
+}
+
+function previousScores(state: SubjectState): Map<string, number> {
+  const previous = new Map<string, number>()
+  for (const property in state.lastScores) previous.set(property, state.lastScores[property][0])
+  return previous
+}
+
+/** What evaluating hand-offs needs of a model, worked out once per compiled model. */
+type HandoffPlan = {
+  enters: boolean
+  /** The contact signals whose values are datetimes. */
+  datetimeSignals: ReadonlySet<string>
+  /** Score property → the longest `within` of its `rises_by` hand-offs. */
+  riseWindows: ReadonlyMap<string, number>
+}
+
+const handoffPlans = new WeakMap<Model, HandoffPlan>()
+
+function handoffPlan(model: Model): HandoffPlan {
+  let plan = handoffPlans.get(model)
+  if (!plan) {
+    const riseWindows = new Map<string, number>()
+    for (const handoff of model.handoffs) {
+      if (handoff.trigger.kind !== 'rises_by') continue
+      riseWindows.set(handoff.score, Math.max(riseWindows.get(handoff.score) ?? 0, handoff.trigger.withinMs))
+    }
+    plan = {
+      enters: model.handoffs.some((handoff) => handoff.trigger.kind === 'enters'),
+      datetimeSignals: new Set(model.contact.signals.filter((signal) => signal.valueType === 'datetime').map((signal) => signal.name)),
+      riseWindows
+    }
+    handoffPlans.set(model, plan)
+  }
+  return plan
 }
 
 /** SPEC §3.5: the score exceeds its lowest value of the last `within` by N; at most once per `within`. */
@@ -256,15 +375,14 @@ function risesBy(state: SubjectState, handoff: Handoff, value: number, now: numb
 }
 
 /** Keeps, per watched score, its changes over the longest `within` (and the one value before). */
-function recordRises(model: Model, state: SubjectState, scores: ScoreResult[], now: number): void {
+function recordRises(plan: HandoffPlan, state: SubjectState, scores: ScoreResult[], now: number): void {
+  if (plan.riseWindows.size === 0) return
   for (const score of scores) {
-    const windows = model.handoffs
-      .filter((handoff) => handoff.score === score.property && handoff.trigger.kind === 'rises_by')
-      .map((handoff) => (handoff.trigger.kind === 'rises_by' ? handoff.trigger.withinMs : 0))
-    if (windows.length === 0) continue
+    const window = plan.riseWindows.get(score.property)
+    if (window === undefined) continue
     const samples = (state.scoreChanges[score.property] ??= [])
     if (samples.length === 0 || samples[samples.length - 1][1] !== score.value) samples.push([now, score.value])
-    const start = now - Math.max(...windows)
+    const start = now - window
     const firstInside = samples.findIndex(([at]) => at > start)
     const keepFrom = firstInside === -1 ? samples.length - 1 : Math.max(0, firstInside - 1)
     samples.splice(0, Math.max(keepFrom, samples.length - MAX_RISE_SAMPLES))

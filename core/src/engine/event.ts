@@ -40,8 +40,8 @@ export function normalizeEmail(email: string): string {
  * field and the problem; never throws anything else.
  */
 export function validateEvent(input: unknown, now: number): ValidEvent {
-  const unsafe = unsafeKey(input, [], 0)
-  if (unsafe) throw new ValidationError(unsafe.path, `uses the key "${unsafe.key}", which pqlkit does not accept (it names object internals)`)
+  const unsafe = unsafeKey(input, 0)
+  if (unsafe) throw new ValidationError(unsafe.path.join('.'), `uses the key "${unsafe.key}", which pqlkit does not accept (it names object internals)`)
   let parsed: ReturnType<typeof ProductEvent.safeParse>
   try {
     parsed = ProductEvent.safeParse(input)
@@ -56,8 +56,8 @@ export function validateEvent(input: unknown, now: number): ValidEvent {
   if (event.messageId.trim() === '' || event.messageId.length > MAX_ID_LENGTH) {
     throw new ValidationError('messageId', `must be 1 to ${MAX_ID_LENGTH} characters`)
   }
-  const size = byteSize(input)
-  if (size > MAX_EVENT_BYTES) {
+  const size = oversize(input)
+  if (size !== undefined) {
     throw new ValidationError('event', `is ${size} bytes; at most ${MAX_EVENT_BYTES} are accepted`)
   }
   for (const field of ['properties', 'traits'] as const) {
@@ -102,14 +102,19 @@ export function validateEvent(input: unknown, now: number): ValidEvent {
   }
 }
 
-/** UTF-8 size of the value's JSON, without Buffer or TextEncoder (a sandbox host may have neither). */
-function byteSize(value: unknown): number {
+/**
+ * The UTF-8 size of the value's JSON when it is over MAX_EVENT_BYTES, else undefined; without
+ * Buffer or TextEncoder (a sandbox host may have neither).
+ */
+function oversize(value: unknown): number | undefined {
   let text: string
   try {
     text = JSON.stringify(value) ?? ''
   } catch {
     return Number.POSITIVE_INFINITY
   }
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most events need no count.
+  if (text.length * 3 <= MAX_EVENT_BYTES) return undefined
   let bytes = 0
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)
@@ -120,18 +125,21 @@ function byteSize(value: unknown): number {
       i++
     } else bytes += 3
   }
-  return bytes
+  return bytes > MAX_EVENT_BYTES ? bytes : undefined
 }
 
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
-/** The first own key, at any depth pqlkit reads, that names object internals (JSON.parse makes `__proto__` an own key). */
-function unsafeKey(value: unknown, path: string[], depth: number): { path: string; key: string } | undefined {
+/** The first own key, at any depth pqlkit reads, that names object internals (JSON.parse makes `__proto__` an own key), with its path. */
+function unsafeKey(value: unknown, depth: number): { path: string[]; key: string } | undefined {
   if (depth > MAX_DEPTH + 1 || typeof value !== 'object' || value === null) return undefined
   for (const key of Object.keys(value)) {
-    if (UNSAFE_KEYS.has(key)) return { path: [...path, key].join('.'), key }
-    const found = unsafeKey((value as Record<string, unknown>)[key], [...path, key], depth + 1)
-    if (found) return found
+    if (UNSAFE_KEYS.has(key)) return { path: [key], key }
+    const found = unsafeKey((value as Record<string, unknown>)[key], depth + 1)
+    if (found) {
+      found.path.unshift(key)
+      return found
+    }
   }
   return undefined
 }

@@ -25,7 +25,7 @@ export type SimulationResult = {
   afterNow: number
 }
 
-/** A subject as the replay keeps it: its state, and its last evaluation. */
+/** A subject as the replay keeps it: its state, and its last evaluation (with properties when it came from `evaluateContact` or `evaluateCompany`). */
 export type ReplaySubject = { key: string; state: SubjectState; email?: string; userId?: string; handoffs: { on: string; at: string }[]; last?: Evaluation }
 
 /** An event that failed validation, by its position in the input. */
@@ -86,13 +86,16 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
     return subject.last
   }
 
-  /** The batch step on one contact (with its event, or none) and the given companies, at `at`. */
-  const step = (contact: ReplaySubject | undefined, events: IndexedEvent[], companyKeys: Iterable<string> | undefined, at: number) => {
+  /**
+   * The batch step on one contact (with its event, or none) and the given companies, at `at`;
+   * with `detail`, the subjects' properties too (the scores and states are the same without).
+   */
+  const step = (contact: ReplaySubject | undefined, events: IndexedEvent[], companyKeys: Iterable<string> | undefined, at: number, detail: boolean) => {
     const inputs = contact ? [{ key: contact.key, email: contact.email, userId: contact.userId, stored: stored(contact), events }] : []
     const applied = applyToContacts(model, inputs, at)
     const touched = new Map<string, StoredSubject>()
     for (const key of companyKeys ?? applied.companyEvents.keys()) touched.set(key, stored(subjectOf(companies, key)))
-    const outcome = finishBatch(model, applied, touched, at)
+    const outcome = finishBatch(model, applied, touched, at, detail)
     for (const { error } of outcome.rejected) rejected.push({ index: events[0].index, messageId: events[0].event.messageId, error })
     for (const company of outcome.companies) record(companies.get(company.key)!, company, [])
     for (const evaluated of outcome.contacts) record(contact!, evaluated, evaluated.handoffs)
@@ -111,14 +114,14 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
     const contact = subjectOf(contacts, key)
     contact.email = person.email
     contact.userId = person.userId
-    step(contact, [{ index, event }], undefined, event.at)
+    step(contact, [{ index, event }], undefined, event.at, false)
   }
   const evaluateContact = (contact: ReplaySubject, at: number): Evaluation => {
-    step(contact, [], [], at)
+    step(contact, [], [], at, true)
     return contact.last!
   }
   const evaluateCompany = (company: ReplaySubject, at: number): Evaluation => {
-    step(undefined, [], [company.key], at)
+    step(undefined, [], [company.key], at, true)
     return company.last!
   }
   return { contacts, companies, apply, evaluateContact, evaluateCompany }

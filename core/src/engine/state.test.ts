@@ -10,6 +10,8 @@ import {
   encodeState,
   MAX_MESSAGE_IDS,
   MAX_STATE_CHARS,
+  MESSAGE_ID_CHARS,
+  messageIdList,
   SignalState,
   StateTooLargeError,
   stateProblem,
@@ -57,9 +59,9 @@ function busyState(): SubjectState {
   return state
 }
 
-/** `count` fake message-id hashes, oldest first. */
-function messageIds(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `id${String(i).padStart(6, '0')}`)
+/** `count` fake message-id hashes, oldest first, packed. */
+function messageIds(count: number): string {
+  return Array.from({ length: count }, (_, i) => `id${String(i).padStart(6, '0')}`).join('')
 }
 
 /** Aggregates of roughly `chars` characters of JSON. */
@@ -88,7 +90,7 @@ describe('encodeState / decodeState (SPEC §4)', () => {
   it('the encoded state is compact JSON', () => {
     const text = encodeState(busyState())
     expect(text).not.toMatch(/\n/)
-    expect(JSON.parse(text).v).toBe(1)
+    expect(JSON.parse(text).v).toBe(2)
   })
 
   it.each([
@@ -106,10 +108,10 @@ describe('encodeState / decodeState (SPEC §4)', () => {
   })
 
   it('another version gives a problem naming the version and a fresh state', () => {
-    const text = '{"v":2,"s":{},"o":{},"k":{},"r":{},"h":{},"m":[]}'
+    const text = '{"v":3,"s":{},"o":{},"k":{},"r":{},"h":{},"m":""}'
     const decoded = decodeState(text)
     expect(decoded.state).toEqual(emptyState())
-    expect(decoded.problem).toContain('version 2')
+    expect(decoded.problem).toContain('version 3')
   })
 
   it('a state of the wrong shape gives a problem naming where and a fresh state', () => {
@@ -145,22 +147,23 @@ describe('encodeState / decodeState (SPEC §4)', () => {
       },
       { requiredKeys: ['f'] }
     )
-    const state = fc.record(
-      {
-        v: fc.constant(1),
+    const fields = {
         s: fc.dictionary(fc.string(), signal),
         o: fc.dictionary(fc.string(), fc.dictionary(fc.string(), fc.integer())),
         k: fc.dictionary(fc.string(), fc.tuple(fc.integer(), fc.integer())),
         r: fc.dictionary(fc.string(), fc.array(fc.tuple(fc.integer(), fc.integer()))),
         h: fc.dictionary(fc.string(), fc.integer()),
-        m: fc.array(fc.string()),
         c: fc.tuple(fc.string(), fc.integer()),
         u: fc.string(),
         ca: fc.string(),
         n: latest,
         dm: latest
-      },
-      { requiredKeys: ['v', 's', 'o', 'k', 'r', 'h', 'm'] }
+    }
+    const requiredKeys = ['v', 's', 'o', 'k', 'r', 'h', 'm'] as const
+    const packed = fc.array(fc.string({ minLength: MESSAGE_ID_CHARS, maxLength: MESSAGE_ID_CHARS })).map((ids) => ids.join(''))
+    const state = fc.oneof(
+      fc.record({ v: fc.constant(2), m: packed, ...fields }, { requiredKeys: [...requiredKeys] }),
+      fc.record({ v: fc.constant(1), m: fc.array(fc.string()), ...fields }, { requiredKeys: [...requiredKeys] })
     )
     /** Replaces the value at a random place (chosen by `pick`) with `replacement`. */
     const damage = (value: unknown, pick: number, replacement: unknown): unknown => {
@@ -184,8 +187,8 @@ describe('encodeState / decodeState (SPEC §4)', () => {
 
   it('a fresh state is not shared between decodes', () => {
     const first = decodeState('not json').state
-    first.messageIds.push('x')
-    expect(decodeState('not json').state.messageIds).toEqual([])
+    first.signals.x = { fingerprint: 'x' }
+    expect(decodeState('not json').state.signals).toEqual({})
   })
 })
 
@@ -202,7 +205,7 @@ describe('state size', () => {
     const ids = messageIds(MAX_MESSAGE_IDS)
     const state: SubjectState = { ...emptyState(), signals: aggregates(MAX_STATE_CHARS - 2_000), messageIds: ids }
     // Whole, the wire text would be the aggregates' text and the ids' text.
-    expect(encodeState({ ...state, messageIds: [] }).length + JSON.stringify(ids).length).toBeGreaterThan(MAX_STATE_CHARS)
+    expect(encodeState({ ...state, messageIds: '' }).length + ids.length).toBeGreaterThan(MAX_STATE_CHARS)
     const text = encodeState(state)
     expect(text.length).toBeLessThanOrEqual(MAX_STATE_CHARS)
     const decoded = decodeState(text)
@@ -211,6 +214,7 @@ describe('state size', () => {
     const kept = decoded.state.messageIds
     expect(kept.length).toBeGreaterThan(0)
     expect(kept.length).toBeLessThan(ids.length)
+    expect(kept.length % MESSAGE_ID_CHARS).toBe(0)
     expect(kept).toEqual(ids.slice(ids.length - kept.length))
   })
 
@@ -218,7 +222,7 @@ describe('state size', () => {
     const ids = messageIds(MAX_MESSAGE_IDS)
     const state: SubjectState = { ...emptyState(), signals: aggregates(MAX_STATE_CHARS - 2_000), messageIds: ids }
     encodeState(state)
-    expect(state.messageIds).toHaveLength(MAX_MESSAGE_IDS)
+    expect(messageIdList(state.messageIds)).toHaveLength(MAX_MESSAGE_IDS)
   })
 
   it('a state whose aggregates alone are too large throws StateTooLargeError', () => {
@@ -237,7 +241,7 @@ describe('state size', () => {
       validateEvent({ kind: 'track', event: 'Project Created', messageId: `m-${i}`, timestamp: new Date(NOW).toISOString(), email: 'ada@acme.io' }, NOW)
     )
     applyEvents(model.contact, state, events.map((event) => ({ event, contact: 'ada@acme.io' })), NOW)
-    expect(state.messageIds).toHaveLength(MAX_MESSAGE_IDS)
+    expect(messageIdList(state.messageIds)).toHaveLength(MAX_MESSAGE_IDS)
     // The newest ids are remembered: re-sending the last event is a duplicate, the first is not.
     const again = applyEvents(model.contact, state, [{ event: events[events.length - 1], contact: 'ada@acme.io' }], NOW)
     expect(again.duplicates).toBe(1)
@@ -311,13 +315,19 @@ describe('the wire format of pqlkit_state (SPEC §4)', () => {
     [HOUR, { kind: 'group', traits: { name: 'Acme', plan: 'paying' } }]
   ]
 
-  // Pinned: states already stored in HubSpot must stay readable, and a state encoded now must
-  // be what earlier versions wrote (an unchanged state is not rewritten). Changing these
-  // strings is changing the format: that takes a new `v`.
-  const CONTACT_WIRE =
+  // Pinned: states already stored in HubSpot must stay readable (version 1, written before
+  // the message ids were packed, still decodes), and a state encoded now must be what this
+  // version wrote (an unchanged state is not rewritten). Changing the version 2 strings is
+  // changing the format: that takes a new `v`.
+  const CONTACT_WIRE_V1 =
     '{"v":1,"s":{"activated":{"f":"k08cx83i","n":1},"first_project":{"f":"kvzzayw3","t":1772884800000},"projects":{"f":"x560xwjl","n":2},"active":{"f":"1y33gjb1","a":[20519,20520,20521]},"last":{"f":"x5p2fub9","t":1773057600000},"calls_l7d":{"f":"pu4ryv6h","d":{"20521":12}},"integrations":{"f":"29wf16dw","h":["84qy54y9"]},"integrations_l14d":{"f":"6nye3l4g","hd":{"84qy54y9":20521}},"plan":{"f":"04d84dxc","l":["paying",1773140400000,"m-4"]}},"o":{"pql_score":{"l1o5s6sh":1773144000000}},"k":{"pql_score":[52,1773144000000]},"r":{"pql_score":[[1773144000000,52]]},"h":{"6fh52das":1773144000000,"s3cqa5uk":1773144000000},"m":["9wq1cguc","11itr5ab","t40xltf5","fqco51le","9ozk7inj","l1mvqvqi"],"c":["acme",1773140400000],"u":"ada@acme.io","ca":"acme"}'
-  const COMPANY_WIRE =
+  const COMPANY_WIRE_V1 =
     '{"v":1,"s":{"users":{"f":"zc2bwtqu","h":["ptv3t3jy"]},"company_plan":{"f":"04d84dxc","l":["paying",1773140400000,"m-5"]}},"o":{},"k":{},"r":{},"h":{},"m":["9wq1cguc","11itr5ab","t40xltf5","fqco51le","9ozk7inj","l1mvqvqi"],"n":["Acme",1773140400000,"m-5"],"dm":["acme.io",1773140400000,"m-5"]}'
+
+  const CONTACT_WIRE =
+    '{"v":2,"s":{"activated":{"f":"k08cx83i","n":1},"first_project":{"f":"kvzzayw3","t":1772884800000},"projects":{"f":"x560xwjl","n":2},"active":{"f":"1y33gjb1","a":[20519,20520,20521]},"last":{"f":"x5p2fub9","t":1773057600000},"calls_l7d":{"f":"pu4ryv6h","d":{"20521":12}},"integrations":{"f":"29wf16dw","h":["84qy54y9"]},"integrations_l14d":{"f":"6nye3l4g","hd":{"84qy54y9":20521}},"plan":{"f":"04d84dxc","l":["paying",1773140400000,"m-4"]}},"o":{"pql_score":{"l1o5s6sh":1773144000000}},"k":{"pql_score":[52,1773144000000]},"r":{"pql_score":[[1773144000000,52]]},"h":{"6fh52das":1773144000000,"s3cqa5uk":1773144000000},"m":"9wq1cguc11itr5abt40xltf5fqco51le9ozk7injl1mvqvqi","c":["acme",1773140400000],"u":"ada@acme.io","ca":"acme"}'
+  const COMPANY_WIRE =
+    '{"v":2,"s":{"users":{"f":"zc2bwtqu","h":["ptv3t3jy"]},"company_plan":{"f":"04d84dxc","l":["paying",1773140400000,"m-5"]}},"o":{},"k":{},"r":{},"h":{},"m":"9wq1cguc11itr5abt40xltf5fqco51le9ozk7injl1mvqvqi","n":["Acme",1773140400000,"m-5"],"dm":["acme.io",1773140400000,"m-5"]}'
 
   it('encodes a contact and a company as the pinned text, every wire key in its place', () => {
     const { contact, company } = wireStates(story)
@@ -325,17 +335,19 @@ describe('the wire format of pqlkit_state (SPEC §4)', () => {
     expect(encodeState(company)).toBe(COMPANY_WIRE)
   })
 
-  it('decodes the pinned text to the readable state', () => {
+  it('decodes the pinned text of either version to the readable state', () => {
     const { contact, company } = wireStates(story)
     expect(decodeState(CONTACT_WIRE)).toEqual({ state: contact })
     expect(decodeState(COMPANY_WIRE)).toEqual({ state: company })
+    expect(decodeState(CONTACT_WIRE_V1)).toEqual({ state: contact })
+    expect(decodeState(COMPANY_WIRE_V1)).toEqual({ state: company })
     const { state } = decodeState(CONTACT_WIRE)
     expect(state.signals.projects).toEqual({ fingerprint: expect.any(String), total: 2 })
     expect(state.signals.plan.latest).toEqual(['paying', NOW - HOUR, 'm-4'])
     expect(state.lastScores.pql_score).toEqual([52, NOW])
     expect(state.scoreChanges.pql_score).toEqual([[NOW, 52]])
     expect(Object.keys(state.handoffMarks)).toHaveLength(2)
-    expect(state.messageIds).toHaveLength(6)
+    expect(messageIdList(state.messageIds)).toHaveLength(6)
     expect(state.lastCompany).toEqual(['acme', NOW - HOUR])
     expect(state.countedAs).toBe('ada@acme.io')
     expect(state.associatedCompany).toBe('acme')

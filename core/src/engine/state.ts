@@ -6,7 +6,14 @@ import { z } from 'zod'
  * (`WireState`), because every character counts against HubSpot's 65,536-character limit.
  * `decodeState` and `encodeState` translate between the two; nothing else sees the wire keys.
  * Times are epoch milliseconds, days are UTC days since the epoch, distinct values and
- * message ids are 8-character hashes.
+ * message ids are 8-character hashes (`fingerprint`).
+ *
+ * Versions: 1 kept the message ids as a JSON array; 2 (written since) packs them into one
+ * string, 8 characters each, in memory as on the wire, so reading and writing a state parses
+ * and allocates one string instead of up to 500 (the codec's main cost). Version 1 states
+ * still decode. Adding an optional field needs no new version: add it to `SubjectState`, the
+ * zod schema (`wireFields`), the hand check (`wireFieldChecks`), `fromWire` and `toWire`; a state without it
+ * decodes as before.
  */
 
 /** A trait's latest value: value, its event's time and message id (ties: larger message id). */
@@ -43,8 +50,8 @@ export type SubjectState = {
   scoreChanges: Record<string, [at: number, value: number][]>
   /** Hand-off marks: hand-off key → time it last fired. */
   handoffMarks: Record<string, number>
-  /** Hashes of the last processed message ids, oldest first. */
-  messageIds: string[]
+  /** Hashes of the last processed message ids, oldest first, packed: `MESSAGE_ID_CHARS` characters each. */
+  messageIds: string
   /** Contacts: the company last seen with, and when. */
   lastCompany?: [company: string, at: number]
   /** Contacts: the key a company counts them by in `distinct_users`; their first key, kept when a userId-only contact gets its email. */
@@ -83,9 +90,7 @@ export const WireSignalState = z.object({
 })
 export type WireSignalState = z.infer<typeof WireSignalState>
 
-/** `SubjectState` as stored in `pqlkit_state`, with its format version. */
-export const WireState = z.object({
-  v: z.literal(1),
+const wireFields = {
   /** signals */
   s: z.record(z.string(), WireSignalState),
   /** onceMarks */
@@ -96,8 +101,6 @@ export const WireState = z.object({
   r: z.record(z.string(), z.array(z.tuple([Time, z.number()]))),
   /** handoffMarks */
   h: z.record(z.string(), Time),
-  /** messageIds */
-  m: z.array(z.string()),
   /** lastCompany */
   c: z.tuple([z.string(), Time]).optional(),
   /** countedAs */
@@ -110,16 +113,37 @@ export const WireState = z.object({
   dm: WireLatest.optional(),
   /** model */
   md: z.string().optional()
-})
+}
+
+/** `SubjectState` as stored in `pqlkit_state`, with its format version (see the top of this file). */
+export const WireState = z.discriminatedUnion('v', [
+  z.object({ v: z.literal(2), ...wireFields, /** messageIds, packed */ m: z.string().regex(/^(.{8})*$/s) }),
+  z.object({ v: z.literal(1), ...wireFields, /** messageIds */ m: z.array(z.string()) })
+])
 export type WireState = z.infer<typeof WireState>
 
-export const STATE_VERSION = 1
+export const STATE_VERSION = 2
 export const MAX_MESSAGE_IDS = 500
+/** The length of a message-id hash (`fingerprint`). */
+export const MESSAGE_ID_CHARS = 8
 /** Well under HubSpot's 65,536-character limit for a property value. */
 export const MAX_STATE_CHARS = 60_000
 
 export function emptyState(): SubjectState {
-  return { signals: {}, onceMarks: {}, lastScores: {}, scoreChanges: {}, handoffMarks: {}, messageIds: [] }
+  return { signals: {}, onceMarks: {}, lastScores: {}, scoreChanges: {}, handoffMarks: {}, messageIds: '' }
+}
+
+/** Whether the packed message ids hold `id` (at an id's boundary). */
+export function hasMessageId(messageIds: string, id: string): boolean {
+  for (let at = messageIds.indexOf(id); at !== -1; at = messageIds.indexOf(id, at + 1)) if (at % MESSAGE_ID_CHARS === 0) return true
+  return false
+}
+
+/** The packed message ids as a list, oldest first. */
+export function messageIdList(messageIds: string): string[] {
+  const list: string[] = []
+  for (let at = 0; at < messageIds.length; at += MESSAGE_ID_CHARS) list.push(messageIds.slice(at, at + MESSAGE_ID_CHARS))
+  return list
 }
 
 export type DecodedState = { state: SubjectState; problem?: string }
@@ -142,8 +166,8 @@ export function decodeState(text: string | null | undefined): DecodedState {
     return {
       state: emptyState(),
       problem:
-        version !== STATE_VERSION
-          ? `pqlkit_state has version ${JSON.stringify(version)}, expected ${STATE_VERSION}; the subject starts afresh`
+        version !== STATE_VERSION && version !== 1
+          ? `pqlkit_state has version ${JSON.stringify(version)}, expected ${STATE_VERSION} (or 1); the subject starts afresh`
           : `pqlkit_state is corrupt at ${corrupt.join('.')}; the subject starts afresh`
     }
   }
@@ -168,7 +192,8 @@ function fromWire(wire: WireState): SubjectState {
     lastScores: wire.k,
     scoreChanges: wire.r,
     handoffMarks: wire.h,
-    messageIds: wire.m,
+    // Version 1's list, packed; an id of another length (never written by pqlkit) is left out.
+    messageIds: typeof wire.m === 'string' ? wire.m : wire.m.filter((id) => id.length === MESSAGE_ID_CHARS).join(''),
     lastCompany: wire.c,
     countedAs: wire.u,
     associatedCompany: wire.ca,
@@ -200,7 +225,7 @@ function toWire(state: SubjectState): WireState {
     }
   }
   return {
-    v: STATE_VERSION,
+    v: STATE_VERSION as 2,
     s,
     o: state.onceMarks,
     k: state.lastScores,
@@ -281,21 +306,28 @@ const wireSignalState = object({
   t: optional(time),
   l: optional(latest)
 })
-const wireState = object({
-  v: (value) => (value === STATE_VERSION ? OK : fail),
+const packed: Check = (value) => (typeof value === 'string' && value.length % MESSAGE_ID_CHARS === 0 ? OK : fail)
+const wireFieldChecks = {
   s: record(wireSignalState),
   o: record(record(time)),
   k: record(tuple(num, time)),
   r: record(array(tuple(time, num))),
   h: record(time),
-  m: array(text),
   c: optional(tuple(text, time)),
   u: optional(text),
   ca: optional(text),
   n: optional(latest),
   dm: optional(latest),
   md: optional(text)
-})
+}
+const wireStates: Record<number, Check> = {
+  2: object({ v: () => OK, ...wireFieldChecks, m: packed }),
+  1: object({ v: () => OK, ...wireFieldChecks, m: array(text) })
+}
+const wireState: Check = (value) => {
+  const check = isObject(value) && typeof value.v === 'number' ? wireStates[value.v] : undefined
+  return check ? check(value) : ['v']
+}
 
 /**
  * Where parsed `pqlkit_state` JSON departs from `WireState` (the path, in wire keys), or
@@ -319,11 +351,10 @@ export function encodeState(input: SubjectState): string {
   const state = toWire(input)
   let text = JSON.stringify(state)
   if (text.length <= MAX_STATE_CHARS) return text
-  const idChars = state.m.length === 0 ? 0 : JSON.stringify(state.m).length / state.m.length
-  const excess = text.length - MAX_STATE_CHARS
-  let keep = Math.max(0, state.m.length - Math.ceil(excess / Math.max(idChars, 1)))
+  const ids = state.m as string
+  let keep = Math.max(0, ids.length / MESSAGE_ID_CHARS - Math.ceil((text.length - MAX_STATE_CHARS) / MESSAGE_ID_CHARS))
   for (;;) {
-    text = JSON.stringify({ ...state, m: state.m.slice(state.m.length - keep) })
+    text = JSON.stringify({ ...state, m: ids.slice(ids.length - keep * MESSAGE_ID_CHARS) })
     if (text.length <= MAX_STATE_CHARS) return text
     if (keep === 0) throw new StateTooLargeError(text.length)
     keep = Math.max(0, keep - 10)

@@ -1,7 +1,7 @@
 import { request } from 'node:https'
-import { HandoffError, PostJson } from './sender'
+import type { PostJson } from './sender'
 
-/** POSTs JSON with Node's https (10 s timeout). Errors name the failure, never the URL. */
+/** POSTs JSON with Node's https (10 s timeout); the sender words its errors without the URL. */
 export const httpsPostJson: PostJson = (url, body) =>
   new Promise((resolve, reject) => {
     const outgoing = request(
@@ -13,8 +13,6 @@ export const httpsPostJson: PostJson = (url, body) =>
       }
     )
     outgoing.on('timeout', () => outgoing.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })))
-    outgoing.on('error', (error: NodeJS.ErrnoException) =>
-      reject(new HandoffError(`Slack could not be reached (${error.code ?? 'network error'})`))
-    )
+    outgoing.on('error', reject)
     outgoing.end(body)
   })

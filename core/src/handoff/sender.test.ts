@@ -87,6 +87,10 @@ describe('Slack webhooks', () => {
     nock('https://hooks.slack.com').post(/.*/).replyWithError({ code: 'ECONNREFUSED', message: `connect ECONNREFUSED ${WEBHOOK}` })
     const unreachable = await sender.send(intent, { id: '1', properties: {} }).catch((e) => e)
     expect(unreachable.message).toBe('Slack could not be reached (ECONNREFUSED)')
+    // A sandbox's fetch (node-fetch in a Segment Function, RudderStack's fetchV2) names the URL in its message.
+    const named = { message: `request to ${WEBHOOK} failed, reason: getaddrinfo ENOTFOUND`, code: 'ENOTFOUND' }
+    const fetched = new DefaultHandoffSender({ post: () => Promise.reject(named), now: () => intent.at })
+    expect((await fetched.send(intent, { id: '1', properties: {} }).catch((e) => e)).message).toBe('Slack could not be reached (ENOTFOUND)')
   })
 
   it('a task needs the HubSpot client and the contact id', async () => {

@@ -105,7 +105,16 @@ export class DefaultHandoffSender implements HandoffSender {
         ...(intent.reasons ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: escapeSlack(intent.reasons) }] }] : [])
       ]
     }
-    const { status } = await this.options.post(webhook, JSON.stringify(body))
+    let status: number
+    try {
+      ;({ status } = await this.options.post(webhook, JSON.stringify(body)))
+    } catch (error) {
+      // Every host's network error (Node's, node-fetch's, a sandbox's copy) may name the URL,
+      // and a webhook URL is a secret: only its code goes on.
+      const failure = error as { code?: unknown; cause?: { code?: unknown } } | undefined
+      const code = failure?.code ?? failure?.cause?.code
+      throw new HandoffError(`Slack could not be reached (${typeof code === 'string' ? code : 'network error'})`)
+    }
     if (status < 200 || status >= 300) throw new HandoffError(`Slack answered ${status}`)
   }
 }

@@ -4,7 +4,7 @@ import { Gatherer, GatherOptions, Timers } from '../pipeline/gather'
 import type { Pipeline } from '../pipeline/sync'
 import type { SweepOptions, SweepReport } from '../pipeline/sweep'
 
-/** What became of one PostHog event; the plugin and `pqlkit serve` each say it in their host's terms. */
+/** What became of one PostHog event; the plugin says it in PostHog's terms. */
 export type PostHogOutcome =
   | { status: 'ok' }
   | { status: 'skipped'; reason: string }
@@ -22,7 +22,7 @@ export type PostHogHostOptions = Partial<GatherOptions> & {
 }
 
 /**
- * The PostHog wrapper both the plugin and `pqlkit serve` run (SPEC §6): maps each event,
+ * The PostHog wrapper the plugin runs (SPEC §6): maps each event,
  * drops the ones the model never reads, gathers the rest into pipeline batches and answers
  * each event with its own outcome, its id and name in every message.
  */

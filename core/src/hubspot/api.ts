@@ -75,10 +75,15 @@ export const CALLS = {
     // By record id HubSpot takes no idProperty.
     body: { ...(idProperty === 'hs_object_id' ? {} : { idProperty }), inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: withHistory }
   }),
+  /**
+   * The id property's value goes among the properties too: HubSpot's answer schema
+   * (`SimplePublicUpsertObject`) promises a record's id and properties, never an echo of the
+   * input's `idProperty`, and pqlkit finds each input's record in the answer by that value.
+   */
   batchUpsert: (objectType: ObjectType, inputs: UpsertInput[]): Request => ({
     method: 'POST',
     path: `/crm/v3/objects/${objectType}/batch/upsert`,
-    body: { inputs }
+    body: { inputs: inputs.map((input) => (input.idProperty ? { ...input, properties: { ...input.properties, [input.idProperty]: input.id } } : input)) }
   }),
   batchUpdate: (objectType: ObjectType, inputs: { id: string; properties: Record<string, string> }[]): Request => ({
     method: 'POST',
@@ -119,7 +124,8 @@ export const CALLS = {
     method: 'POST',
     path: `/crm/v3/objects/${objectType}/search`,
     body: request
-  })
+  }),
+  accountDetails: (): Request => ({ method: 'GET', path: '/account-info/v3/details' })
 }
 
 /** A batch answer as HubSpot sends it (200 or 207). */
@@ -177,6 +183,7 @@ export class HubSpotApi implements HubSpotCalls {
     private readonly fetch: FetchLike
   ) {
     this.base = config.basePath?.replace(/\/+$/, '') || DEFAULT_BASE
+    transport.readTimeZoneWith(async () => (await this.send<{ timeZone: string }>(CALLS.accountDetails())).timeZone)
   }
 
   private async send<T>({ method, path, body }: Request): Promise<T> {

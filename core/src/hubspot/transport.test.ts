@@ -90,13 +90,46 @@ describe('the HubSpot transport', () => {
     expect(nock.isDone()).toBe(true)
   })
 
-  it('a DAILY 429 is retryable later at once, never spun on', async () => {
-    nock(BASE).post(READ).query(true).once().reply(429, { ...rateLimited, policyName: 'DAILY', message: 'You have reached your daily limit.' })
+  const daily = { ...rateLimited, policyName: 'DAILY', message: 'You have reached your daily limit.' }
+  const details = (timeZone: string) => ({ portalId: 1, timeZone, accountType: 'STANDARD', companyCurrency: 'USD', additionalCurrencies: [], utcOffset: '', utcOffsetMilliseconds: 0, uiDomain: '', dataHostingLocation: 'na1' })
+
+  it('a DAILY 429 is retryable at midnight in the portal time zone (account info), never spun on', async () => {
+    nock(BASE).post(READ).query(true).once().reply(429, daily)
+    nock(BASE).get('/account-info/v3/details').once().reply(200, details('America/Los_Angeles'))
+    // 18:00 UTC is 10:00 in Los Angeles: the portal's day ends in 14 hours, not UTC's 6.
     const clock = fakeClock(Date.parse('2026-03-01T18:00:00Z'))
     const error = await api(clock).batchRead('contacts', 'email', ['a@b.co'], []).catch((e) => e)
     expect(error).toBeInstanceOf(RetryableError)
-    expect(error.retryAfterMs).toBe(6 * 3_600_000)
+    expect(error.retryAfterMs).toBe(14 * 3_600_000)
+    expect(error.message).toContain("midnight in the portal's time zone, America/Los_Angeles")
     expect(clock.sleeps).toEqual([])
+    expect(nock.isDone()).toBe(true)
+  })
+
+  it('a DAILY 429 whose account info is refused too waits for midnight UTC, and says so', async () => {
+    nock(BASE).post(READ).query(true).once().reply(429, daily)
+    nock(BASE).get('/account-info/v3/details').once().reply(429, daily)
+    const clock = fakeClock(Date.parse('2026-03-01T18:00:00Z'))
+    const error = await api(clock).batchRead('contacts', 'email', ['a@b.co'], []).catch((e) => e)
+    expect(error.retryAfterMs).toBe(6 * 3_600_000)
+    expect(error.message).toContain("UTC (the portal's time zone could not be read)")
+    expect(nock.isDone()).toBe(true)
+  })
+
+  it('reads the time zone once, while 5% of the day is left, so the DAILY 429 needs no call', async () => {
+    const headers = (remaining: number) => ({ 'x-hubspot-ratelimit-daily': '1000', 'x-hubspot-ratelimit-daily-remaining': String(remaining) })
+    nock(BASE).post(READ).query(true).once().reply(200, readBody, headers(51))
+    nock(BASE).post(READ).query(true).twice().reply(200, readBody, headers(50))
+    nock(BASE).get('/account-info/v3/details').once().reply(200, details('Asia/Kolkata'))
+    nock(BASE).post(READ).query(true).once().reply(429, daily)
+    const clock = fakeClock(Date.parse('2026-03-01T18:00:00Z'))
+    const hubspot = api(clock)
+    for (let i = 0; i < 3; i++) await hubspot.batchRead('contacts', 'email', ['a@b.co'], [])
+    const error = await hubspot.batchRead('contacts', 'email', ['a@b.co'], []).catch((e) => e)
+    // 18:00 UTC is 23:30 in Kolkata.
+    expect(error.retryAfterMs).toBe(30 * 60_000)
+    expect(hubspot.transport.stats.byEndpoint['GET /account-info/v3/details']).toBe(1)
+    expect(nock.isDone()).toBe(true)
   })
 
   it('a 400 is not retried and keeps HubSpot category and message, without the token', async () => {

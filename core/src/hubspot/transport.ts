@@ -1,10 +1,13 @@
 import { RetryableError } from '../engine/errors'
+import { msUntilMidnight } from '../time'
 
 /**
  * Every HubSpot call goes through here (SPEC §5): one token bucket per process, sized from
  * HubSpot's `X-HubSpot-RateLimit-*` headers; a TEN_SECONDLY_ROLLING 429 waits for the window
  * to roll, 5xx, timeouts and dropped connections back off exponentially with jitter, both
- * bounded; a DAILY 429 is retryable-later at once, never spun on.
+ * bounded; a DAILY 429 is retryable-later at once, never spun on: HubSpot's daily limit resets
+ * at midnight in the portal's time zone, which the transport reads from account info once
+ * (when 5% of the day's calls are left, or at the first DAILY 429 if that comes first).
  */
 
 export type Clock = { now(): number; sleep(ms: number): Promise<void> }
@@ -52,6 +55,8 @@ export type RetryPolicy = {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 250, maxDelayMs: 10_000 }
 const DEFAULT_LIMIT = { max: 100, intervalMs: 10_000 }
+/** The share of the daily limit left when the transport reads the portal's time zone. */
+const LOW_DAILY_SHARE = 0.05
 
 /** A rolling-window limiter that mirrors HubSpot's TEN_SECONDLY_ROLLING policy. */
 export class RateLimiter {
@@ -107,11 +112,16 @@ type Failure =
   | { kind: 'answer'; status: number; headers: Record<string, string>; body: HubSpotErrorBody }
   | { kind: 'network'; message: string }
 
-export type CallStats = { calls: number; retries: number; byEndpoint: Record<string, number> }
+/** `throttled`: 429 answers seen. */
+export type CallStats = { calls: number; retries: number; throttled: number; byEndpoint: Record<string, number> }
 
 export class Transport {
   readonly limiter: RateLimiter
-  readonly stats: CallStats = { calls: 0, retries: 0, byEndpoint: {} }
+  readonly stats: CallStats = { calls: 0, retries: 0, throttled: 0, byEndpoint: {} }
+  private timeZoneLookup?: () => Promise<string>
+  private timeZone?: Promise<string | undefined>
+  /** The lookup's own call is under way: its DAILY 429 must not wait for itself. */
+  private lookingUp = false
 
   constructor(
     private readonly clock: Clock = systemClock,
@@ -119,6 +129,32 @@ export class Transport {
     private readonly random: () => number = Math.random
   ) {
     this.limiter = new RateLimiter(clock)
+  }
+
+  /** How to read the portal's time zone (account info), asked at most once. */
+  readTimeZoneWith(lookup: () => Promise<string>): void {
+    this.timeZoneLookup = lookup
+  }
+
+  /** The portal's time zone, read once; undefined when it could not be read. */
+  private portalTimeZone(): Promise<string | undefined> {
+    if (!this.timeZone) {
+      const lookup = this.timeZoneLookup
+      this.lookingUp = lookup !== undefined
+      this.timeZone = (lookup ? lookup() : Promise.resolve(undefined)).then(
+        (zone) => zone,
+        () => undefined
+      ).finally(() => (this.lookingUp = false))
+    }
+    return this.timeZone
+  }
+
+  /** Reads the time zone while calls are left, so a DAILY 429 knows when the day ends. */
+  private async watchDaily(headers: Record<string, string>): Promise<void> {
+    const daily = Number(headers['x-hubspot-ratelimit-daily'])
+    const remaining = Number(headers['x-hubspot-ratelimit-daily-remaining'])
+    if (this.timeZone || !(daily > 0) || !(remaining <= daily * LOW_DAILY_SHARE)) return
+    await this.portalTimeZone()
   }
 
   /**
@@ -135,6 +171,7 @@ export class Transport {
       try {
         const answer = await attempt()
         this.limiter.observe(answer.headers)
+        await this.watchDaily(answer.headers)
         return answer
       } catch (error) {
         failure = classify(error)
@@ -142,11 +179,13 @@ export class Transport {
       if (failure.kind === 'answer') this.limiter.observe(failure.headers)
       const last = tryNumber >= this.retry.attempts
       if (failure.kind === 'answer' && failure.status === 429) {
+        this.stats.throttled++
         const policy = failure.body.policyName ?? ''
         if (/DAILY/i.test(policy)) {
+          const timeZone = this.lookingUp ? undefined : await this.portalTimeZone()
           throw new RetryableError(
-            `HubSpot's daily API limit is reached (${endpoint}); retry after midnight UTC`,
-            msUntilNextUtcDay(this.clock.now()),
+            `HubSpot's daily API limit is reached (${endpoint}); retry after midnight ${timeZone ? `in the portal's time zone, ${timeZone}` : "UTC (the portal's time zone could not be read)"}`,
+            msUntilMidnight(this.clock.now(), timeZone ?? 'UTC'),
             true
           )
         }
@@ -179,11 +218,6 @@ export class Transport {
 function retryAfterMs(headers: Record<string, string>): number | undefined {
   const seconds = Number(headers['retry-after'])
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined
-}
-
-function msUntilNextUtcDay(now: number): number {
-  const day = 86_400_000
-  return day - (now % day)
 }
 
 /** A non-2xx answer comes as an error with its status as `code`, its body and its lower-cased headers. */

@@ -319,36 +319,74 @@ export type ConditionValue = number | string | boolean | { at: number } | undefi
 
 const DAY_MS = 86_400_000
 
+/** A condition compiled to a function: literals converted once, no tree walked per call. */
+type Compiled = (resolve: (name: string) => ConditionValue, now: number) => boolean
+
+const compiled = new WeakMap<Condition, Compiled>()
+
 export function evaluateCondition(
   condition: Condition,
   resolve: (name: string) => ConditionValue,
   now: number
 ): boolean {
-  const valueOf = (operand: Operand): ConditionValue => {
-    const value = resolve(operand.name)
-    if (operand.kind === 'name') return value
-    const at = datetimeOf(value)
+  let run = compiled.get(condition)
+  if (!run) {
+    run = compile(condition)
+    compiled.set(condition, run)
+  }
+  return run(resolve, now)
+}
+
+function operandReader(operand: Operand): (resolve: (name: string) => ConditionValue, now: number) => ConditionValue {
+  const name = operand.name
+  if (operand.kind === 'name') return (resolve) => resolve(name)
+  return (resolve, now) => {
+    const at = datetimeOf(resolve(name))
     return at === undefined ? undefined : Math.floor((now - at) / DAY_MS)
   }
+}
+
+function compile(condition: Condition): Compiled {
   switch (condition.kind) {
-    case 'and':
-      return evaluateCondition(condition.left, resolve, now) && evaluateCondition(condition.right, resolve, now)
-    case 'or':
-      return evaluateCondition(condition.left, resolve, now) || evaluateCondition(condition.right, resolve, now)
-    case 'not':
-      return !evaluateCondition(condition.operand, resolve, now)
-    case 'truthy':
-      return isTruthy(valueOf(condition.operand))
-    case 'compare':
-      return compare(valueOf(condition.operand), condition.op, condition.value)
+    case 'and': {
+      const left = compile(condition.left)
+      const right = compile(condition.right)
+      return (resolve, now) => left(resolve, now) && right(resolve, now)
+    }
+    case 'or': {
+      const left = compile(condition.left)
+      const right = compile(condition.right)
+      return (resolve, now) => left(resolve, now) || right(resolve, now)
+    }
+    case 'not': {
+      const operand = compile(condition.operand)
+      return (resolve, now) => !operand(resolve, now)
+    }
+    case 'truthy': {
+      const read = operandReader(condition.operand)
+      return (resolve, now) => isTruthy(read(resolve, now))
+    }
+    case 'compare': {
+      const read = operandReader(condition.operand)
+      const test = comparison(condition.op, condition.value)
+      return (resolve, now) => test(read(resolve, now))
+    }
     case 'contains': {
-      const value = valueOf(condition.operand)
-      if (value === undefined || typeof value === 'object') return false
-      return String(value).toLowerCase().includes(String(condition.value).toLowerCase())
+      const read = operandReader(condition.operand)
+      const needle = String(condition.value).toLowerCase()
+      return (resolve, now) => {
+        const value = read(resolve, now)
+        if (value === undefined || typeof value === 'object') return false
+        return String(value).toLowerCase().includes(needle)
+      }
     }
     case 'in': {
-      const value = valueOf(condition.operand)
-      return condition.values.some((literal) => compare(value, '==', literal))
+      const read = operandReader(condition.operand)
+      const tests = condition.values.map((literal) => comparison('==', literal))
+      return (resolve, now) => {
+        const value = read(resolve, now)
+        return tests.some((test) => test(value))
+      }
     }
   }
 }
@@ -376,27 +414,31 @@ function toNumber(value: ConditionValue | Literal): number | undefined {
   return undefined
 }
 
-function compare(value: ConditionValue, op: CompareOp, literal: Literal): boolean {
-  if (value === undefined || typeof value === 'object') return false
-  const left = toNumber(value)
+/** `value OP literal` as a test of the value, the literal converted once (SPEC §3.2: numbers compare as numbers, text without case). */
+function comparison(op: CompareOp, literal: Literal): (value: ConditionValue) => boolean {
   const right = toNumber(literal)
-  if (left !== undefined && right !== undefined) {
-    switch (op) {
-      case '>=':
-        return left >= right
-      case '>':
-        return left > right
-      case '<=':
-        return left <= right
-      case '<':
-        return left < right
-      case '==':
-        return left === right
-      case '!=':
-        return left !== right
+  const text = String(literal).toLowerCase()
+  return (value) => {
+    if (value === undefined || typeof value === 'object') return false
+    const left = right === undefined ? undefined : toNumber(value)
+    if (left !== undefined && right !== undefined) {
+      switch (op) {
+        case '>=':
+          return left >= right
+        case '>':
+          return left > right
+        case '<=':
+          return left <= right
+        case '<':
+          return left < right
+        case '==':
+          return left === right
+        case '!=':
+          return left !== right
+      }
     }
+    if (op !== '==' && op !== '!=') return false
+    const equal = String(value).toLowerCase() === text
+    return op === '==' ? equal : !equal
   }
-  if (op !== '==' && op !== '!=') return false
-  const equal = String(value).toLowerCase() === String(literal).toLowerCase()
-  return op === '==' ? equal : !equal
 }

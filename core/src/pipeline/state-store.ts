@@ -7,6 +7,7 @@ import type { HubSpotCalls, HubSpotRecord } from '../hubspot/api'
 import { CONTRIBUTION_PROPERTY, modelProperties, ObjectType } from '../hubspot/properties'
 import { readRecords } from '../hubspot/records'
 import type { RecordResult } from '../hubspot/write'
+import type { PropertyValue } from '../engine/evaluate'
 
 /**
  * A subject as stored: its HubSpot record (id and properties) and its decoded state, with
@@ -34,6 +35,28 @@ export interface StateStore {
   /** Repairs records another read gave (the sweep's search): read again with what repairing needs. */
   reread(objectType: ObjectType, records: HubSpotRecord[], now: number): Promise<StoredRead>
   stateProperties(objectType: ObjectType, subject: SubjectWrite, stored: StoredRecord | undefined): Record<string, string>
+  /** The store serialises every write itself (the server's database): hand-offs need no claim in HubSpot. */
+  readonly exclusive?: boolean
+  /**
+   * A store that keeps states itself (the server's database) is given every subject of a
+   * batch after its writes, to commit with the batch's events; `failed` ones must not be.
+   */
+  settle?(subjects: SettledSubject[]): void
+}
+
+/** A subject after a batch's writes: its record as HubSpot now holds it, its next state and property values. */
+export type SettledSubject = {
+  objectType: ObjectType
+  key: string
+  email?: string
+  userId?: string
+  record?: HubSpotRecord
+  state: SubjectState
+  properties: Record<string, PropertyValue>
+  lastEventAt?: number
+  /** The input indexes of the batch's events for this subject. */
+  events: number[]
+  failed: boolean
 }
 
 const INTERNALS: Record<ObjectType, string[]> = {
@@ -97,13 +120,20 @@ export class HubSpotStateStore implements StateStore {
   /** The contributions each state read (or written) here includes: the batch step updates states in place. */
   private readonly included = new WeakMap<SubjectState, string[]>()
 
+  /**
+   * `repair: false`: reads skip the history (100 records a call, not 50) and repair nothing;
+   * the writes still carry their contributions and the tokens they include, so the next read
+   * with history (a host's, or the sweep) repairs what this one did not see. A backfill's choice.
+   */
   constructor(
     private readonly api: HubSpotCalls,
-    private readonly model: Model
+    private readonly model: Model,
+    private readonly repair = true
   ) {}
 
   async read(objectType: ObjectType, idProperty: string, ids: string[], now: number): Promise<StoredRead> {
-    const { found, failed } = await readRecords(this.api, objectType, idProperty, ids, readProperties(this.model, objectType), [CONTRIBUTION_PROPERTY])
+    const history = this.repair ? [CONTRIBUTION_PROPERTY] : undefined
+    const { found, failed } = await readRecords(this.api, objectType, idProperty, ids, readProperties(this.model, objectType), history)
     const records = new Map<string, StoredRecord>()
     for (const [id, record] of found) {
       const { stored, included } = storedRecord(this.model, objectType, record, now)

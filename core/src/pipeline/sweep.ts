@@ -1,7 +1,7 @@
 import { applyToContacts, finishBatch } from '../engine/batch'
 import { LAST_EVENT_PROPERTY, ObjectType } from '../hubspot/properties'
-import { readProperties } from './state-store'
-import { Company, Contact, PipelineParts, sendHandoffs, SyncReport, writeCompanies, writeContacts } from './write-back'
+import { readProperties, StoredRecord } from './state-store'
+import { Company, Contact, PipelineParts, sendHandoffs, settleSubjects, SyncReport, writeCompanies, writeContacts } from './write-back'
 
 export type SweepReport = { examined: number; changed: number; handoffs: SyncReport['handoffs']; problems: string[] }
 
@@ -65,22 +65,7 @@ export async function sweep(parts: PipelineParts, now: number, options: SweepOpt
       for (const [id, failure] of reread.failed) report.problems.push(`${objectType} ${id} could not be read again: ${failure.status === 'ok' ? '' : failure.message}`)
       const records = page.results.flatMap((record) => reread.found.get(record.id) ?? [])
       for (const record of records) if (record.problem) report.problems.push(`${objectType} ${record.id}: ${record.problem}`)
-      if (objectType === 'contacts') {
-        const inputs = records.map((record) => {
-          const email = record.properties.email?.toLowerCase() || undefined
-          return { key: email ?? `id:${record.id}`, email, stored: record, events: [] }
-        })
-        const outcome = finishBatch(model, applyToContacts(model, inputs, now), new Map(), now)
-        const contacts: Contact[] = outcome.contacts.map((contact, i) => ({ ...contact, record: records[i] }))
-        await writeContacts(parts, contacts, report)
-        await sendHandoffs(parts, contacts, report)
-      } else {
-        const keyed = records.filter((record) => record.properties.pqlkit_company_key)
-        const stored = new Map(keyed.map((record) => [record.properties.pqlkit_company_key!, record]))
-        const outcome = finishBatch(model, applyToContacts(model, [], now), stored, now)
-        const companies: Company[] = outcome.companies.map((company) => ({ ...company, record: stored.get(company.key) }))
-        await writeCompanies(parts, companies, report)
-      }
+      await sweepRecords(parts, objectType, records, now, report)
       report.changed += report.written.contacts + report.written.companies - before
       options.onPage?.(report.examined, page.total)
       if (page.results.length < SEARCH_PAGE) break
@@ -88,4 +73,27 @@ export async function sweep(parts: PipelineParts, now: number, options: SweepOpt
     }
   }
   return { examined: report.examined, changed: report.changed, handoffs: report.handoffs, problems: report.problems }
+}
+
+/** One page of stored subjects, re-evaluated as of `now` with no events: the writes of what changed, then hand-offs. */
+export async function sweepRecords(parts: PipelineParts, objectType: ObjectType, records: StoredRecord[], now: number, report: SyncReport): Promise<void> {
+  const { model } = parts
+  if (objectType === 'contacts') {
+    const inputs = records.map((record) => {
+      const email = record.properties.email?.toLowerCase() || undefined
+      return { key: email ?? `id:${record.id}`, email, stored: record, events: [] }
+    })
+    const outcome = finishBatch(model, applyToContacts(model, inputs, now), new Map(), now)
+    const contacts: Contact[] = outcome.contacts.map((contact, i) => ({ ...contact, record: records[i] }))
+    await writeContacts(parts, contacts, report)
+    await sendHandoffs(parts, contacts, report)
+    settleSubjects(parts, contacts, [])
+  } else {
+    const keyed = records.filter((record) => record.properties.pqlkit_company_key)
+    const stored = new Map(keyed.map((record) => [record.properties.pqlkit_company_key!, record]))
+    const outcome = finishBatch(model, applyToContacts(model, [], now), stored, now)
+    const companies: Company[] = outcome.companies.map((company) => ({ ...company, record: stored.get(company.key) }))
+    await writeCompanies(parts, companies, report)
+    settleSubjects(parts, [], companies)
+  }
 }

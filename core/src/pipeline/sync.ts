@@ -4,12 +4,13 @@ import { RetryableError, ValidationError } from '../engine/errors'
 import { compareReplayOrder, ProductEvent, validateEvent } from '../engine/event'
 import { Identities, Person } from '../engine/identity'
 import type { HubSpotCalls } from '../hubspot/api'
+import type { ObjectType } from '../hubspot/properties'
 import { bootstrap, BootstrapReport, describeIncompatible } from '../hubspot/bootstrap'
 import { readFailure } from '../hubspot/records'
 import type { RecordResult } from '../hubspot/write'
 import { KeyedLock } from './keyed-lock'
 import type { StoredRecord } from './state-store'
-import { sweep, SweepOptions, SweepReport } from './sweep'
+import { sweep, SweepOptions, SweepReport, sweepRecords } from './sweep'
 import {
   associate,
   Company,
@@ -18,6 +19,7 @@ import {
   PipelineParts,
   recordFailure,
   sendHandoffs,
+  settleSubjects,
   SyncReport,
   writeCompanies,
   writeContacts
@@ -157,6 +159,14 @@ export class Pipeline {
     return sweep(this.parts, now, options)
   }
 
+  /** Re-evaluates stored subjects as of `now` with no events (the server's sweep: its subjects are in its database, not found by search). */
+  async sweepStored(objectType: ObjectType, records: StoredRecord[], now: number): Promise<SyncReport> {
+    await this.bootstrap()
+    const report: SyncReport = { results: [], handoffs: [], problems: [], written: { contacts: 0, companies: 0 } }
+    await sweepRecords(this.parts, objectType, records, now, report)
+    return report
+  }
+
   private async processLocked(valid: IndexedEvent[], now: number, report: SyncReport, lockCompanies: (keys: string[]) => Promise<void>) {
     const { model, store } = this.parts
     const fail = (index: number, result: RecordResult) => recordFailure(report, index, result)
@@ -237,6 +247,7 @@ export class Pipeline {
       }
       for (const { index } of contact.events) fail(index, result)
     }
+    settleSubjects(this.parts, contacts, [...companies.values()])
   }
 
   /**

@@ -9,7 +9,7 @@ import { LAST_EVENT_PROPERTY, ObjectType, propertyTypes, sameValue, toHubSpotVal
 import { HubSpotRequestError } from '../hubspot/transport'
 import { chunks, PARTIAL_ATTEMPTS, RecordResult, writeInBatches, WriteItem } from '../hubspot/write'
 import type { ContactSink, HandedBackContact } from './contact-sink'
-import type { StateStore, StoredRecord } from './state-store'
+import type { SettledSubject, StateStore, StoredRecord } from './state-store'
 
 /**
  * What the pipeline and the sweep share after the batch step: hand-offs, the writes of what
@@ -69,8 +69,8 @@ export function recordFailure(report: SyncReport, index: number, result: RecordR
 export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], report: SyncReport): Promise<void> {
   const pending = contacts.filter((contact) => !contact.failure && contact.handoffs.length > 0)
   if (pending.length === 0) return
-  // Without a sender nothing goes out, so there is nothing to arbitrate.
-  const lost = parts.sender ? await claimCrossings(parts.api, pending, report) : new Map<Contact, Set<string>>()
+  // Without a sender nothing goes out, and an exclusive store has no concurrent writer: nothing to arbitrate.
+  const lost = parts.sender && !parts.store.exclusive ? await claimCrossings(parts.api, pending, report) : new Map<Contact, Set<string>>()
   for (const contact of pending) {
     for (const intent of contact.handoffs) {
       if (lost.get(contact)?.has(intent.crossing)) continue
@@ -231,4 +231,21 @@ export async function associate(parts: PipelineParts, contacts: Contact[], compa
   }
   if (unmarked.length > 0) await writeContacts(parts, unmarked, report)
   return postponed
+}
+
+/** A store that keeps states itself (the server's database) is given every subject after the writes. */
+export function settleSubjects(parts: PipelineParts, contacts: Contact[], companies: Company[]): void {
+  if (!parts.store.settle) return
+  const settled = (objectType: ObjectType, subject: Contact | Company): SettledSubject => ({
+    objectType,
+    key: subject.key,
+    ...('userId' in subject ? { email: subject.email, userId: subject.userId } : {}),
+    record: subject.record,
+    state: subject.state,
+    properties: subject.properties,
+    lastEventAt: subject.lastEventAt,
+    events: subject.events.map(({ index }) => index),
+    failed: subject.failure !== undefined
+  })
+  parts.store.settle([...contacts.map((contact) => settled('contacts', contact)), ...companies.map((company) => settled('companies', company))])
 }

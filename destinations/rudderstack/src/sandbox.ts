@@ -8,8 +8,6 @@ export type FetchV2 = (url: string, init: { method: string; headers: Record<stri
 export type Sandbox = {
   fetchV2: FetchV2
   getCredential: (key: string) => unknown
-  /** Shown only when the transformation runs in RudderStack's test mode. */
-  log: (...args: unknown[]) => void
 }
 
 /** `fetchV2` as the bare fetch `HubSpotApi` takes. It rejects with a plain copy of the network error, whose `code` the API reads. */

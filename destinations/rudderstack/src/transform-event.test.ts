@@ -12,15 +12,14 @@ const SETTINGS = { hubspotBaseUrl: 'https://hubspot.test' }
 const NOW = Date.now()
 
 /** A HubSpot that answers every call with `answer(path)`; records the calls. */
-function sandbox(answer: (path: string, body: unknown) => FetchV2Response, token: unknown = 'pat-test'): Sandbox & { calls: string[]; logs: string[] } {
+function sandbox(answer: (path: string, body: unknown) => FetchV2Response, token: unknown = 'pat-test'): Sandbox & { calls: string[] } {
   const calls: string[] = []
-  const logs: string[] = []
   const fetchV2: FetchV2 = async (url, init) => {
     const path = url.replace('https://hubspot.test', '')
     calls.push(`${init.method} ${path.split('?')[0]}`)
     return answer(path, init.body === undefined ? undefined : JSON.parse(init.body))
   }
-  return { fetchV2, getCredential: () => token, log: (...args) => logs.push(args.join(' ')), calls, logs }
+  return { fetchV2, getCredential: () => token, calls }
 }
 
 /** A portal that has the model's properties and no contacts yet. */
@@ -75,9 +74,44 @@ describe('transformEvent (RudderStack)', () => {
     expect(good.status).toBe('fulfilled')
   })
 
-  it('fails every event of the batch with the model’s reason when the pasted model is invalid', async () => {
-    const transform = pqlkit({ ...MODEL, scores: [{ property: 'pql_score', rules: [{ label: 'X', per: 'nope', points: 1 }] }] }, SETTINGS, sandbox(emptyPortal))
-    await expect(transform(track('m1'))).rejects.toThrow(/^pqlkit: .*PQLKIT_MODEL.*nope/s)
+  it('fails every event with the model’s whole reason on one line when the pasted model is invalid', async () => {
+    const rules = [{ label: 'X', per: 'nope', points: 1 }, { label: 'Y', per: 'nada', points: 1 }]
+    const broken = { ...MODEL, scores: [{ property: 'pql_score', rules }] }
+    const transform = pqlkit(broken, SETTINGS, sandbox(emptyPortal))
+    const errors = await Promise.all([transform(track('m1')).catch((e: Error) => e), transform(track('m2')).catch((e: Error) => e)])
+    for (const error of errors) {
+      // RudderStack may keep only the first line of the stack: the first line is the whole reason.
+      expect((error as Error).stack!.split('\n')[0]).toMatch(/^Error: pqlkit: invalid model PQLKIT_MODEL: .*nope.*; .*nada/)
+    }
+  })
+
+  it('a thrown value that is not an Error (a string, a plain object) still fails only its event, as an Error naming it', async () => {
+    const host = sandbox(emptyPortal)
+    const transform = pqlkit(MODEL, SETTINGS, {
+      ...host,
+      getCredential: () => {
+        throw 'the vault is sealed'
+      }
+    })
+    const error = (await transform(track('m1')).catch((e: unknown) => e)) as Error
+    expect(error).toBeInstanceOf(Error)
+    expect(error.message).toBe('pqlkit: the vault is sealed')
+    const plain = pqlkit(MODEL, SETTINGS, { ...host, fetchV2: () => Promise.reject({ message: 'socket hang up', code: 'ECONNRESET' }) })
+    const failed = (await plain(track('m2')).catch((e: unknown) => e)) as Error
+    expect(failed).toBeInstanceOf(Error)
+    expect(failed.message).toMatch(/^pqlkit: HubSpot could not take this batch \(.*ECONNRESET.*\)/)
+  })
+
+  it("puts the batch's problems on the returned identify, where RudderStack shows them in production", async () => {
+    // The portal has pql_score as a checkbox: pqlkit leaves it out of the writes and says so.
+    const retyped = (path: string): FetchV2Response => {
+      if (!path.startsWith('/crm/v3/properties/contacts') || path.includes('groups')) return emptyPortal(path)
+      const properties = modelProperties(loadModel(JSON.stringify(MODEL)), 'contacts')
+      return { status: 200, body: { results: properties.map((p) => (p.name === 'pql_score' ? { ...p, type: 'bool', fieldType: 'booleancheckbox' } : p)) } }
+    }
+    const output = await pqlkit(MODEL, SETTINGS, sandbox(retyped))(track('m1'))
+    expect(output?.context.pqlkit?.problems).toEqual([expect.stringContaining('pql_score')])
+    expect(output?.traits.pql_score).toBeUndefined()
   })
 
   it('names the missing credential', async () => {

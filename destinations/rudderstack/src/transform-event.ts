@@ -8,7 +8,6 @@ import {
   parseModel,
   Pipeline,
   ProductEvent,
-  SyncReport,
   Timers,
   Transport,
   ValidationError
@@ -24,7 +23,12 @@ export type IdentifyOutput = {
   userId?: string
   anonymousId?: string
   timestamp: string
-  context: { traits: { email: string } }
+  /**
+   * `pqlkit.problems`: what went wrong in this event's batch besides failed events (a hand-off
+   * that could not be sent, a property left out of the writes), where RudderStack shows it in
+   * production: on the returned event (its `log()` lines show only in the dashboard's test run).
+   */
+  context: { traits: { email: string }; pqlkit?: { problems: string[] } }
   traits: Record<string, string>
 }
 
@@ -48,39 +52,55 @@ const SAME_TURN: Timers = {
  * (a `transformBatch` cannot fail one event without failing all).
  */
 export function pqlkit(modelDocument: unknown, settings: Settings, sandbox: Sandbox): TransformEvent {
-  let model: Model | undefined
+  let model: Model | Error | undefined
   const now = () => Date.now()
-  const logged = new WeakSet<SyncReport>()
   const gatherer = new Gatherer(
-    {
-      process: (events, at) => {
-        model ??= parseModel(modelDocument, 'PQLKIT_MODEL')
-        return pipelineFor(model, settings, sandbox).process(events, at)
-      }
-    },
+    { process: (events, at) => pipelineFor(model as Model, settings, sandbox).process(events, at) },
     { windowMs: 0, maxBatch: Number.MAX_SAFE_INTEGER, timers: SAME_TURN, now }
   )
-  return async (message) => {
+  const handle = async (message: unknown): Promise<IdentifyOutput | null> => {
     if (!isScored(message)) return null
+    // Parsed in the call itself, so its error is raised in transformEvent's frame.
+    if (model === undefined) {
+      try {
+        model = parseModel(modelDocument, 'PQLKIT_MODEL')
+      } catch (error) {
+        model = error instanceof Error ? error : new Error(reason(error))
+      }
+    }
+    if (model instanceof Error) throw new Error(`pqlkit: ${reason(model)}`)
     let event: ProductEvent
     try {
       event = toProductEvent(message)
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error
-      throw new Error(`pqlkit: ${error.message}`)
+      throw new Error(`pqlkit: ${reason(error)}`)
     }
-    let gathered: Gathered
-    try {
-      gathered = await gatherer.submit(event)
-    } catch (error) {
-      throw new Error(`pqlkit: ${(error as Error).message}`)
-    }
-    if (!logged.has(gathered.report)) {
-      logged.add(gathered.report)
-      for (const problem of gathered.report.problems) sandbox.log(`pqlkit: ${problem}`)
-    }
-    return outcome(gathered, message, event, now())
+    return outcome(await gatherer.submit(event), message, event, now())
   }
+  return async (message) => {
+    try {
+      return await handle(message)
+    } catch (error) {
+      // RudderStack reports an error by its stack cut at transformEvent's last frame (often
+      // just its first line), and a thrown value without a stack fails the whole batch: every
+      // failure leaves as an Error whose one-line message carries the whole reason.
+      throw error instanceof Error && error.message.startsWith('pqlkit: ') && !error.message.includes('\n') ? error : new Error(`pqlkit: ${reason(error)}`)
+    }
+  }
+}
+
+/** Any thrown value's reason on one line (a model error's issues joined by `; `). */
+export function reason(error: unknown): string {
+  const message =
+    error instanceof Error
+      ? error.message
+      : typeof error === 'string'
+        ? error
+        : typeof (error as { message?: unknown })?.message === 'string'
+          ? (error as { message: string }).message
+          : JSON.stringify(error) ?? String(error)
+  return message.replace(/^pqlkit: /, '').replace(/:?\s*\n\s*/g, (gap) => (gap.startsWith(':') ? ': ' : '; ')).trim()
 }
 
 /** A pipeline per batch: the credential is read when the batch runs, and no state outlives it. */
@@ -122,10 +142,10 @@ function outcome({ result, report, index }: Gathered, message: unknown, event: P
   const contact = report.contacts?.find(
     (candidate) => candidate.events.filter((i) => report.results[i].status === 'ok').pop() === index
   )
-  return contact ? identify(contact, message, event, now) : null
+  return contact ? identify(contact, message, event, now, report.problems) : null
 }
 
-function identify(contact: HandedBackContact, message: unknown, event: ProductEvent, now: number): IdentifyOutput {
+function identify(contact: HandedBackContact, message: unknown, event: ProductEvent, now: number, problems: string[]): IdentifyOutput {
   const anonymousId = (message as { anonymousId?: unknown }).anonymousId
   return {
     type: 'identify',
@@ -133,7 +153,7 @@ function identify(contact: HandedBackContact, message: unknown, event: ProductEv
     ...(event.userId === undefined ? {} : { userId: event.userId }),
     ...(typeof anonymousId === 'string' ? { anonymousId } : {}),
     timestamp: new Date(now).toISOString(),
-    context: { traits: { email: contact.email } },
+    context: { traits: { email: contact.email }, ...(problems.length > 0 ? { pqlkit: { problems: [...problems] } } : {}) },
     traits: { ...contact.properties, email: contact.email }
   }
 }

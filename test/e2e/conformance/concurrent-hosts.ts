@@ -1,9 +1,8 @@
 import { parse } from 'yaml'
 import type { SegmentEvent } from '@segment/actions-core'
-import { SECRET_HEADER } from '@pqlkit/core'
 import type { Emulator } from '../../harness/hubspot-emulator'
 import { startPluginWorkers } from '../../harness/posthog/plugin-workers'
-import { exited, forkHost, hostEnv, PQLKIT_BIN, Scratch } from '../../harness/processes/host-process'
+import { hostEnv, Scratch } from '../../harness/processes/host-process'
 import { identifiesOf, processorEvent, transformRequest } from '../../harness/rudderstack/data-plane'
 import { deliverIdentifies, DestinationReport } from '../../harness/rudderstack/hubspot-destination'
 import type { RunReport } from '../../harness/rudderstack/sandbox'
@@ -206,60 +205,6 @@ export const posthogPluginWorkers: ConcurrentHost = {
       )
     } finally {
       await Promise.all(workers.map((worker) => worker.stop()))
-    }
-  }
-}
-
-/** Starts `pqlkit serve --handoffs` as users run it; resolves with its URL once it listens. */
-async function startServe(modelFile: string, env: NodeJS.ProcessEnv) {
-  const child = forkHost(PQLKIT_BIN, ['serve', '--model', modelFile, '--port', '0', '--handoffs'], env)
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', () => {
-      const match = /listening on (http:\/\/\S+)/.exec(child.output())
-      if (match) resolve(match[1])
-    })
-    exited(child).then((code) => reject(new Error(`pqlkit serve exited ${code}: ${child.output()}`)))
-  })
-  return {
-    url,
-    stop: async () => {
-      child.kill('SIGTERM')
-      const code = await exited(child)
-      if (code !== 0) throw new Error(`pqlkit serve exited ${code} on SIGTERM: ${child.output()}`)
-    }
-  }
-}
-
-/**
- * `pqlkit serve` behind a load balancer: two processes, fed interleaved webhook requests as
- * PostHog's webhook destination sends them (one event per request, many at once): each round
- * a window of events dealt to the two processes, every request in flight together; a request
- * answered 503 is sent again later.
- */
-export const serveProcesses: ConcurrentHost = {
-  name: 'pqlkit serve: two processes fed interleaved webhook requests',
-  async deliver(messages, { emulator, model, now, scratch, seed }) {
-    const secret = 'concurrent-secret-0123456789'
-    const env = hostEnv(now, scratch, { HUBSPOT_BASE_URL: emulator.url, HUBSPOT_ACCESS_TOKEN: emulator.accessToken, HUBSPOT_PORTAL_ID: '123456', PQLKIT_SERVE_SECRET: secret })
-    const modelFile = scratch.file('serve-model.yaml', model)
-    const servers = await Promise.all([startServe(modelFile, env), startServe(modelFile, env)])
-    const post = async (url: string, message: Message): Promise<string> => {
-      const { person, ...event } = toPostHogEvent(message)
-      const answer = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [SECRET_HEADER]: secret },
-        body: JSON.stringify({ event, person: { properties: person?.properties }, groups: {} })
-      })
-      const body = (await answer.json()) as { status: string; error?: string }
-      // A skipped event (no signal reads it) is answered 200 too: nothing to do.
-      return answer.status === 503 ? 'retry' : answer.status === 200 ? 'ok' : `${answer.status} ${body.error ?? body.status}`
-    }
-    try {
-      return await inLockstep(messages, { lanes: 2, batchSize: POSTHOG_BATCH, seed }, (batches) =>
-        Promise.all(batches.map((batch, lane) => Promise.all(batch.map((message) => post(servers[lane].url, message)))))
-      )
-    } finally {
-      await Promise.all(servers.map((server) => server.stop()))
     }
   }
 }

@@ -11,8 +11,7 @@ import {
   posthogPluginWorkers,
   rudderstackLateRouter,
   rudderstackTwoSources,
-  segmentInstances,
-  serveProcesses
+  segmentInstances
 } from './concurrent-hosts'
 
 /**
@@ -40,8 +39,7 @@ const HOSTS: ConcurrentHost[] = [
   rudderstackLateRouter(500),
   rudderstackLateRouter(2_000),
   rudderstackTwoSources,
-  posthogPluginWorkers,
-  serveProcesses
+  posthogPluginWorkers
 ]
 
 describe('concurrent: each host as it runs at once ends, after one pqlkit sweep, with exactly what pqlkit simulate computes', () => {

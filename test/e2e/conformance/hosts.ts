@@ -23,7 +23,9 @@ import type { RunReport } from '../../harness/rudderstack/sandbox'
 import { startEgress } from '../../harness/rudderstack/egress'
 import { pasted } from '../../harness/rudderstack/transformation'
 import { startTransformer } from '../../harness/rudderstack/transformer'
-import { posthogPluginHost, posthogServeHost } from './posthog-hosts'
+import { posthogPluginHost } from './posthog-hosts'
+import { pastedFunction } from '../../harness/segment-function/function'
+import { DEFAULT_BATCH, loadFunction, segmentVerdicts } from '../../harness/segment-function/runtime'
 
 /** What a host run needs: a fresh emulator, the model text, the evaluation time, the host's batch size. */
 export type Delivery = { emulator: Emulator; model: string; now: number; batchSize: number; mappings?: Mapping[] }
@@ -31,7 +33,7 @@ export type DeliveryReport = {
   rounds: number
   redelivered: number
   invalid: string[]
-  /** What the host's own log shows besides (RudderStack: the transformation's `log` lines). */
+  /** What the host shows besides the events' outcomes (RudderStack: the problems on the returned identifies). */
   logs?: string[]
   /** The contacts (emails) whose write the host's own HubSpot destination reported failed, once per failure. */
   failedWrites?: string[]
@@ -252,7 +254,8 @@ export const rudderstackHost: Host = {
       const report = await untilDone(messages, Math.min(delivery.batchSize, PROCESSOR_BATCH), async (batch) => {
         const events = batch.map((message) => processorEvent(message as unknown as Record<string, unknown>, ++jobId))
         const { report: run, destination } = await transformAndDeliver(connection, events)
-        logs.push(...run.logs)
+        // What RudderStack shows in production: the problems on the returned identifies.
+        for (const result of run.results) if (result.statusCode === 200) logs.push(...((result.output.context as { pqlkit?: { problems: string[] } }).pqlkit?.problems ?? []))
         failed.push(...failedWrites(destination))
         return rudderstackOutcomes(batch, run, destination)
       })
@@ -263,4 +266,37 @@ export const rudderstackHost: Host = {
   }
 }
 
-export const HOSTS: Host[] = [cliHost, segmentHost, rudderstackHost, posthogPluginHost, posthogServeHost]
+/** Segment's backoff between a Function's retries, scaled down from minutes: HubSpot's window rolls meanwhile. */
+const FUNCTION_BACKOFF_MS = 25
+
+/**
+ * The Segment Destination Function in the stand-in of the Functions runtime
+ * (test/harness/segment-function): the built script with the model pasted in (mappings into
+ * the model, as a Function has no mapping UI), `onBatch` in Segment's batches (at most 20),
+ * Date standing at `now`; Segment retries what a RetryError, a timeout or a 5xx status left,
+ * after a backoff. Still retryable after every round, the last error is what Segment shows.
+ */
+export const segmentFunctionHost: Host = {
+  name: 'Segment Destination Function',
+  async deliver(messages, { emulator, model, now, batchSize, mappings = [] }) {
+    const fn = loadFunction(await pastedFunction(withMappings(parse(model), mappings)), { now })
+    const settings = { hubspotAccessToken: emulator.accessToken, hubspotBaseUrl: emulator.url, portalId: '123456' }
+    let lastRetry = ''
+    try {
+      const report = await untilDone(messages, Math.min(batchSize, DEFAULT_BATCH), async (batch) => {
+        const outcome = await fn.invoke('onBatch', batch, settings)
+        const verdicts = segmentVerdicts(outcome, batch.length)
+        if (verdicts.includes('retry')) {
+          lastRetry = outcome.kind === 'error' ? outcome.message : outcome.kind
+          await new Promise((resolve) => setTimeout(resolve, FUNCTION_BACKOFF_MS))
+        }
+        return verdicts
+      })
+      return { ...report, logs: fn.logs }
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; Segment shows: ${lastRetry}`)
+    }
+  }
+}
+
+export const HOSTS: Host[] = [cliHost, segmentHost, rudderstackHost, posthogPluginHost, segmentFunctionHost]

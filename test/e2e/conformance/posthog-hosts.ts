@@ -1,10 +1,8 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { parse } from 'yaml'
-import { createPipeline, DefaultHandoffSender, httpsPostJson, loadModel, officialHubSpotApi, PostHogHost, Transport } from '@pqlkit/core'
-import { SECRET_HEADER, SERVE_PATH, startServer } from '@pqlkit/core'
 import * as plugin from '@pqlkit/posthog-plugin'
 import { deliver, pluginMeta, setUpWithServerFetch } from '../../harness/posthog/plugin-server'
-import { FAST_RETRY, Host, untilDone } from './hosts'
+import { Host, untilDone } from './hosts'
 import type { Message } from './scenarios'
 
 type Fields = Record<string, unknown>
@@ -69,41 +67,6 @@ export const posthogPluginHost: Host = {
       })
     } finally {
       await plugin.teardownPlugin!(meta)
-    }
-  }
-}
-
-/**
- * `pqlkit serve` over HTTP, each batch one request of webhook bodies; PostHog sends a request
- * answered 503 again (its events already applied are deduplicated).
- */
-export const posthogServeHost: Host = {
-  name: 'pqlkit serve (PostHog webhook)',
-  async deliver(messages, { emulator, model, now, batchSize, mappings = [] }) {
-    // As `pqlkit serve --model M --mappings F` reads them.
-    const compiled = loadModel(model, 'model', mappings)
-    const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport(undefined, FAST_RETRY))
-    const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => now })
-    const secret = 'conformance-secret-0123456789'
-    const running = await startServer({ host: new PostHogHost(createPipeline({ api, model: compiled, handoffs: sender }), { now: () => now }), secret, port: 0 })
-    try {
-      return await untilDone(messages, Math.min(batchSize, 1000), async (batch) => {
-        const bodies = batch.map((message) => {
-          const { person, ...event } = toPostHogEvent(message)
-          return { event, person: { properties: person?.properties }, groups: {} }
-        })
-        const answer = await fetch(`${running.url}${SERVE_PATH}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', [SECRET_HEADER]: secret },
-          body: JSON.stringify(bodies)
-        })
-        const { results } = (await answer.json()) as { results: { status: string; error?: string }[] }
-        return results.map((result) =>
-          result.status === 'invalid' ? result.error! : answer.status === 503 ? 'retry' : 'ok'
-        )
-      })
-    } finally {
-      await running.close()
     }
   }
 }

@@ -1,4 +1,4 @@
-import { decodeState, SimulationResult, SubjectReport } from '@pqlkit/core'
+import { decodeState, messageIdList, SimulationResult, SubjectReport } from '@pqlkit/core'
 import type { Emulator } from '../../harness/hubspot-emulator'
 
 type Stored = { id: string; properties: Record<string, string | null>; associations?: { toObjectType: string; toId: string }[] }
@@ -43,7 +43,7 @@ function normalise(record: Stored, mapped: boolean): Record<string, unknown> {
       )
       result.pqlkit_state = {
         s: signals,
-        ...(mapped ? {} : { m: [...state.messageIds].sort() }),
+        ...(mapped ? {} : { m: messageIdList(state.messageIds).sort() }),
         c: state.lastCompany,
         ca: state.associatedCompany,
         n: state.name,

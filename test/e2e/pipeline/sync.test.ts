@@ -294,6 +294,15 @@ describe('the sync pipeline against the HubSpot emulator (official client over H
     expect(emulator.dump().tasks).toHaveLength(1)
   })
 
+  it("a contact created by the batch gets its task on its new record, found in the upsert's answer by the email pqlkit sent", async () => {
+    const report = await pipeline({ handoffs: true }).process(stream(), NOW)
+    expect(report.handoffs).toEqual([{ on: 'enters Sales-Ready', contact: 'ada@acme.io', sent: true }])
+    const ada = emulator.dump().contacts.find((record) => record.properties.email === 'ada@acme.io')!
+    const tasks = emulator.dump().tasks as { associations: { toObjectType: string; toId: string }[] }[]
+    expect(tasks).toHaveLength(1)
+    expect(tasks[0].associations).toEqual([expect.objectContaining({ toObjectType: 'contacts', toId: ada.id })])
+  })
+
   it('sweep re-evaluates decayed scores later and writes only the difference', async () => {
     const events = stream()
     const sync = pipeline()

@@ -3,23 +3,22 @@ import { join } from 'node:path'
 import { PostHog } from 'posthog-node'
 import { parse } from 'yaml'
 import {
-  createPipeline,
   DefaultHandoffSender,
   generateEvents,
   httpsPostJson,
   loadModel,
   officialHubSpotApi,
-  PostHogHost,
   SegmentMessage,
   segmentMessageToProductEvent,
   simulate,
   Transport
 } from '@pqlkit/core'
 import * as plugin from '@pqlkit/posthog-plugin'
-import { startServer, SECRET_HEADER, SERVE_PATH } from '@pqlkit/core'
+import { JsonLog, openDatabase, SECRET_HEADER, startServer } from '@pqlkit/core'
 import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
 import { REPO_ROOT } from '../../repo-root'
 import { differencesFromSimulate, snapshot } from '../conformance/snapshot'
+import { drained, serverSnapshot, sqliteFile } from '../server/harness'
 import { pluginMeta, setUpWithServerFetch, startCapture } from '../../harness/posthog/plugin-server'
 import { fakeSlack, freezeDate, restoreFakes } from '../../harness/fakes'
 
@@ -105,8 +104,20 @@ describe('PostHog end to end', () => {
 
     const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
     const sender = new DefaultHandoffSender({ post: httpsPostJson, api, portalId: 123456, now: () => NOW })
-    const host = new PostHogHost(createPipeline({ api, model: MODEL, handoffs: sender }), { now: () => NOW })
-    const running = await startServer({ host, secret: SECRET, port: 0 })
+    const file = sqliteFile()
+    const running = await startServer({
+      db: openDatabase(file),
+      model: MODEL,
+      api,
+      handoffs: sender,
+      secret: SECRET,
+      port: 0,
+      now: () => NOW,
+      log: new JsonLog({ write: () => true }),
+      gatherMs: 20,
+      pollMs: 50
+    })
+    const db = openDatabase(file)
     const statuses: Record<number, number> = {}
     // PostHog's webhook destination: one event per request, many requests in flight.
     const bodies = capturing.events.map((event) => {
@@ -116,15 +127,17 @@ describe('PostHog end to end', () => {
     for (let start = 0; start < bodies.length; start += 50) {
       const answers = await Promise.all(
         bodies.slice(start, start + 50).map((body) =>
-          fetch(`${running.url}${SERVE_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json', [SECRET_HEADER]: SECRET }, body })
+          fetch(`${running.url}/posthog`, { method: 'POST', headers: { 'content-type': 'application/json', [SECRET_HEADER]: SECRET }, body })
         )
       )
       for (const answer of answers) statuses[answer.status] = (statuses[answer.status] ?? 0) + 1
     }
+    await drained(db)
     await running.close()
 
     expect(statuses).toEqual({ 200: MESSAGES.length })
-    expect(differencesFromSimulate(snapshot(emulator), EXPECTED)).toEqual([])
+    expect(differencesFromSimulate(await serverSnapshot(emulator, db), EXPECTED)).toEqual([])
+    await db.close()
     expectHandoffsOnce()
   }, 120_000)
 })

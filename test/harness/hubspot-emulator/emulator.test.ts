@@ -70,10 +70,12 @@ describe('authentication', () => {
     expect(error.body).toMatchObject({ status: 'error', category: 'INVALID_AUTHENTICATION' })
   })
 
-  it('serves the cheap authenticated calls', async () => {
+  it('serves the cheap authenticated calls; account info names the portal time zone', async () => {
     expect((await client.crm.contacts.basicApi.getPage(1)).results).toEqual([])
     const details = await call('GET', '/account-info/v3/details')
-    expect(details).toMatchObject({ status: 200, body: { portalId: 123456 } })
+    expect(details).toMatchObject({ status: 200, body: { portalId: 123456, timeZone: 'America/New_York' } })
+    expect(['-05:00', '-04:00']).toContain(details.body.utcOffset)
+    expect(details.body.utcOffsetMilliseconds).toBe(Number(details.body.utcOffset.slice(0, 3)) * 3_600_000)
   })
 
   it('answers unknown routes 404 with an error body', async () => {
@@ -156,10 +158,12 @@ describe('batch upsert, update and read', () => {
     const first = await client.crm.contacts.batchApi.upsert({ inputs: [{ idProperty: 'email', id: 'Ada@Acme.io', properties: { firstname: 'Ada' } }] })
     expect(first.status).toBe('COMPLETE')
     expect(first.results).toHaveLength(1)
-    expect(first.results[0]).toMatchObject({ _new: true, properties: { email: 'ada@acme.io', firstname: 'Ada' } })
+    expect(first.results[0]).toMatchObject({ _new: true, properties: { firstname: 'Ada' } })
+    // HubSpot's answer schema promises the record's properties, not an echo of idProperty.
+    expect(first.results[0].properties.email).toBeUndefined()
     expect(first.results[0].id).toMatch(/^\d+$/)
     expect(first.results[0].createdAt).toBeInstanceOf(Date)
-    const second = await client.crm.contacts.batchApi.upsert({ inputs: [{ idProperty: 'email', id: 'ADA@acme.IO', properties: { lastname: 'Lovelace' } }] })
+    const second = await client.crm.contacts.batchApi.upsert({ inputs: [{ idProperty: 'email', id: 'ADA@acme.IO', properties: { email: 'ADA@acme.IO', lastname: 'Lovelace' } }] })
     expect(second.results[0]).toMatchObject({ id: first.results[0].id, _new: false, properties: { email: 'ada@acme.io', lastname: 'Lovelace' } })
     const contacts = emulator.dump().contacts
     expect(contacts).toHaveLength(1)
@@ -192,7 +196,9 @@ describe('batch upsert, update and read', () => {
     await call('POST', '/crm/v3/properties/contacts', uniqueProperty('pqlkit_user_id'))
     const raw = await call('POST', '/crm/v3/objects/contacts/batch/upsert', { inputs: [{ idProperty: 'pqlkit_user_id', id: 'u-1', properties: { firstname: 'Uma' } }] })
     expect(raw.status).toBe(200)
-    expect(raw.body).toMatchObject({ status: 'COMPLETE', results: [{ new: true, archived: false, properties: { pqlkit_user_id: 'u-1', firstname: 'Uma' } }] })
+    expect(raw.body).toMatchObject({ status: 'COMPLETE', results: [{ new: true, archived: false, properties: { firstname: 'Uma' } }] })
+    expect(raw.body.results[0].properties.pqlkit_user_id).toBeUndefined()
+    expect(emulator.dump().contacts[0].properties.pqlkit_user_id).toBe('u-1')
     expect(raw.body.startedAt).toEqual(expect.any(String))
     expect(raw.body.completedAt).toEqual(expect.any(String))
     const update = await client.crm.contacts.batchApi.upsert({ inputs: [{ idProperty: 'pqlkit_user_id', id: 'u-1', properties: { email: 'uma@x.io' } }] })
@@ -478,6 +484,32 @@ describe('associations, tasks and search', () => {
 })
 
 describe('rate limits', () => {
+  it('answers a DAILY 429 once the day is used up, until midnight in the portal time zone', async () => {
+    // 23:00 in Kolkata is 17:30 UTC: the portal's day ends half an hour before 18:00 UTC.
+    let now = Date.parse('2026-03-01T17:00:00Z')
+    const portal = await startEmulator({ dailyLimit: 2, timeZone: 'Asia/Kolkata', now: () => now })
+    try {
+      const get = () => call('GET', '/crm/v3/objects/contacts?limit=1', undefined, portal.accessToken, portal)
+      const answers = [await get(), await get(), await get()]
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 429])
+      expect(answers.map((a) => a.headers.get('x-hubspot-ratelimit-daily-remaining'))).toEqual(['1', '0', '0'])
+      expect(answers[2].body).toEqual({
+        status: 'error',
+        message: 'You have reached your daily limit.',
+        errorType: 'RATE_LIMIT',
+        correlationId: expect.stringMatching(UUID),
+        policyName: 'DAILY',
+        groupName: expect.any(String)
+      })
+      now = Date.parse('2026-03-01T18:29:59Z')
+      expect((await get()).status).toBe(429)
+      now = Date.parse('2026-03-01T18:30:00Z')
+      expect((await get()).status).toBe(200)
+    } finally {
+      await portal.stop()
+    }
+  })
+
   it('answers the 6th request in the window with the TEN_SECONDLY_ROLLING 429, then recovers after the window', async () => {
     const small = await startEmulator({ rateLimit: { max: 5, intervalMs: 1_000 } })
     try {

@@ -74,6 +74,18 @@ export function rateLimitBody(portalId: number) {
   }
 }
 
+/** The portal's daily quota is used up (HubSpot's documented DAILY policy); it resets at midnight in the portal's time zone. */
+export function dailyLimitBody(portalId: number) {
+  return {
+    status: 'error',
+    message: 'You have reached your daily limit.',
+    errorType: 'RATE_LIMIT',
+    correlationId: correlationId(),
+    policyName: 'DAILY',
+    groupName: `publicapi:private-app-api-calls-daily:${portalId}`
+  }
+}
+
 /** The CRM search endpoints' own per-second limit; observed bodies carry no policyName. */
 export function searchRateLimitBody() {
   return { status: 'error', message: 'You have reached your secondly limit.', errorType: 'RATE_LIMIT', correlationId: correlationId() }

@@ -1,5 +1,5 @@
 import { FaultOptions } from './faults'
-import { DEFAULT_RATE_LIMIT, RateLimitOptions } from './rate-limit'
+import { DAILY_LIMIT, DailyQuota, DEFAULT_RATE_LIMIT, RateLimitOptions } from './rate-limit'
 import { EmulatorServer, EmulatorStats } from './server'
 import { EmulatorDump } from './store'
 
@@ -24,6 +24,15 @@ export type EmulatorOptions = {
   rateLimit?: RateLimitOptions
   /** Default none. */
   faults?: FaultOptions
+  /** The portal's calls per day (default 500,000); they reset at midnight in `timeZone`. */
+  dailyLimit?: number
+  /** The portal's IANA time zone, as account info answers it (default America/New_York). */
+  timeZone?: string
+  /**
+   * Wall time in ms for the rate limits and the daily quota. Default: the monotonic clock, so
+   * windows keep rolling in real time while a test freezes Date.
+   */
+  now?: () => number
   /** Versions kept per property for `propertiesWithHistory` (default 20). */
   historyLimit?: number
 }
@@ -42,6 +51,7 @@ export type Emulator = {
 
 export const DEFAULT_TOKEN = 'emulator-token'
 export const DEFAULT_PORTAL_ID = 123456
+export const DEFAULT_TIME_ZONE = 'America/New_York'
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const accessToken = options.accessToken ?? DEFAULT_TOKEN
@@ -49,6 +59,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     accessToken,
     portalId: options.portalId ?? DEFAULT_PORTAL_ID,
     rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT,
+    daily: new DailyQuota(options.dailyLimit ?? DAILY_LIMIT, options.timeZone ?? DEFAULT_TIME_ZONE),
+    now: options.now ?? (() => performance.timeOrigin + performance.now()),
     faults: options.faults,
     historyLimit: options.historyLimit
   })

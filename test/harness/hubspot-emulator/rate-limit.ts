@@ -37,11 +37,53 @@ export class RollingWindow {
   }
 }
 
+/**
+ * The portal's daily quota. HubSpot: "daily limits reset at midnight based on your time zone
+ * setting" (developers.hubspot.com/docs/guides/apps/api-usage/usage-details); the portal's
+ * time zone is what `GET /account-info/v3/details` answers as `timeZone`.
+ */
+export class DailyQuota {
+  private day = ''
+  private used = 0
+  private readonly format: Intl.DateTimeFormat
+
+  constructor(
+    readonly max: number,
+    readonly timeZone: string
+  ) {
+    this.format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
+  }
+
+  /** The calls used on the portal's calendar day of `now`. */
+  usedOn(now: number): number {
+    const day = this.format.format(new Date(now))
+    if (day !== this.day) {
+      this.day = day
+      this.used = 0
+    }
+    return this.used
+  }
+
+  full(now: number): boolean {
+    return this.usedOn(now) >= this.max
+  }
+
+  /** Counts one accepted request. */
+  count(now: number): void {
+    this.usedOn(now)
+    this.used++
+  }
+
+  clear(): void {
+    this.used = 0
+  }
+}
+
 /** The headers HubSpot puts on every authenticated answer. */
-export function rateLimitHeaders(window: RollingWindow, now: number, usedToday: number): Record<string, string> {
+export function rateLimitHeaders(window: RollingWindow, now: number, daily: DailyQuota): Record<string, string> {
   return {
-    'X-HubSpot-RateLimit-Daily': String(DAILY_LIMIT),
-    'X-HubSpot-RateLimit-Daily-Remaining': String(Math.max(0, DAILY_LIMIT - usedToday)),
+    'X-HubSpot-RateLimit-Daily': String(daily.max),
+    'X-HubSpot-RateLimit-Daily-Remaining': String(Math.max(0, daily.max - daily.usedOn(now))),
     'X-HubSpot-RateLimit-Interval-Milliseconds': String(window.limit.intervalMs),
     'X-HubSpot-RateLimit-Max': String(window.limit.max),
     'X-HubSpot-RateLimit-Remaining': String(window.remaining(now))

@@ -6,6 +6,9 @@ import { Answer, RecordFaults, Store } from './store'
 export type RouteContext = {
   store: Store
   portalId: number
+  /** The portal's IANA time zone (account info's `timeZone`) and the request's wall time. */
+  timeZone: string
+  now: number
   params: string[]
   body: unknown
   query: URLSearchParams
@@ -24,14 +27,26 @@ function typeOf(segment: string): ObjectType {
 
 const SEGMENT = '([^/]+)'
 
+/** The zone's offset from UTC at `now`, from `Intl`'s `longOffset` name (`GMT-05:00`). */
+function offsetMs(timeZone: string, now: number): number {
+  const name = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' }).formatToParts(new Date(now)).find((part) => part.type === 'timeZoneName')?.value ?? 'GMT'
+  const match = /GMT([+-])(\d{2}):(\d{2})/.exec(name)
+  return match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 3_600_000 + Number(match[3]) * 60_000) : 0
+}
+
 export const ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: /^\/account-info\/v3\/details$/,
-    handle: ({ portalId }) => ({
-      status: 200,
-      body: { portalId, accountType: 'STANDARD', timeZone: 'Etc/UTC', companyCurrency: 'USD', additionalCurrencies: [], utcOffset: '+00:00', utcOffsetMilliseconds: 0, uiDomain: 'app.hubspot.com', dataHostingLocation: 'na1' }
-    })
+    handle: ({ portalId, timeZone, now }) => {
+      const utcOffsetMilliseconds = offsetMs(timeZone, now)
+      const minutes = Math.abs(utcOffsetMilliseconds) / 60_000
+      const utcOffset = `${utcOffsetMilliseconds < 0 ? '-' : '+'}${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`
+      return {
+        status: 200,
+        body: { portalId, accountType: 'STANDARD', timeZone, companyCurrency: 'USD', additionalCurrencies: [], utcOffset, utcOffsetMilliseconds, uiDomain: 'app.hubspot.com', dataHostingLocation: 'na1' }
+      }
+    }
   },
   { method: 'GET', pattern: new RegExp(`^/crm/v3/objects/${SEGMENT}$`), handle: ({ store, params, query }) => store.list(typeOf(params[0]), query) },
   { method: 'POST', pattern: /^\/crm\/v3\/objects\/tasks$/, handle: ({ store, body }) => store.createTask(body) },

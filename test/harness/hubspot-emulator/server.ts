@@ -1,8 +1,8 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http'
 import { AddressInfo } from 'node:net'
-import { correlationId, HubSpotError, rateLimitBody, searchRateLimitBody, serverError, unauthorizedBody } from './errors'
+import { correlationId, dailyLimitBody, HubSpotError, rateLimitBody, searchRateLimitBody, serverError, unauthorizedBody } from './errors'
 import { FaultOptions, FaultPlan, Faults } from './faults'
-import { DEFAULT_RATE_LIMIT, RateLimitOptions, rateLimitHeaders, RollingWindow, SEARCH_LIMIT } from './rate-limit'
+import { DailyQuota, DEFAULT_RATE_LIMIT, RateLimitOptions, rateLimitHeaders, RollingWindow, SEARCH_LIMIT } from './rate-limit'
 import { findRoute, isSearch } from './routes'
 import { Store } from './store'
 
@@ -11,7 +11,16 @@ import { Store } from './store'
  * 5xx), the bearer-token check, rate limits (injected 429, the rolling window, search's own
  * limit), then the route. Nothing is logged: requests carry the token.
  */
-export type ServerOptions = { accessToken: string; portalId: number; rateLimit: RateLimitOptions; faults?: FaultOptions; historyLimit?: number }
+export type ServerOptions = {
+  accessToken: string
+  portalId: number
+  rateLimit: RateLimitOptions
+  daily: DailyQuota
+  /** Wall time in ms; rate-limit windows and the daily quota follow it. */
+  now: () => number
+  faults?: FaultOptions
+  historyLimit?: number
+}
 export type EmulatorStats = { requests: number; byEndpoint: Record<string, number>; status: Record<string, number> }
 
 const MAX_BODY = 16 * 1024 * 1024
@@ -39,7 +48,6 @@ export class EmulatorServer {
   private readonly window: RollingWindow
   private readonly searchWindow = new RollingWindow(SEARCH_LIMIT)
   private readonly server: Server
-  private usedToday = 0
   private counters: EmulatorStats = { requests: 0, byEndpoint: {}, status: {} }
 
   constructor(private readonly options: ServerOptions) {
@@ -75,7 +83,7 @@ export class EmulatorServer {
     this.counters = { requests: 0, byEndpoint: {}, status: {} }
     this.window.clear()
     this.searchWindow.clear()
-    this.usedToday = 0
+    this.options.daily.clear()
     this.faults.set(this.faults.active)
   }
 
@@ -128,18 +136,19 @@ export class EmulatorServer {
     }
     const token = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1]
     if (token !== this.options.accessToken) return { status: 401, body: unauthorizedBody() }
-    // Rate-limit windows roll in real time, even while a test freezes Date.
-    const now = performance.timeOrigin + performance.now()
+    const now = this.options.now()
+    const daily = this.options.daily
     const limited = (body: unknown, exhausted = true): Reply => {
-      const headers = rateLimitHeaders(this.window, now, this.usedToday)
+      const headers = rateLimitHeaders(this.window, now, daily)
       return { status: 429, body, headers: exhausted ? { ...headers, 'X-HubSpot-RateLimit-Remaining': '0' } : headers }
     }
     // An injected 429 is indistinguishable from a real one, headers included.
     if (plan.tooMany) return limited(rateLimitBody(this.options.portalId))
     if (isSearch(path) && method === 'POST' && !this.searchWindow.take(now)) return limited(searchRateLimitBody(), false)
+    if (daily.full(now)) return limited(dailyLimitBody(this.options.portalId), false)
     if (!this.window.take(now)) return limited(rateLimitBody(this.options.portalId))
-    this.usedToday++
-    const headers = rateLimitHeaders(this.window, now, this.usedToday)
+    daily.count(now)
+    const headers = rateLimitHeaders(this.window, now, daily)
     try {
       const found = findRoute(method, path)
       if (!found) throw new HubSpotError(404, 'OBJECT_NOT_FOUND', `No route for ${method} ${path}`)
@@ -149,7 +158,16 @@ export class EmulatorServer {
       } catch (error) {
         throw new HubSpotError(400, 'VALIDATION_ERROR', `Invalid input JSON on line 1: ${(error as Error).message}`)
       }
-      const answer = found.route.handle({ store: this.store, portalId: this.options.portalId, params: found.params, body, query, fails: plan.failsRecord })
+      const answer = found.route.handle({
+        store: this.store,
+        portalId: this.options.portalId,
+        timeZone: daily.timeZone,
+        now,
+        params: found.params,
+        body,
+        query,
+        fails: plan.failsRecord
+      })
       return { ...answer, headers }
     } catch (error) {
       if (error instanceof HubSpotError) return { status: error.status, body: error.body(), headers }

@@ -74,13 +74,19 @@ function batchAnswer(startedAt: string, results: unknown[], errors: RecordError[
 export type PropertyVersion = { value: string; timestamp: string; sourceType: string; sourceId?: string }
 
 /** A write to one record: an existing record or a new one, and the values to apply. */
-type Write = { index: number; label: string; record?: StoredRecord; values: Record<string, string> }
+/** `sent`: the properties the input itself carried, the only ones its answer shows (with the system ones). */
+type Write = { index: number; label: string; record?: StoredRecord; values: Record<string, string>; sent?: string[] }
+
+/** A looked-up value as HubSpot compares it: emails case-insensitively. */
+const normalised = (property: string, value: string) => (property === 'email' ? value.trim().toLowerCase() : value)
 
 export class Store {
   private readonly definitions = new Map<ObjectType, Map<string, PropertyDefinition>>()
   private readonly groups = new Map<ObjectType, Map<string, PropertyGroup>>()
   private readonly records = new Map<ObjectType, Map<string, StoredRecord>>()
   private readonly associations = new Map<string, Association>()
+  /** Per type and property looked up by value: records by normalised value, built at the first lookup, kept up to date by writes. */
+  private readonly indexes = new Map<string, Map<string, StoredRecord>>()
   private readonly events: Record<string, unknown>[] = []
   /** Each record's property versions, newest first: `type/id` → property → versions. */
   private readonly history = new Map<string, Map<string, PropertyVersion[]>>()
@@ -103,6 +109,7 @@ export class Store {
       this.records.set(type, new Map())
     }
     this.associations.clear()
+    this.indexes.clear()
     this.history.clear()
     this.events.length = 0
     this.nextId = 1001
@@ -159,6 +166,7 @@ export class Store {
     if (!current) throw notFound(`Unable to find property ${name} for object type ${TYPE_IDS[type]}`)
     if (!current.modificationMetadata.archivable) throw validation(`Property ${name} cannot be archived`)
     this.defs(type).delete(name)
+    this.indexes.delete(`${type}\u0000${name}`)
     for (const record of this.all(type).values()) delete record.properties[name]
     return { status: 204, body: undefined }
   }
@@ -200,12 +208,33 @@ export class Store {
   /** The record whose `property` is `value` (email case-insensitively; hs_object_id is the id). */
   private find(type: ObjectType, property: string, value: string): StoredRecord | undefined {
     if (property === 'hs_object_id') return this.all(type).get(value)
-    const wanted = property === 'email' ? value.trim().toLowerCase() : value
-    for (const record of this.all(type).values()) {
-      const stored = record.properties[property]
-      if (stored !== undefined && (property === 'email' ? stored.toLowerCase() : stored) === wanted) return record
+    return this.index(type, property).get(normalised(property, value))
+  }
+
+  private index(type: ObjectType, property: string): Map<string, StoredRecord> {
+    const name = `${type}\u0000${property}`
+    let index = this.indexes.get(name)
+    if (!index) {
+      index = new Map()
+      for (const record of this.all(type).values()) {
+        const stored = record.properties[property]
+        const key = stored === undefined ? undefined : normalised(property, stored)
+        if (key !== undefined && !index.has(key)) index.set(key, record)
+      }
+      this.indexes.set(name, index)
     }
-    return undefined
+    return index
+  }
+
+  /** Keeps the lookup indexes of `type` true as `values` are written to `record`. */
+  private reindex(type: ObjectType, record: StoredRecord, values: Record<string, string>): void {
+    for (const [property, value] of Object.entries(values)) {
+      const index = this.indexes.get(`${type}\u0000${property}`)
+      if (!index) continue
+      const old = record.properties[property]
+      if (old !== undefined && index.get(normalised(property, old)) === record) index.delete(normalised(property, old))
+      if (!index.has(normalised(property, value))) index.set(normalised(property, value), record)
+    }
   }
 
   /** The client-facing record (`SimplePublicObject`): requested properties, unset ones null. */
@@ -283,6 +312,7 @@ export class Store {
       this.all(type).set(id, record)
     }
     // '' clears a value; like HubSpot, a cleared property then reads back as '' (a never-set one as null).
+    this.reindex(type, record, write.values)
     this.keepHistory(type, record, write.values, now)
     Object.assign(record.properties, write.values)
     record.updatedAt = now
@@ -317,7 +347,7 @@ export class Store {
         continue
       }
       const { record, created } = this.apply(type, write)
-      const shown = this.present(type, record, Object.keys(write.values))
+      const shown = this.present(type, record, write.sent ?? Object.keys(write.values))
       results.push(upsert ? { ...shown, new: created } : shown)
     }
     return results
@@ -337,7 +367,14 @@ export class Store {
       type,
       inputs.map((input, i) => ({ label: keyed[i].id, properties: { ...(isObject(input.properties) ? input.properties : {}), [keyed[i].idProperty]: keyed[i].id } }))
     )
-    const writes = keyed.map(({ idProperty, id }, index): Write => ({ index, label: id, record: this.find(type, idProperty, id), values: values[index] }))
+    // The answer shows the properties the input carried: HubSpot's schema does not promise an echo of idProperty.
+    const writes = keyed.map(({ idProperty, id }, index): Write => ({
+      index,
+      label: id,
+      record: this.find(type, idProperty, id),
+      values: values[index],
+      sent: Object.keys(isObject(inputs[index].properties) ? inputs[index].properties : {})
+    }))
     const errors: RecordError[] = []
     return batchAnswer(startedAt, this.writeBatch(type, writes, faults, errors, true), errors)
   }

@@ -11,9 +11,14 @@ export type TransformerResult =
   /** An input event the transformation returned nothing for: filtered. */
   | { statusCode: 298; metadata: Record<string, unknown> }
 
-export type SandboxLimits = { memoryMb: number; timeoutMs: number }
-/** RudderStack's limits for a transformation: 128 MB and 4 s per batch. */
-export const RUDDERSTACK_LIMITS: SandboxLimits = { memoryMb: 128, timeoutMs: 4_000 }
+/**
+ * rudder-transformer's limits (src/util/customTransformer-v1.js): 128 MB per isolate;
+ * `IVM_EXECUTION_TIMEOUT`, 4 s, bounds only the synchronous start of the call (isolated-vm's
+ * `timeout` on the `apply` that starts the transformation); `USER_TRANSFORM_TIMEOUT`, 600 s,
+ * bounds the whole batch, awaited work included.
+ */
+export type SandboxLimits = { memoryMb: number; syncTimeoutMs: number; timeoutMs: number }
+export const RUDDERSTACK_LIMITS: SandboxLimits = { memoryMb: 128, syncTimeoutMs: 4_000, timeoutMs: 600_000 }
 
 /**
  * What a test sets around a run: the limits; `now`, the isolate's clock frozen there (as the
@@ -25,13 +30,25 @@ export type RunOptions = { limits?: SandboxLimits; now?: number; egress?: string
 export type RunReport = { results: TransformerResult[]; logs: string[]; elapsedMs: number }
 
 /**
- * The outcome rules of RudderStack's user transformations, as they run inside the isolate:
- * exactly one of transformEvent / transformBatch exported; transformEvent is called for every
- * event at once, null or undefined drops the event, an array fans out, a throw fails that event
- * only; transformBatch's array is matched back to events by messageId, and a throw fails the
- * batch. `metadata(event)` finds an event's metadata by its messageId.
+ * The outcome rules of RudderStack's user transformations (rudder-transformer's
+ * src/util/ivmFactory.js), as they run inside the isolate: exactly one of transformEvent /
+ * transformBatch exported; transformEvent is called for every event at once, null or
+ * undefined drops the event, an array fans out, a throw fails that event only;
+ * transformBatch's array is matched back to events by messageId, and a throw fails the batch.
+ * A thrown error is reported as its stack cut after the last line that names the exported
+ * function (so a message's first line only, when no frame of that function is on the stack),
+ * and a thrown value without a stack makes that cut throw, which fails the whole batch.
+ * `metadata(event)` finds an event's metadata by its messageId.
  */
 const WRAPPER = `
+function __pqlkitStackUpTo(trace, name) {
+  const lines = trace.split('\\n')
+  let last = 0
+  lines.forEach((line, index) => {
+    if (line.includes(name)) last = index
+  })
+  return lines.slice(0, last + 1).join('\\n')
+}
 export async function __pqlkitRunner(payload) {
   const byId = {}
   for (const item of payload.events) byId[item.message.messageId] = item.metadata
@@ -44,7 +61,7 @@ export async function __pqlkitRunner(payload) {
     try {
       produced = await transformBatch(messages, metadata)
     } catch (error) {
-      return [{ error: String((error && error.stack) || error), metadata: {} }]
+      return [{ error: __pqlkitStackUpTo(error.stack, 'transformBatch'), metadata: {} }]
     }
     if (!Array.isArray(produced)) return [{ error: 'returned events from transformBatch(event) is not an array', metadata: {} }]
     for (const event of produced) {
@@ -64,7 +81,7 @@ export async function __pqlkitRunner(payload) {
       }
       for (const event of list) outputs.push({ output: event, metadata: own })
     } catch (error) {
-      outputs.push({ error: String(error), metadata: own })
+      outputs.push({ error: __pqlkitStackUpTo(error.stack, 'transformEvent'), metadata: own })
     }
   }))
   return outputs
@@ -75,7 +92,9 @@ export async function __pqlkitRunner(payload) {
  * The sandbox globals: fetchV2 resolves { url, status, headers, body } with the body parsed as
  * JSON when it parses and rejects with a plain copy of the network error; getCredential reads the
  * connection's credentials (a missing key is undefined, a null key throws); log collects lines.
- * With `RunOptions.now`, Date (its `now()` and `new Date()`) stands at that time.
+ * With `RunOptions.now`, Date (its `now()` and `new Date()`) stands at that time. The script's
+ * value is what starts a batch: it calls the runner synchronously (the part the 4 s limit
+ * bounds) and settles the host's promise when the runner's promise settles.
  */
 const BOOTSTRAP = `
 (() => {
@@ -101,13 +120,22 @@ const BOOTSTRAP = `
       }
     }
   }
+  return (runner, settled, failed, payload) => {
+    Promise.resolve(runner.deref()(payload)).then(
+      (outputs) => settled.applyIgnored(undefined, [new ivm.ExternalCopy(outputs).copyInto()]),
+      (error) => failed.applyIgnored(undefined, [new ivm.ExternalCopy(String(error && error.message)).copyInto()])
+    )
+  }
 })()
 `
 
 /**
  * Runs one batch of a transformation's code as RudderStack's transformer does: a fresh isolate
- * and context per batch, the memory limit, a time limit on the whole batch, the sandbox globals
- * and nothing else (no timers, no URL, no Buffer, no require, no process), imports refused.
+ * and context per batch, the memory limit, the sandbox globals and nothing else (no timers, no
+ * URL, no Buffer, no require, no process), imports refused; the synchronous start of the call
+ * limited to `syncTimeoutMs`, the whole batch to `timeoutMs`. A failure of the whole batch is
+ * every event's error, as `String(new Error(reason))`, the way rudder-transformer's service
+ * reports it.
  */
 export async function runTransformation(
   code: string,
@@ -118,7 +146,7 @@ export async function runTransformation(
   const started = performance.now()
   const logs: string[] = []
   const isolate = new ivm.Isolate({ memoryLimit: limits.memoryMb })
-  const failAll = (error: string): TransformerResult[] => events.map((event) => ({ statusCode: 400, error, metadata: event.metadata }))
+  const failAll = (reason: string): TransformerResult[] => events.map((event) => ({ statusCode: 400, error: String(new Error(reason)), metadata: event.metadata }))
   let timer: NodeJS.Timeout | undefined
   try {
     const context = await isolate.createContext()
@@ -150,20 +178,22 @@ export async function runTransformation(
     await context.global.set('__host', new ivm.ExternalCopy({}).copyInto())
     const host = (await context.global.get('__host')) as ivm.Reference
     for (const [name, value] of Object.entries(hostApi)) await host.set(name, value)
-    await context.eval(BOOTSTRAP)
+    const start = (await context.eval(BOOTSTRAP, { reference: true })) as ivm.Reference
     const module = await isolate.compileModule(`${code}\n${WRAPPER}`, { filename: 'transformation.js' })
     await module.instantiate(context, (specifier) => {
       throw new Error(`import from ${specifier} failed. Module not found.`)
     })
-    await module.evaluate({ timeout: limits.timeoutMs })
+    await module.evaluate()
     const exported = ['transformEvent', 'transformBatch'].filter((name) => module.namespace.getSync(name, { reference: true })?.typeof === 'function')
     if (exported.length !== 1) return { results: failAll(`Expected one of transformEvent,transformBatch. Found ${exported.join(',')}`), logs, elapsedMs: performance.now() - started }
     const runner = (await module.namespace.get('__pqlkitRunner', { reference: true })) as ivm.Reference
-    const run = runner.apply(undefined, [{ kind: exported[0], events }], {
-      arguments: { copy: true },
-      result: { promise: true, copy: true },
-      timeout: limits.timeoutMs
-    }) as Promise<{ output?: Record<string, unknown>; error?: string; metadata: Record<string, unknown> }[]>
+    type Output = { output?: Record<string, unknown>; error?: string; metadata: Record<string, unknown> }
+    const run = new Promise<Output[]>((resolve, reject) => {
+      const payload = new ivm.ExternalCopy({ kind: exported[0], events }).copyInto()
+      start
+        .apply(undefined, [runner, new ivm.Reference(resolve), new ivm.Reference((reason: string) => reject(new Error(reason))), payload], { timeout: limits.syncTimeoutMs })
+        .catch((error: Error) => reject(error))
+    })
     const timedOut = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Timed out')), limits.timeoutMs)))
     const outputs = await Promise.race([run, timedOut])
     return { results: toResults(events, outputs), logs, elapsedMs: performance.now() - started }

@@ -11,12 +11,10 @@ import type { Settings } from '../settings'
 
 declare const fetchV2: FetchV2
 declare const getCredential: (key: string) => unknown
-declare const log: (...args: unknown[]) => void
 
 export function pqlkit(model: unknown, settings: Settings = {}): TransformEvent {
   return withSandbox(model, settings, {
     fetchV2: (url, init) => fetchV2(url, init),
-    getCredential: (key) => getCredential(key),
-    log: (...args) => log(...args)
+    getCredential: (key) => getCredential(key)
   })
 }

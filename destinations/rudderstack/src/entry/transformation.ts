@@ -10,10 +10,13 @@ declare const PQLKIT_MODEL: unknown
 declare const PQLKIT_SETTINGS: Settings
 declare const fetchV2: FetchV2
 declare const getCredential: (key: string) => unknown
-declare const log: (...args: unknown[]) => void
 
-export const transformEvent = pqlkit(PQLKIT_MODEL, PQLKIT_SETTINGS, {
+const run = pqlkit(PQLKIT_MODEL, PQLKIT_SETTINGS, {
   fetchV2: (url, init) => fetchV2(url, init),
-  getCredential: (key) => getCredential(key),
-  log: (...args) => log(...args)
+  getCredential: (key) => getCredential(key)
 })
+
+/** Awaits `run`, so an error raised after an await keeps this frame (RudderStack cuts its stack here). */
+export async function transformEvent(event: unknown, metadata?: unknown) {
+  return await run(event, metadata)
+}

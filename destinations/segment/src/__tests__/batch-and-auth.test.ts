@@ -117,8 +117,9 @@ describe('performBatch', () => {
     expect(company!.inputs).toHaveLength(1)
     const { pqlkit_state, pqlkit_contribution, ...properties } = company!.inputs[0].properties
     expect(company!.inputs[0]).toMatchObject({ idProperty: 'pqlkit_company_key', id: 'acme-42' })
-    expect(properties).toEqual({ name: 'Acme Inc', domain: 'acme.io', users: '0', pqlkit_last_event_at: timestamp })
-    expect(JSON.parse(pqlkit_state).v).toBe(1)
+    // The key goes among the properties too: HubSpot's answer need not echo idProperty.
+    expect(properties).toEqual({ name: 'Acme Inc', domain: 'acme.io', users: '0', pqlkit_last_event_at: timestamp, pqlkit_company_key: 'acme-42' })
+    expect(JSON.parse(pqlkit_state).v).toBe(2)
     expect(JSON.parse(pqlkit_contribution)).toMatchObject({ e: [{ k: 'g', m: 'g1', u: 'ada@acme.io' }] })
     expect(association).toEqual({ inputs: [{ from: { id: '77' }, to: { id: '900' } }] })
   })

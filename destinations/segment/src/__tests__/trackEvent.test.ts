@@ -100,12 +100,14 @@ describe('trackEvent', () => {
       pql_score_tier: 'Cold',
       pql_score_reasons: 'Projects (+10)',
       pqlkit_user_id: 'u-ada',
-      pqlkit_last_event_at: event.timestamp
+      pqlkit_last_event_at: event.timestamp,
+      // The key goes among the properties too: HubSpot's answer need not echo idProperty.
+      email: 'ada@acme.io'
     })
     // `now` is the host's clock when the batch is processed.
     expect(Date.parse(pql_score_updated_at)).toBeGreaterThanOrEqual(before)
     expect(Date.parse(pql_score_updated_at)).toBeLessThanOrEqual(after)
-    expect(JSON.parse(pqlkit_state)).toMatchObject({ v: 1, m: [expect.any(String)] })
+    expect(JSON.parse(pqlkit_state)).toMatchObject({ v: 2, m: expect.stringMatching(/^[0-9a-z]{8}$/) })
     // The write's contribution: its event as the model reads it, for a concurrent write's repair.
     expect(JSON.parse(pqlkit_contribution)).toMatchObject({ i: [], e: [{ k: 't', m: 'msg-1', n: 'Project Created' }] })
     expect(nock.pendingMocks().filter((mock) => !mock.includes('/properties/'))).toEqual([])

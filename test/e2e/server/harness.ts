@@ -1,0 +1,96 @@
+import { ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Database, decodeState, generateEvents, openDatabase, SegmentMessage, segmentSignature } from '@pqlkit/core'
+import type { Emulator } from '../../harness/hubspot-emulator'
+import { REPO_ROOT } from '../../repo-root'
+import { Snapshot, snapshot } from '../conformance/snapshot'
+
+export const SECRET = 'server-test-secret-0123456789'
+export const MODEL_FILE = join(REPO_ROOT, 'examples', 'project-management.yaml')
+export const CLI = join(REPO_ROOT, 'core', 'bin', 'pqlkit.js')
+
+/** A seeded stream of Segment calls (identifies, tracks, groups), sorted by time as hosts deliver. */
+export function stream(users: number, days: number, seed: number, end = '2026-11-01T00:00:00.000Z'): SegmentMessage[] {
+  return generateEvents({ profile: 'project-management', users, days, end, seed })
+}
+
+export function sqliteFile(): string {
+  return join(mkdtempSync(join(tmpdir(), 'pqlkit-server-')), 'pqlkit.sqlite')
+}
+
+/** Segment's Webhooks (Actions) destination: JSON body, X-Signature over the first element. */
+export async function postSegment(url: string, messages: SegmentMessage[] | SegmentMessage): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
+  const started = performance.now()
+  const answer = await fetch(`${url}/segment`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature': segmentSignature(messages, SECRET) },
+    body: JSON.stringify(messages)
+  })
+  return { status: answer.status, body: (await answer.json()) as Record<string, unknown>, ms: performance.now() - started }
+}
+
+/** Waits until every event in the inbox is processed or dead-lettered. */
+export async function drained(db: Database, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const [row] = await db.all(`SELECT COUNT(*) AS count FROM inbox WHERE status = 'pending'`)
+    if (Number(row.count) === 0) return
+    if (Date.now() > until) throw new Error(`${row.count} events still pending after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/**
+ * What HubSpot holds, with each subject's state taken from the server's database (where it
+ * lives on this route) in place of `pqlkit_state`, normalised as the conformance suite does.
+ */
+export async function serverSnapshot(emulator: Emulator, db: Database): Promise<Snapshot> {
+  const states = new Map<string, string>()
+  for (const row of await db.all(`SELECT record_id, state FROM contacts`)) states.set(String(row.record_id), String(row.state))
+  for (const row of await db.all(`SELECT record_id, state FROM companies`)) states.set(String(row.record_id), String(row.state))
+  const dump = emulator.dump()
+  const withState = (records: { id: string; properties: Record<string, string | null> }[]) =>
+    records.map((record) => ({ ...record, properties: { ...record.properties, pqlkit_state: states.get(record.id) ?? null } }))
+  const merged = { ...dump, contacts: withState(dump.contacts), companies: withState(dump.companies) }
+  return snapshot({ ...emulator, dump: () => merged } as unknown as Emulator)
+}
+
+/** The states in the database, decoded (a check that each subject has one). */
+export async function storedStates(db: Database): Promise<number> {
+  const rows = await db.all(`SELECT state FROM contacts`)
+  for (const row of rows) decodeState(String(row.state))
+  return rows.length
+}
+
+export type ServerProcess = { url: string; child: ChildProcess; stderr: string[]; exited: Promise<number | null> }
+
+/** `pqlkit serve` as a process of its own, on a free port, against the emulator. */
+export async function spawnServer(emulator: Emulator, database: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--model', MODEL_FILE, '--port', '0', '--database', database], {
+    env: {
+      PATH: process.env.PATH,
+      HUBSPOT_ACCESS_TOKEN: emulator.accessToken,
+      HUBSPOT_BASE_URL: emulator.url,
+      PQLKIT_SERVE_SECRET: SECRET,
+      PQLKIT_GATHER_MS: '50',
+      ...env
+    }
+  })
+  const stderr: string[] = []
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /listening on (http:\/\/\S+)/.exec(out)
+      if (match) resolve(match[1])
+    })
+    child.once('exit', (code) => reject(new Error(`pqlkit serve exited with ${code}: ${stderr.join('')}`)))
+  })
+  return { url, child, stderr, exited }
+}
+
+export { openDatabase }
