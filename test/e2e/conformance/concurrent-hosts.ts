@@ -7,7 +7,7 @@ import { identifiesOf, processorEvent, transformRequest } from '../../harness/ru
 import { deliverIdentifies, DestinationReport } from '../../harness/rudderstack/hubspot-destination'
 import type { RunReport } from '../../harness/rudderstack/sandbox'
 import { startSegmentInstances } from '../../harness/segment/instances'
-import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, segmentOutcomes, segmentSubscriptions } from './hosts'
+import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, rudderstackProblems, segmentOutcomes, segmentSubscriptions } from './hosts'
 import { toPostHogEvent } from './posthog-hosts'
 import { Message, shuffled } from './scenarios'
 
@@ -99,10 +99,10 @@ export function segmentInstances(instances: number): ConcurrentHost {
   }
 }
 
-/** A transformation's log lines that say a hand-off's task could not be created for a contact its destination creates. */
+/** The problems on a transformation's returned identifies (`context.pqlkit.problems`) that say a hand-off's task could not be created for a contact its destination creates. */
 function tasksNotCreatable(reports: RunReport[]): Set<string> {
   const found = new Set<string>()
-  for (const line of reports.flatMap((report) => report.logs)) {
+  for (const line of reports.flatMap(rudderstackProblems)) {
     const match = /hand-off "([^"]+)" for (\S+) failed: the contact has no HubSpot id yet/.exec(line)
     if (match) found.add(`${match[1]} → ${match[2]}`)
   }

@@ -231,6 +231,10 @@ export function rudderstackOutcomes(batch: Message[], run: RunReport, destinatio
   })
 }
 
+/** What RudderStack shows in production of a batch: the problems on its returned identifies (`context.pqlkit.problems`). */
+export const rudderstackProblems = (run: RunReport) =>
+  run.results.flatMap((result) => (result.statusCode === 200 ? ((result.output.context as { pqlkit?: { problems: string[] } }).pqlkit?.problems ?? []) : []))
+
 /** The contacts (emails) whose identify the HubSpot destination reported failed. */
 export const failedWrites = (destination: DestinationReport) => destination.undelivered.map(({ identify }) => String((identify.traits as Record<string, unknown>).email))
 
@@ -254,8 +258,7 @@ export const rudderstackHost: Host = {
       const report = await untilDone(messages, Math.min(delivery.batchSize, PROCESSOR_BATCH), async (batch) => {
         const events = batch.map((message) => processorEvent(message as unknown as Record<string, unknown>, ++jobId))
         const { report: run, destination } = await transformAndDeliver(connection, events)
-        // What RudderStack shows in production: the problems on the returned identifies.
-        for (const result of run.results) if (result.statusCode === 200) logs.push(...((result.output.context as { pqlkit?: { problems: string[] } }).pqlkit?.problems ?? []))
+        logs.push(...rudderstackProblems(run))
         failed.push(...failedWrites(destination))
         return rudderstackOutcomes(batch, run, destination)
       })
