@@ -10,9 +10,9 @@ export function freezeDate(now?: number): void {
 
 /**
  * Slack, faked for Node's http(s): every post to hooks.slack.com is answered 200 and its body
- * kept in `posts`; no other host but loopback answers.
+ * (as JSON) pushed to `posts`; no other host but loopback answers.
  */
-export function fakeSlack(posts: string[]): void {
+export function fakeSlack(posts: { push(post: string): unknown }): void {
   nock.disableNetConnect()
   nock.enableNetConnect('127.0.0.1')
   nock('https://hooks.slack.com')

@@ -10,7 +10,9 @@ import type { Contact, SyncReport } from './write-back'
  * both send it. Each worker writes a claim (`pqlkit_handoff_claim`: its own token and the
  * crossings it decided) and reads the claim's history back: HubSpot stamps every version,
  * so the claim written first, the same for every reader, is the winner's (equal
- * timestamps: the smaller token). The winner sends; a loser leaves the crossing to it.
+ * timestamps, as two writes in one millisecond get: the one further down the history, written
+ * earlier; never the token, which would let a claim written after the winner read back and
+ * sent beat it). The winner sends; a loser leaves the crossing to it.
  */
 type Claim = { t: string; c: string[] }
 
@@ -32,18 +34,19 @@ function claimOf(version: PropertyVersion): Claim | undefined {
 
 /**
  * Who claimed each crossing first, among a record's claim versions (newest first, as HubSpot
- * gives them) from CLAIM_WINDOW_MS before `token`'s own on.
+ * gives them: a later write goes on top and never reorders the versions below it) from
+ * CLAIM_WINDOW_MS before `token`'s own on.
  */
 function firstClaims(versions: PropertyVersion[], token: string): Map<string, string> {
   const all = versions
-    .map((version) => ({ at: Date.parse(version.timestamp), claim: claimOf(version) }))
-    .filter((entry): entry is { at: number; claim: Claim } => entry.claim !== undefined)
+    .map((version, index) => ({ at: Date.parse(version.timestamp), index, claim: claimOf(version) }))
+    .filter((entry): entry is { at: number; index: number; claim: Claim } => entry.claim !== undefined)
   const own = all.find((entry) => entry.claim.t === token)
   // Its own claim not read back: taken as won.
   if (own === undefined) return new Map()
   const claims = all
     .filter((entry) => entry.at >= own.at - CLAIM_WINDOW_MS)
-    .sort((a, b) => a.at - b.at || (a.claim.t < b.claim.t ? -1 : a.claim.t > b.claim.t ? 1 : 0))
+    .sort((a, b) => a.at - b.at || b.index - a.index)
   const first = new Map<string, string>()
   for (const { claim } of claims) for (const crossing of claim.c) if (!first.has(crossing)) first.set(crossing, claim.t)
   return first

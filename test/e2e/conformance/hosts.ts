@@ -18,6 +18,8 @@ import type { Emulator } from '../../harness/hubspot-emulator'
 import type { Message } from './scenarios'
 import { buildBundles } from '../../../destinations/rudderstack/scripts/build'
 import { processorEvent, transformAndDeliver } from '../../harness/rudderstack/data-plane'
+import type { DestinationReport } from '../../harness/rudderstack/hubspot-destination'
+import type { RunReport } from '../../harness/rudderstack/sandbox'
 import { startEgress } from '../../harness/rudderstack/egress'
 import { pasted } from '../../harness/rudderstack/transformation'
 import { startTransformer } from '../../harness/rudderstack/transformer'
@@ -133,6 +135,32 @@ export function segmentSubscription(mapping: Mapping) {
   }
 }
 
+/** The subscriptions a Segment user sets up: the destination's automatic presets, and a Map Event to Property subscription per mapping. */
+export function segmentSubscriptions(mappings: Mapping[] = []) {
+  return [
+    ...destination.presets!.flatMap((preset) =>
+      preset.type === 'automatic' ? [{ partnerAction: preset.partnerAction, subscribe: preset.subscribe, mapping: preset.mapping ?? {} }] : []
+    ),
+    ...mappings.map(segmentSubscription)
+  ]
+}
+
+/** What `onBatch` answers: one result per subscription, a multistatus or `not subscribed` when no event matched it. */
+export type SegmentBatchResults = { multistatus?: { status: number; errormessage?: string }[] }[]
+
+/** Each message's outcome as Segment reads `onBatch`'s answer: re-delivered when a subscription answered 429 or 5xx. */
+export function segmentOutcomes(batch: Message[], results: SegmentBatchResults): string[] {
+  return batch.map((_, index) => {
+    const entries = results
+      .map((result) => result.multistatus?.[index])
+      .filter((candidate) => candidate && !/does not match the subscription/.test(candidate.errormessage ?? '')) as { status: number; errormessage?: string }[]
+    if (entries.length === 0) return 'no action subscribed'
+    if (entries.some((entry) => entry.status === 429 || entry.status >= 500)) return 'retry'
+    const failed = entries.find((entry) => entry.status !== 200)
+    return failed ? (failed.errormessage ?? String(failed.status)) : 'ok'
+  })
+}
+
 /**
  * The Segment destination in actions-core's runtime: `onBatch` with the presets, and a Map
  * Event to Property subscription per mapping, as subscriptions; Segment re-delivers the
@@ -144,29 +172,11 @@ export const segmentHost: Host = {
   async deliver(messages, { emulator, model, batchSize, mappings = [] }) {
     process.env.HUBSPOT_BASE_URL = emulator.url
     const testDestination = createTestIntegration(destination)
-    const subscriptions = [
-      ...destination.presets!.flatMap((preset) =>
-        preset.type === 'automatic' ? [{ partnerAction: preset.partnerAction, subscribe: preset.subscribe, mapping: preset.mapping ?? {} }] : []
-      ),
-      ...mappings.map(segmentSubscription)
-    ]
-    const settings = { accessToken: emulator.accessToken, model }
+    const settings = { accessToken: emulator.accessToken, model, subscriptions: segmentSubscriptions(mappings) }
     try {
-      return await untilDone(messages, batchSize, async (batch) => {
-        // One result per subscription: a multistatus, or `not subscribed` when no event matched it.
-        const results = (await testDestination.onBatch(batch as unknown as SegmentEvent[], { ...settings, subscriptions })) as {
-          multistatus?: { status: number; errormessage?: string }[]
-        }[]
-        return batch.map((_, index) => {
-          const entries = results
-            .map((result) => result.multistatus?.[index])
-            .filter((candidate) => candidate && !/does not match the subscription/.test(candidate.errormessage ?? '')) as { status: number; errormessage?: string }[]
-          if (entries.length === 0) return 'no action subscribed'
-          if (entries.some((entry) => entry.status === 429 || entry.status >= 500)) return 'retry'
-          const failed = entries.find((entry) => entry.status !== 200)
-          return failed ? (failed.errormessage ?? String(failed.status)) : 'ok'
-        })
-      })
+      return await untilDone(messages, batchSize, async (batch) =>
+        segmentOutcomes(batch, (await testDestination.onBatch(batch as unknown as SegmentEvent[], settings)) as SegmentBatchResults)
+      )
     } finally {
       delete process.env.HUBSPOT_BASE_URL
     }
@@ -174,62 +184,87 @@ export const segmentHost: Host = {
 }
 
 /** RudderStack's processor hands a transformation at most 200 events at a time. */
-const PROCESSOR_BATCH = 200
+export const PROCESSOR_BATCH = 200
 /** How the transformation words a failure to send again (destinations/rudderstack/src/transform-event.ts). */
 const SEND_AGAIN = /^Error: pqlkit: HubSpot could not take this (event|batch) /
 let builtTransformation: Promise<string> | undefined
+
+/** A transformation as a RudderStack user connects it: the built file with the model pasted in, the transformer process, the egress for its Slack posts. */
+export type RudderStackConnection = DataPlaneConnection & { stop(): Promise<void> }
+type DataPlaneConnection = Parameters<typeof transformAndDeliver>[0]
+
+export async function connectTransformation({ emulator, model, now, mappings = [] }: Delivery): Promise<RudderStackConnection> {
+  builtTransformation ??= buildBundles(undefined).then((bundles) => bundles.transformation)
+  const settings = { hubspotBaseUrl: emulator.url, portalId: 123456, slackHosts: ['hooks.slack.com'] }
+  // A transformation has no mapping UI: the mappings go into the pasted model (docs/mappings.md).
+  const code = pasted(withMappings(parse(model), mappings), settings, await builtTransformation)
+  const transformer = startTransformer()
+  const egress = await startEgress()
+  return {
+    transformer,
+    code,
+    credentials: { HUBSPOT_ACCESS_TOKEN: emulator.accessToken },
+    hubspot: { url: emulator.url, accessToken: emulator.accessToken },
+    run: { now, egress: egress.url },
+    stop: async () => {
+      await transformer.stop()
+      await egress.stop()
+    }
+  }
+}
+
+/**
+ * What the user replays of a batch, as RudderStack re-sends no event a transformation failed
+ * and no record a 207 aborted: the events failed as retryable, and those that succeeded in a
+ * batch whose identifies were not all delivered (a failed identify names only its contact's
+ * last event). Any other failure is the event's error.
+ */
+export function rudderstackOutcomes(batch: Message[], run: RunReport, destination: DestinationReport): string[] {
+  const outcomes = new Map<unknown, string>()
+  for (const result of run.results) {
+    outcomes.set(result.metadata.messageId, result.statusCode !== 400 ? 'ok' : SEND_AGAIN.test(result.error) ? 'retry' : result.error)
+  }
+  const replay = destination.undelivered.length > 0
+  return batch.map((message) => {
+    const outcome = outcomes.get(message.messageId) ?? 'the transformer gave this event no outcome'
+    return replay && outcome === 'ok' ? 'retry' : outcome
+  })
+}
+
+/** What RudderStack shows in production of a batch: the problems on its returned identifies (`context.pqlkit.problems`). */
+export const rudderstackProblems = (run: RunReport) =>
+  run.results.flatMap((result) => (result.statusCode === 200 ? ((result.output.context as { pqlkit?: { problems: string[] } }).pqlkit?.problems ?? []) : []))
+
+/** The contacts (emails) whose identify the HubSpot destination reported failed. */
+export const failedWrites = (destination: DestinationReport) => destination.undelivered.map(({ identify }) => String((identify.traits as Record<string, unknown>).email))
 
 /**
  * The RudderStack transformation as rudder-transformer runs it (test/harness/rudderstack): the built
  * file with the model pasted in, each batch (at most the processor's 200) in a fresh isolate
  * whose clock stands at `now`, its identifies delivered by the HubSpot destination with the
- * router's retries (`deliverIdentifies`), its Slack posts made through the egress. RudderStack
- * re-sends no event a transformation failed and no record a 207 aborted; they are replayed
- * here as its user replays them, from the source's events (pqlkit skips what HubSpot already
- * holds): the events failed as retryable, and those that succeeded in a batch whose
- * identifies were not all delivered (a failed identify names only its contact's last event).
+ * router's retries (`deliverIdentifies`), its Slack posts made through the egress, what the
+ * user replays (`rudderstackOutcomes`) going again from the source's events (pqlkit skips what
+ * HubSpot already holds).
  */
 export const rudderstackHost: Host = {
   name: 'RudderStack transformation',
   destinationCreatesContacts: true,
-  async deliver(messages, { emulator, model, now, batchSize, mappings = [] }) {
-    builtTransformation ??= buildBundles(undefined).then((bundles) => bundles.transformation)
-    const settings = { hubspotBaseUrl: emulator.url, portalId: 123456, slackHosts: ['hooks.slack.com'] }
-    // A transformation has no mapping UI: the mappings go into the pasted model (docs/mappings.md).
-    const code = pasted(withMappings(parse(model), mappings), settings, await builtTransformation)
-    const transformer = startTransformer()
-    const egress = await startEgress()
-    const connection = {
-      transformer,
-      code,
-      credentials: { HUBSPOT_ACCESS_TOKEN: emulator.accessToken },
-      hubspot: { url: emulator.url, accessToken: emulator.accessToken },
-      run: { now, egress: egress.url }
-    }
+  async deliver(messages, delivery) {
+    const connection = await connectTransformation(delivery)
     const logs: string[] = []
-    const failedWrites: string[] = []
+    const failed: string[] = []
     let jobId = 0
     try {
-      const report = await untilDone(messages, Math.min(batchSize, PROCESSOR_BATCH), async (batch) => {
+      const report = await untilDone(messages, Math.min(delivery.batchSize, PROCESSOR_BATCH), async (batch) => {
         const events = batch.map((message) => processorEvent(message as unknown as Record<string, unknown>, ++jobId))
         const { report: run, destination } = await transformAndDeliver(connection, events)
-        // What RudderStack shows in production: the problems on the returned identifies.
-        for (const result of run.results) if (result.statusCode === 200) logs.push(...((result.output.context as { pqlkit?: { problems: string[] } }).pqlkit?.problems ?? []))
-        failedWrites.push(...destination.undelivered.map(({ identify }) => String((identify.traits as Record<string, unknown>).email)))
-        const outcomes = new Map<unknown, string>()
-        for (const result of run.results) {
-          outcomes.set(result.metadata.messageId, result.statusCode !== 400 ? 'ok' : SEND_AGAIN.test(result.error) ? 'retry' : result.error)
-        }
-        const replay = destination.undelivered.length > 0
-        return batch.map((message) => {
-          const outcome = outcomes.get(message.messageId) ?? 'the transformer gave this event no outcome'
-          return replay && outcome === 'ok' ? 'retry' : outcome
-        })
+        logs.push(...rudderstackProblems(run))
+        failed.push(...failedWrites(destination))
+        return rudderstackOutcomes(batch, run, destination)
       })
-      return { ...report, logs, failedWrites }
+      return { ...report, logs, failedWrites: failed }
     } finally {
-      await transformer.stop()
-      await egress.stop()
+      await connection.stop()
     }
   }
 }

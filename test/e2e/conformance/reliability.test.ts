@@ -1,7 +1,7 @@
 import { startEmulator } from '../../harness/hubspot-emulator'
 import type { FaultOptions } from '../../harness/hubspot-emulator/faults'
 import { HOSTS } from './hosts'
-import { Message, SCENARIOS } from './scenarios'
+import { Message, SCENARIOS, shuffled } from './scenarios'
 import { Snapshot, snapshot, withDeferredPutBack } from './snapshot'
 import { fakeSlack, freezeDate, restoreFakes } from '../../harness/fakes'
 
@@ -25,23 +25,6 @@ beforeAll(() => {
 afterAll(() => {
   restoreFakes()
 })
-
-/** A seeded shuffle (mulberry32), so a failure replays. */
-function shuffled<T>(items: T[], seed: number): T[] {
-  let state = seed >>> 0
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = Math.imul(state ^ (state >>> 15), 1 | state)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  const copy = [...items]
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[copy[i], copy[j]] = [copy[j], copy[i]]
-  }
-  return copy
-}
 
 /** Every batch of `size` delivered twice in a row. */
 function twice(messages: Message[], size: number): Message[] {

@@ -12,6 +12,23 @@ export type Message = Omit<SegmentMessage, 'userId'> & { userId?: string }
  */
 export type Scenario = { name: string; model: string; mappings?: unknown[]; messages: Message[]; now: string; sweeps: string[] }
 
+/** A seeded shuffle (mulberry32), so a failure replays. */
+export function shuffled<T>(items: T[], seed: number): T[] {
+  let state = seed >>> 0
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = Math.imul(state ^ (state >>> 15), 1 | state)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const copy = [...items]
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[copy[i], copy[j]] = [copy[j], copy[i]]
+  }
+  return copy
+}
+
 const DAY = 86_400_000
 const T0 = Date.parse('2026-10-01T09:00:00.000Z')
 const at = (days: number, minutes = 0) => new Date(T0 + days * DAY + minutes * 60_000).toISOString()

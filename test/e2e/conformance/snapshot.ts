@@ -1,4 +1,4 @@
-import { decodeState, messageIdList, SimulationResult } from '@pqlkit/core'
+import { decodeState, messageIdList, SimulationResult, SubjectReport } from '@pqlkit/core'
 import type { Emulator } from '../../harness/hubspot-emulator'
 
 type Stored = { id: string; properties: Record<string, string | null>; associations?: { toObjectType: string; toId: string }[] }
@@ -70,7 +70,19 @@ export function snapshot(emulator: Emulator, { mapped = false }: { mapped?: bool
   }
 }
 
-/** Where the stored properties differ from `pqlkit simulate` (`_updated_at` aside: simulate stamps per event). */
+/**
+ * The properties `subject` has in `pqlkit simulate` that `record` holds otherwise, as
+ * `name: stored ≠ simulated` (`_updated_at` aside: simulate stamps per event; an empty value
+ * and an absent one are the same to HubSpot).
+ */
+export function propertyDifferences(record: Record<string, unknown>, subject: SubjectReport): { name: string; stored: string; expected: string }[] {
+  return Object.entries(subject.properties).flatMap(([name, value]) => {
+    const stored = String(record[name] ?? '')
+    return name.endsWith('_updated_at') || stored === String(value) ? [] : [{ name, stored, expected: String(value) }]
+  })
+}
+
+/** Where the stored properties differ from `pqlkit simulate`. */
 export function differencesFromSimulate(stored: Snapshot, expected: SimulationResult): string[] {
   const differences: string[] = []
   for (const subject of expected.subjects) {
@@ -79,10 +91,7 @@ export function differencesFromSimulate(stored: Snapshot, expected: SimulationRe
       differences.push(`${subject.subject} ${subject.id} is not in HubSpot`)
       continue
     }
-    for (const [name, value] of Object.entries(subject.properties)) {
-      const actual = record[name] ?? ''
-      if (!name.endsWith('_updated_at') && actual !== String(value)) differences.push(`${subject.subject} ${subject.id} ${name}: ${String(actual)} ≠ ${value}`)
-    }
+    for (const { name, stored, expected } of propertyDifferences(record, subject)) differences.push(`${subject.subject} ${subject.id} ${name}: ${stored} ≠ ${expected}`)
   }
   return differences
 }

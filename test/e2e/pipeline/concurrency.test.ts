@@ -1,5 +1,6 @@
 import { createPipeline, HubSpotCalls, loadModel, officialHubSpotApi, Pipeline, ProductEvent, simulate, SyncReport, Transport } from '@pqlkit/core'
 import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
+import { freezeDate } from '../../harness/fakes'
 import { differencesFromSimulate, snapshot } from '../conformance/snapshot'
 
 /**
@@ -201,6 +202,29 @@ describe('hand-offs under concurrency', () => {
     expect(slackPosts).toHaveLength(1)
     expect(emulator.dump().tasks).toHaveLength(1)
     expect(differencesFromSimulate(snapshot(emulator), simulate(MODEL, [...first, ...a, ...b], NOW))).toEqual([])
+  })
+
+  it('a claim stamped in the same millisecond as the winner\'s, written after it sent, loses to it whatever its token', async () => {
+    // HubSpot stamps versions to the millisecond: here every write gets one timestamp, and each
+    // token drawn sorts before the one drawn before it, so the later claim has the smaller token.
+    freezeDate(NOW)
+    let next = 0.9
+    const random = jest.spyOn(Math, 'random').mockImplementation(() => (next -= 1e-6))
+    try {
+      const base = NOW - 24 * HOUR
+      const ada = { email: 'ada@acme.io', userId: 'u-ada' }
+      await worker().process([identify(ada, { plan: 'paying' }, base), track(ada, 'Project Created', base + 1), track(ada, 'Project Created', base + 2)], NOW)
+      const reports = await concurrently([
+        [track(ada, 'Teammate Invited', base + HOUR), track(ada, 'Teammate Invited', base + HOUR + 1)],
+        [track(ada, 'Teammate Invited', base + 2 * HOUR), track(ada, 'Teammate Invited', base + 2 * HOUR + 1)]
+      ])
+      expect(reports.map((report) => report.handoffs.length)).toEqual([1, 0])
+      expect(slackPosts).toHaveLength(1)
+      expect(emulator.dump().tasks).toHaveLength(1)
+    } finally {
+      random.mockRestore()
+      jest.useRealTimers()
+    }
   })
 
   it('two workers that both claim a crossing before either reads the claims back agree on one sender', async () => {

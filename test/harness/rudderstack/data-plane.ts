@@ -95,12 +95,12 @@ export async function startDataPlane(options: DataPlaneOptions): Promise<DataPla
 }
 
 /** An event as RudderStack's processor hands it to the transformation: the message and its job's metadata. */
-export function processorEvent(message: Record<string, unknown>, jobId: number): TransformerEvent {
+export function processorEvent(message: Record<string, unknown>, jobId: number, sourceId = 'source-1'): TransformerEvent {
   return {
     message,
     metadata: {
       messageId: message.messageId,
-      sourceId: 'source-1',
+      sourceId,
       destinationId: 'hubspot-1',
       workspaceId: 'workspace-1',
       eventName: message.event,
@@ -116,8 +116,30 @@ export async function transformAndDeliver(
   batch: TransformerEvent[]
 ): Promise<{ report: RunReport; destination: DestinationReport }> {
   const report = await options.transformer.run(options.code, batch, options.credentials, options.run)
-  const identifies = report.results.flatMap((result) => (result.statusCode === 200 && result.output.type === 'identify' ? [result.output] : []))
-  return { report, destination: await deliverIdentifies(options.hubspot, identifies) }
+  return { report, destination: await deliverIdentifies(options.hubspot, identifiesOf(report)) }
+}
+
+/** The identifies a transformation handed back, which the router delivers to the HubSpot destination. */
+export function identifiesOf(report: RunReport): Record<string, unknown>[] {
+  return report.results.flatMap((result) => (result.statusCode === 200 && result.output.type === 'identify' ? [result.output] : []))
+}
+
+/**
+ * One processor request holding the events of several sources, as rudder-transformer's user
+ * transformation service takes it: grouped by destination and source, the groups run at the
+ * same time, each in an isolate of its own. One report per group, in the order the groups
+ * first appear.
+ */
+export async function transformRequest(
+  options: { transformer: Transformer; code: string; credentials: Record<string, string>; run?: RunOptions },
+  events: TransformerEvent[]
+): Promise<RunReport[]> {
+  const groups = new Map<string, TransformerEvent[]>()
+  for (const event of events) {
+    const key = `${String(event.metadata.destinationId)}_${String(event.metadata.sourceId)}`
+    groups.set(key, [...(groups.get(key) ?? []), event])
+  }
+  return Promise.all([...groups.values()].map((group) => options.transformer.run(options.code, group, options.credentials, options.run)))
 }
 
 function readBody(request: IncomingMessage): Promise<Buffer> {
