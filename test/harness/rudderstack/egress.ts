@@ -15,15 +15,29 @@ export type Egress = { url: string; stop(): Promise<void> }
  */
 export async function startEgress(): Promise<Egress> {
   const server = createServer(async (incoming, answer) => {
+    const fail = (status: number, message: string) => {
+      if (!answer.headersSent) answer.writeHead(status, { 'content-type': 'text/plain' })
+      answer.end(message)
+    }
+    const target = incoming.headers[EGRESS_TARGET]
+    // Anything but one absolute URL is a call that did not come from the runner: answered, so the caller fails at once instead of waiting.
+    if (typeof target !== 'string' || !URL.canParse(target)) {
+      fail(400, `egress: ${incoming.method} ${incoming.url} has no URL in ${EGRESS_TARGET} (headers: ${Object.keys(incoming.headers).join(', ')})`)
+      return
+    }
     const chunks: Buffer[] = []
     for await (const chunk of incoming) chunks.push(chunk as Buffer)
     const headers = Object.fromEntries(Object.entries(incoming.headers).filter(([name]) => !['host', 'connection', EGRESS_TARGET].includes(name)))
-    const outgoing = request(String(incoming.headers[EGRESS_TARGET]), { method: incoming.method, headers }, (response) => {
-      answer.writeHead(response.statusCode ?? 502, { 'content-type': response.headers['content-type'] ?? 'text/plain' })
-      response.pipe(answer)
-    })
-    outgoing.on('error', (error) => answer.destroy(error))
-    outgoing.end(Buffer.concat(chunks))
+    try {
+      const outgoing = request(target, { method: incoming.method, headers }, (response) => {
+        answer.writeHead(response.statusCode ?? 502, { 'content-type': response.headers['content-type'] ?? 'text/plain' })
+        response.pipe(answer)
+      })
+      outgoing.on('error', (error) => fail(502, `egress: ${error.message}`))
+      outgoing.end(Buffer.concat(chunks))
+    } catch (error) {
+      fail(502, `egress: ${(error as Error).message}`)
+    }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
