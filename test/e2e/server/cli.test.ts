@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { segmentSignature } from '@pqlkit/core'
 import { startEmulator } from '../../harness/hubspot-emulator'
+import { endWithTest } from '../../harness/processes/host-process'
 import { CLI, SECRET } from './harness'
 
 /**
@@ -28,10 +29,12 @@ const at = new Date(Date.now() - 3_600_000).toISOString()
 const identify = (n: number, seats: unknown) => ({ type: 'identify', messageId: `id-${n}`, userId: `u-${n}`, timestamp: at, traits: { email: `user${n}@acme.io`, seats } })
 
 async function serve(env: Record<string, string>) {
-  const child = spawn(process.execPath, [CLI, 'serve', '--model', modelFile, '--port', '0'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH, PQLKIT_SERVE_SECRET: SECRET, PQLKIT_GATHER_MS: '20', ...env }
-  })
+  const child = endWithTest(
+    spawn(process.execPath, [CLI, 'serve', '--model', modelFile, '--port', '0'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, PQLKIT_SERVE_SECRET: SECRET, PQLKIT_GATHER_MS: '20', ...env }
+    })
+  )
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   const line = await new Promise<string>((resolve, reject) => {
     let out = ''

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Database, decodeState, generateEvents, openDatabase, SegmentMessage, segmentSignature } from '@pqlkit/core'
 import type { Emulator } from '../../harness/hubspot-emulator'
+import { endWithTest } from '../../harness/processes/host-process'
 import { REPO_ROOT } from '../../repo-root'
 import { Snapshot, snapshot } from '../conformance/snapshot'
 
@@ -68,7 +69,7 @@ export type ServerProcess = { url: string; child: ChildProcess; stderr: string[]
 
 /** `pqlkit serve` as a process of its own, on a free port, against the emulator. */
 export async function spawnServer(emulator: Emulator, database: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--model', MODEL_FILE, '--port', '0', '--database', database], {
+  const child = endWithTest(spawn(process.execPath, [CLI, 'serve', '--model', MODEL_FILE, '--port', '0', '--database', database], {
     env: {
       PATH: process.env.PATH,
       HUBSPOT_ACCESS_TOKEN: emulator.accessToken,
@@ -77,7 +78,7 @@ export async function spawnServer(emulator: Emulator, database: string, env: Rec
       PQLKIT_GATHER_MS: '50',
       ...env
     }
-  })
+  }))
   const stderr: string[] = []
   child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))

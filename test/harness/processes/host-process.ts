@@ -44,12 +44,17 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL')
 })
 
+/** Ends `child` with the test process, should the test not end it (it failed or timed out first). */
+export function endWithTest<T extends ChildProcess>(child: T): T {
+  running.add(child)
+  child.once('exit', () => running.delete(child))
+  return child
+}
+
 /** Forks `module` (compiled JavaScript) as a host process: with the preload, an IPC channel, its output kept. */
 export function forkHost(module: string, args: string[], env: NodeJS.ProcessEnv, options: ForkOptions = {}): ChildProcess & { output(): string } {
   let output = ''
-  const child = fork(module, args, { env, execArgv: ['--require', PRELOAD], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], ...options })
-  running.add(child)
-  child.once('exit', () => running.delete(child))
+  const child = endWithTest(fork(module, args, { env, execArgv: ['--require', PRELOAD], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], ...options }))
   child.stdout?.on('data', (chunk) => (output += chunk))
   child.stderr?.on('data', (chunk) => (output += chunk))
   return Object.assign(child, { output: () => output })
