@@ -7,6 +7,8 @@ import { identifiesOf, processorEvent, transformRequest } from '../../harness/ru
 import { deliverIdentifies, DestinationReport } from '../../harness/rudderstack/hubspot-destination'
 import type { RunReport } from '../../harness/rudderstack/sandbox'
 import { startSegmentInstances } from '../../harness/segment/instances'
+import { pastedFunction } from '../../harness/segment-function/function'
+import { DEFAULT_BATCH, loadFunction, segmentVerdicts } from '../../harness/segment-function/runtime'
 import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, rudderstackProblems, segmentOutcomes, segmentSubscriptions } from './hosts'
 import { toPostHogEvent } from './posthog-hosts'
 import { Message, shuffled } from './scenarios'
@@ -95,6 +97,32 @@ export function segmentInstances(instances: number): ConcurrentHost {
       } finally {
         await Promise.all(running.map((instance) => instance.stop()))
       }
+    }
+  }
+}
+
+/**
+ * Segment invokes a Destination Function concurrently, its batches unordered, and retries what
+ * a RetryError, a timeout or a 5xx status left. Its Functions run on AWS Lambda's model: each
+ * concurrent invocation in an execution environment of its own, kept warm for later ones
+ * (AWS Lambda docs, "Understanding Lambda function scaling": "For each concurrent request,
+ * Lambda provisions a separate instance of your execution environment"; segment-docs,
+ * functions: the environments are "generally long-running", their global variables live
+ * between invocations, with no guarantee). So no cache or lock of the Function is shared
+ * between concurrent invocations: `invocations` environments, each the built script (the model
+ * pasted in) loaded in a context of its own (test/harness/segment-function), each round one
+ * `onBatch` of Segment's default 20 events per environment at once.
+ */
+export function segmentFunctionInvocations(invocations: number): ConcurrentHost {
+  return {
+    name: `Segment Function: ${invocations} concurrent invocations, each in an execution environment of its own`,
+    async deliver(messages, { emulator, model, now, seed }) {
+      const code = await pastedFunction(parse(model))
+      const environments = Array.from({ length: invocations }, () => loadFunction(code, { now }))
+      const settings = { hubspotAccessToken: emulator.accessToken, hubspotBaseUrl: emulator.url, portalId: '123456' }
+      return inLockstep(messages, { lanes: invocations, batchSize: DEFAULT_BATCH, seed }, (batches) =>
+        Promise.all(batches.map(async (batch, lane) => segmentVerdicts(await environments[lane].invoke('onBatch', batch, settings), batch.length)))
+      )
     }
   }
 }

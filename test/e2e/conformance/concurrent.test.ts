@@ -11,6 +11,7 @@ import {
   posthogPluginWorkers,
   rudderstackLateRouter,
   rudderstackTwoSources,
+  segmentFunctionInvocations,
   segmentInstances
 } from './concurrent-hosts'
 
@@ -41,7 +42,8 @@ const HOSTS: ConcurrentHost[] = [
   rudderstackLateRouter(500),
   ROUTER_2S_LATE,
   rudderstackTwoSources,
-  posthogPluginWorkers
+  posthogPluginWorkers,
+  segmentFunctionInvocations(4)
 ]
 /**
  * Where a tier-entry hand-off can still go out twice (docs/reliability.md, "Concurrency"): a
