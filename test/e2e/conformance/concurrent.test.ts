@@ -12,14 +12,16 @@ import {
   rudderstackLateRouter,
   rudderstackTwoSources,
   segmentFunctionInvocations,
-  segmentInstances
+  segmentInstances,
+  serverProcesses
 } from './concurrent-hosts'
 
 /**
  * The `concurrent` family (docs/reliability.md): every host run the way it really runs at
  * once — several processes, late deliveries, parallel isolates, worker threads — on one
  * generated stream, against the emulator with 50 ms per call, on a seeded schedule. After
- * the run and one `pqlkit sweep`, HubSpot must hold exactly what `pqlkit simulate` computes
+ * the run and one `pqlkit sweep` (none for `pqlkit serve`, whose states are in its database:
+ * `ConcurrentReport.states`), HubSpot must hold exactly what `pqlkit simulate` computes
  * for every subject: no event lost, no count doubled, no contact missing or held twice, no
  * event refused, each tier-entry hand-off (Slack post and task) sent exactly once (but
  * where `MAY_DOUBLE_HANDOFFS` says: at least once). Without
@@ -43,7 +45,8 @@ const HOSTS: ConcurrentHost[] = [
   ROUTER_2S_LATE,
   rudderstackTwoSources,
   posthogPluginWorkers,
-  segmentFunctionInvocations(4)
+  segmentFunctionInvocations(4),
+  serverProcesses
 ]
 /**
  * Where a tier-entry hand-off can still go out twice (docs/reliability.md, "Concurrency"): a
@@ -82,8 +85,9 @@ describe('concurrent: each host as it runs at once ends, after one pqlkit sweep,
       try {
         const report = await host.deliver(MESSAGES, { emulator, model: MODEL, now, scratch: files, seed: SEED })
         const cli = { HUBSPOT_BASE_URL: emulator.url, HUBSPOT_ACCESS_TOKEN: emulator.accessToken, HUBSPOT_PORTAL_ID: '123456' }
-        await runPqlkit(['sweep', '--model', files.file('model.yaml', MODEL), '--now', NOW, '--handoffs'], hostEnv(now, files, cli))
+        if (report.states === undefined) await runPqlkit(['sweep', '--model', files.file('model.yaml', MODEL), '--now', NOW, '--handoffs'], hostEnv(now, files, cli))
         const check = checkConcurrentRun(model, MESSAGES, now, emulator.dump(), {
+          states: report.states,
           refused: report.refused,
           slackPosts: [...slackPosts, ...files.posts()],
           taskNotCreatable: report.taskNotCreatable
