@@ -13,6 +13,7 @@ import { DEFAULT_BATCH, loadFunction, segmentVerdicts } from '../../harness/segm
 import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, rudderstackProblems, segmentOutcomes, segmentSubscriptions } from './hosts'
 import { toPostHogEvent } from './posthog-hosts'
 import { Message, shuffled } from './scenarios'
+import { startPostgres } from '../../harness/postgres'
 import { databaseStates, drained, handedOff, openDatabase, postSegment, ServerProcess, spawnServer, sqliteFile } from '../server/harness'
 
 /** What a concurrent run needs: a fresh emulator (with latency), the model text, the evaluation time, a scratch directory, the schedule's seed. */
@@ -261,60 +262,69 @@ const SERVER_DRAIN_BATCH = '100'
 
 /**
  * `pqlkit serve` deployed twice behind a load balancer: two processes (`pqlkit serve
- * --handoffs`, started as in test/e2e/server, with the preload) on one SQLite file, each round
- * one Segment Webhooks (Actions) batch of 100 to each, and each batch delivered again at the
- * same moment to the other process (a sender's retry that a load balancer sends elsewhere), so
- * the same subjects arrive interleaved across both and every event twice at once. Every
- * process accepts; one drain at a time (the lease) writes HubSpot and sends the outbox. Halfway
- * through the stream both are restarted one after the other (a rolling deploy: SIGTERM, which
- * finishes the round in flight and gives the lease up, then a new process), so another process
- * takes the drain over with events and hand-offs pending. The run ends once the inbox is
- * drained and the outbox sent. The model is the servers' `MODEL_FILE`, the family's too.
+ * --handoffs`, started as in test/e2e/server, with the preload) on one database (a SQLite
+ * file, or a throwaway PostgreSQL cluster: test/harness/postgres.ts), each round one Segment
+ * Webhooks (Actions) batch of 100 to each, and each batch delivered again at the same moment
+ * to the other process (a sender's retry that a load balancer sends elsewhere), so the same
+ * subjects arrive interleaved across both and every event twice at once. Every process
+ * accepts; one drain at a time writes HubSpot and sends the outbox (SQLite: the lease row,
+ * kept by the process that holds it; PostgreSQL: the advisory lock, taken per round by
+ * whichever process asks first). Halfway through the
+ * stream both are restarted one after the other (a rolling deploy: SIGTERM, which finishes
+ * the round in flight and gives the lease up, then a new process), so another process takes
+ * the drain over with events and hand-offs pending. The run ends once the inbox is drained
+ * and the outbox sent. The model is the servers' `MODEL_FILE`, the family's too.
  */
-export const serverProcesses: ConcurrentHost = {
-  name: 'pqlkit serve: two processes on one SQLite file, every webhook batch delivered to both at once, a rolling restart halfway',
-  async deliver(messages, { emulator, now, scratch, seed }) {
-    const database = sqliteFile()
-    const env = hostEnv(now, scratch, { HUBSPOT_PORTAL_ID: '123456', PQLKIT_BATCH_SIZE: SERVER_DRAIN_BATCH })
-    const start = () => spawnServer(emulator, database, env, { args: ['--handoffs'], preload: true })
-    const started: ServerProcess[] = []
-    const stop = async (server: ServerProcess) => {
-      server.child.kill('SIGTERM')
-      const code = await server.exited
-      if (code !== 0) throw new Error(`pqlkit serve exited ${code}: ${server.stderr.join('')}`)
-    }
-    const servers = await Promise.all([0, 1].map(start))
-    started.push(...servers)
-    const db = openDatabase(database)
-    const halfway = Math.ceil(messages.length / (servers.length * SEGMENT_BATCH) / 2)
-    let round = 0
-    let duplicates = 0
-    try {
-      const report = await inLockstep(messages, { lanes: servers.length, batchSize: SEGMENT_BATCH, seed }, async (batches) => {
-        if (++round === halfway) {
-          for (const lane of servers.keys()) {
-            await stop(servers[lane])
-            servers[lane] = await start()
-            started.push(servers[lane])
+export function serverProcesses(kind: 'SQLite' | 'PostgreSQL'): ConcurrentHost {
+  return {
+    name: `pqlkit serve: two processes on one ${kind} database, every webhook batch delivered to both at once, a rolling restart halfway`,
+    async deliver(messages, { emulator, now, scratch, seed }) {
+      const cluster = kind === 'PostgreSQL' ? await startPostgres() : undefined
+      const database = cluster?.url ?? sqliteFile()
+      const env = hostEnv(now, scratch, { HUBSPOT_PORTAL_ID: '123456', PQLKIT_BATCH_SIZE: SERVER_DRAIN_BATCH })
+      const started: ServerProcess[] = []
+      const start = async () => {
+        const server = await spawnServer(emulator, database, env, { args: ['--handoffs'], preload: true })
+        started.push(server)
+        return server
+      }
+      const stop = async (server: ServerProcess) => {
+        server.child.kill('SIGTERM')
+        const code = await server.exited
+        if (code !== 0) throw new Error(`pqlkit serve exited ${code}: ${server.stderr.join('')}`)
+      }
+      const db = openDatabase(database)
+      try {
+        const servers = await Promise.all([0, 1].map(start))
+        const halfway = Math.ceil(messages.length / (servers.length * SEGMENT_BATCH) / 2)
+        let round = 0
+        let duplicates = 0
+        const report = await inLockstep(messages, { lanes: servers.length, batchSize: SEGMENT_BATCH, seed }, async (batches) => {
+          if (++round === halfway) {
+            for (const lane of servers.keys()) {
+              await stop(servers[lane])
+              servers[lane] = await start()
+            }
           }
-        }
-        return Promise.all(
-          batches.map(async (batch, lane) => {
-            const calls = batch as unknown as SegmentMessage[]
-            const [first, again] = await Promise.all([postSegment(servers[lane].url, calls), postSegment(servers[(lane + 1) % servers.length].url, calls)])
-            duplicates += batch.length
-            const others = webhookOutcomes(batch, again)
-            return webhookOutcomes(batch, first).map((outcome, index) => worse(outcome, others[index]))
-          })
-        )
-      })
-      await drained(db)
-      await handedOff(db)
-      for (const server of servers) await stop(server)
-      return { ...report, redelivered: report.redelivered + duplicates, states: await databaseStates(db) }
-    } finally {
-      for (const server of started) server.child.kill('SIGKILL')
-      await db.close()
+          return Promise.all(
+            batches.map(async (batch, lane) => {
+              const calls = batch as unknown as SegmentMessage[]
+              const [first, again] = await Promise.all([postSegment(servers[lane].url, calls), postSegment(servers[(lane + 1) % servers.length].url, calls)])
+              duplicates += batch.length
+              const others = webhookOutcomes(batch, again)
+              return webhookOutcomes(batch, first).map((outcome, index) => worse(outcome, others[index]))
+            })
+          )
+        })
+        await drained(db)
+        await handedOff(db)
+        for (const server of servers) await stop(server)
+        return { ...report, redelivered: report.redelivered + duplicates, states: await databaseStates(db) }
+      } finally {
+        for (const server of started) server.child.kill('SIGKILL')
+        await db.close()
+        cluster?.stop()
+      }
     }
   }
 }

@@ -46,7 +46,8 @@ const HOSTS: ConcurrentHost[] = [
   rudderstackTwoSources,
   posthogPluginWorkers,
   segmentFunctionInvocations(4),
-  serverProcesses
+  serverProcesses('SQLite'),
+  serverProcesses('PostgreSQL')
 ]
 /**
  * Where a tier-entry hand-off can still go out twice (docs/reliability.md, "Concurrency"): a
