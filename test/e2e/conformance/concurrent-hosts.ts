@@ -2,6 +2,7 @@ import { parse } from 'yaml'
 import type { SegmentMessage } from '@pqlkit/core'
 import type { SegmentEvent } from '@segment/actions-core'
 import type { Emulator } from '../../harness/hubspot-emulator'
+import { startPostgres } from '../../harness/postgres'
 import { startPluginWorkers } from '../../harness/posthog/plugin-workers'
 import { hostEnv, Scratch } from '../../harness/processes/host-process'
 import { identifiesOf, processorEvent, transformRequest } from '../../harness/rudderstack/data-plane'
@@ -10,11 +11,10 @@ import type { RunReport } from '../../harness/rudderstack/sandbox'
 import { startSegmentInstances } from '../../harness/segment/instances'
 import { pastedFunction } from '../../harness/segment-function/function'
 import { DEFAULT_BATCH, loadFunction, segmentVerdicts } from '../../harness/segment-function/runtime'
+import { databaseStates, drained, handedOff, openDatabase, postSegment, ServerProcess, spawnServer, sqliteFile } from '../server/harness'
 import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, rudderstackProblems, segmentOutcomes, segmentSubscriptions } from './hosts'
 import { toPostHogEvent } from './posthog-hosts'
 import { Message, shuffled } from './scenarios'
-import { startPostgres } from '../../harness/postgres'
-import { databaseStates, drained, handedOff, openDatabase, postSegment, ServerProcess, spawnServer, sqliteFile } from '../server/harness'
 
 /** What a concurrent run needs: a fresh emulator (with latency), the model text, the evaluation time, a scratch directory, the schedule's seed. */
 export type ConcurrentDelivery = { emulator: Emulator; model: string; now: number; scratch: Scratch; seed: number }
@@ -113,15 +113,17 @@ export function segmentInstances(instances: number): ConcurrentHost {
 
 /**
  * Segment invokes a Destination Function concurrently, its batches unordered, and retries what
- * a RetryError, a timeout or a 5xx status left. Its Functions run on AWS Lambda's model: each
- * concurrent invocation in an execution environment of its own, kept warm for later ones
- * (AWS Lambda docs, "Understanding Lambda function scaling": "For each concurrent request,
- * Lambda provisions a separate instance of your execution environment"; segment-docs,
- * functions: the environments are "generally long-running", their global variables live
- * between invocations, with no guarantee). So no cache or lock of the Function is shared
- * between concurrent invocations: `invocations` environments, each the built script (the model
- * pasted in) loaded in a context of its own (test/harness/segment-function), each round one
- * `onBatch` of Segment's default 20 events per environment at once.
+ * a RetryError, a timeout or a 5xx status left. Where each invocation runs Segment does not
+ * document; its runtime behaves as AWS Lambda's, taken as the model here: each concurrent
+ * invocation in an execution environment of its own, kept warm for later ones (AWS Lambda
+ * docs, "Understanding Lambda function scaling": "For each concurrent request, Lambda
+ * provisions a separate instance of your execution environment"; segment-docs, functions,
+ * "Caching": the environments are "generally long-running", their global variables live
+ * between invocations, with no guarantee; docs/reliability.md). So no cache or lock of the
+ * Function is shared between concurrent invocations: `invocations` environments, each the
+ * built script (the model pasted in) loaded in a context of its own
+ * (test/harness/segment-function), each round one `onBatch` of Segment's default 20 events
+ * per environment at once.
  */
 export function segmentFunctionInvocations(invocations: number): ConcurrentHost {
   return {
@@ -269,11 +271,11 @@ const SERVER_DRAIN_BATCH = '100'
  * subjects arrive interleaved across both and every event twice at once. Every process
  * accepts; one drain at a time writes HubSpot and sends the outbox (SQLite: the lease row,
  * kept by the process that holds it; PostgreSQL: the advisory lock, taken per round by
- * whichever process asks first). Halfway through the
- * stream both are restarted one after the other (a rolling deploy: SIGTERM, which finishes
- * the round in flight and gives the lease up, then a new process), so another process takes
- * the drain over with events and hand-offs pending. The run ends once the inbox is drained
- * and the outbox sent. The model is the servers' `MODEL_FILE`, the family's too.
+ * whichever process asks first). Halfway through the stream both are restarted one after the
+ * other (a rolling deploy: SIGTERM, which finishes the round in flight and gives the lease
+ * up, then a new process), so another process takes the drain over with events and hand-offs
+ * pending. The run ends once the inbox is drained and the outbox sent. The model is the
+ * servers' `MODEL_FILE`, the family's too.
  */
 export function serverProcesses(kind: 'SQLite' | 'PostgreSQL'): ConcurrentHost {
   return {
