@@ -63,8 +63,9 @@ class SettingsProblem extends Error {}
 /**
  * The Destination Function's handlers around the core. Events of one invocation are one
  * pipeline batch (`onBatch`: up to 20, or 400 on request, events), each answered on its own;
- * a pipeline per settings lives as long as the runtime's process, shared by concurrent
- * invocations (its per-subject locks serialise their writes).
+ * a pipeline per settings lives as long as the runtime's environment, reused by the
+ * invocations it runs one after another. Concurrent invocations run in environments of their
+ * own, sharing nothing: HubSpot's contribution log and hand-off claims keep them exact.
  */
 export function pqlkitFunction(modelDocument: unknown, runtime: FunctionRuntime) {
   const { errors } = runtime

@@ -39,6 +39,8 @@ export type RunOutput = {
    * (SPEC §6, `withDeferredPutBack`). Their Slack post must still go, once.
    */
   taskNotCreatable?: Set<string>
+  /** Where the route keeps states itself (`pqlkit serve`): each subject's, by record id, in place of its `pqlkit_state`. */
+  states?: Map<string, string>
 }
 
 const COUNTED: ReadonlySet<string> = new Set(['count', 'sum', 'distinct', 'active_days', 'distinct_users'])
@@ -116,7 +118,7 @@ export function checkConcurrentRun(model: Model, messages: Message[], now: numbe
     for (const { name, stored, expected } of differences) if (counted.has(name) && Number(stored) > Number(expected)) summary.countsDoubled++
     if (differences.length > 0) found.push(differences.map(({ name, stored, expected }) => `${name} ${stored || '(empty)'} ≠ ${expected}`).join(', '))
     const want = ids.get(`${subject.subject} ${subject.id}`) ?? new Set<string>()
-    const state = record.properties.pqlkit_state
+    const state = run.states ? run.states.get(record.id) : record.properties.pqlkit_state
     const held = new Set(state ? decodeState(state).state.messageIds : [])
     const missing = [...want].filter((id) => !held.has(id))
     const foreign = [...held].filter((id) => !want.has(id))

@@ -1,12 +1,17 @@
 import { parse } from 'yaml'
+import type { SegmentMessage } from '@pqlkit/core'
 import type { SegmentEvent } from '@segment/actions-core'
 import type { Emulator } from '../../harness/hubspot-emulator'
+import { startPostgres } from '../../harness/postgres'
 import { startPluginWorkers } from '../../harness/posthog/plugin-workers'
 import { hostEnv, Scratch } from '../../harness/processes/host-process'
 import { identifiesOf, processorEvent, transformRequest } from '../../harness/rudderstack/data-plane'
 import { deliverIdentifies, DestinationReport } from '../../harness/rudderstack/hubspot-destination'
 import type { RunReport } from '../../harness/rudderstack/sandbox'
 import { startSegmentInstances } from '../../harness/segment/instances'
+import { pastedFunction } from '../../harness/segment-function/function'
+import { DEFAULT_BATCH, loadFunction, segmentVerdicts } from '../../harness/segment-function/runtime'
+import { databaseStates, drained, handedOff, openDatabase, postSegment, ServerProcess, spawnServer, sqliteFile } from '../server/harness'
 import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, rudderstackProblems, segmentOutcomes, segmentSubscriptions } from './hosts'
 import { toPostHogEvent } from './posthog-hosts'
 import { Message, shuffled } from './scenarios'
@@ -22,6 +27,13 @@ export type ConcurrentReport = {
   refused: string[]
   /** Hand-offs whose task the host could not create and logged it, as `label → email` (`RunOutput.taskNotCreatable`). */
   taskNotCreatable?: Set<string>
+  /**
+   * A route that keeps the subjects' states itself (`pqlkit serve`: in its database, swept
+   * there on its own schedule; HubSpot's `pqlkit_state` neither read nor written): each state
+   * by its HubSpot record id (`RunOutput.states`). Such a run gets no `pqlkit sweep`, which is
+   * the in-host routes' (it reads the states from HubSpot).
+   */
+  states?: Map<string, string>
 }
 
 /** A host run the way that host runs concurrently, until nothing is left to re-deliver. */
@@ -95,6 +107,34 @@ export function segmentInstances(instances: number): ConcurrentHost {
       } finally {
         await Promise.all(running.map((instance) => instance.stop()))
       }
+    }
+  }
+}
+
+/**
+ * Segment invokes a Destination Function concurrently, its batches unordered, and retries what
+ * a RetryError, a timeout or a 5xx status left. Where each invocation runs Segment does not
+ * document; its runtime behaves as AWS Lambda's, taken as the model here: each concurrent
+ * invocation in an execution environment of its own, kept warm for later ones (AWS Lambda
+ * docs, "Understanding Lambda function scaling": "For each concurrent request, Lambda
+ * provisions a separate instance of your execution environment"; segment-docs, functions,
+ * "Caching": the environments are "generally long-running", their global variables live
+ * between invocations, with no guarantee; docs/reliability.md). So no cache or lock of the
+ * Function is shared between concurrent invocations: `invocations` environments, each the
+ * built script (the model pasted in) loaded in a context of its own
+ * (test/harness/segment-function), each round one `onBatch` of Segment's default 20 events
+ * per environment at once.
+ */
+export function segmentFunctionInvocations(invocations: number): ConcurrentHost {
+  return {
+    name: `Segment Function: ${invocations} concurrent invocations, each in an execution environment of its own`,
+    async deliver(messages, { emulator, model, now, seed }) {
+      const code = await pastedFunction(parse(model))
+      const environments = Array.from({ length: invocations }, () => loadFunction(code, { now }))
+      const settings = { hubspotAccessToken: emulator.accessToken, hubspotBaseUrl: emulator.url, portalId: '123456' }
+      return inLockstep(messages, { lanes: invocations, batchSize: DEFAULT_BATCH, seed }, (batches) =>
+        Promise.all(batches.map(async (batch, lane) => segmentVerdicts(await environments[lane].invoke('onBatch', batch, settings), batch.length)))
+      )
     }
   }
 }
@@ -205,6 +245,88 @@ export const posthogPluginWorkers: ConcurrentHost = {
       )
     } finally {
       await Promise.all(workers.map((worker) => worker.stop()))
+    }
+  }
+}
+
+/** Each message's outcome as Segment's Webhooks (Actions) reads an answer: 2xx delivered, 429 and 5xx retried, any other status dropped. */
+function webhookOutcomes(batch: Message[], answer: { status: number; body: Record<string, unknown> }): string[] {
+  if (answer.status >= 200 && answer.status < 300) return batch.map(() => 'ok')
+  if (answer.status === 429 || answer.status >= 500) return batch.map(() => 'retry')
+  return batch.map(() => `${answer.status}: ${JSON.stringify(answer.body)}`)
+}
+
+/** Of two deliveries of one message, the outcome that needs the most: a refusal, else a retry, else delivered. */
+const worse = (a: string, b: string) => (a !== 'ok' && a !== 'retry' ? a : b !== 'ok' && b !== 'retry' ? b : a === 'retry' ? a : b)
+
+/** A server's drain round here: a few webhook batches, so that rounds run while the next batches arrive. */
+const SERVER_DRAIN_BATCH = '100'
+
+/**
+ * `pqlkit serve` deployed twice behind a load balancer: two processes (`pqlkit serve
+ * --handoffs`, started as in test/e2e/server, with the preload) on one database (a SQLite
+ * file, or a throwaway PostgreSQL cluster: test/harness/postgres.ts), each round one Segment
+ * Webhooks (Actions) batch of 100 to each, and each batch delivered again at the same moment
+ * to the other process (a sender's retry that a load balancer sends elsewhere), so the same
+ * subjects arrive interleaved across both and every event twice at once. Every process
+ * accepts; one drain at a time writes HubSpot and sends the outbox (SQLite: the lease row,
+ * kept by the process that holds it; PostgreSQL: the advisory lock, taken per round by
+ * whichever process asks first). Halfway through the stream both are restarted one after the
+ * other (a rolling deploy: SIGTERM, which finishes the round in flight and gives the lease
+ * up, then a new process), so another process takes the drain over with events and hand-offs
+ * pending. The run ends once the inbox is drained and the outbox sent. The model is the
+ * servers' `MODEL_FILE`, the family's too.
+ */
+export function serverProcesses(kind: 'SQLite' | 'PostgreSQL'): ConcurrentHost {
+  return {
+    name: `pqlkit serve: two processes on one ${kind} database, every webhook batch delivered to both at once, a rolling restart halfway`,
+    async deliver(messages, { emulator, now, scratch, seed }) {
+      const cluster = kind === 'PostgreSQL' ? await startPostgres() : undefined
+      const database = cluster?.url ?? sqliteFile()
+      const env = hostEnv(now, scratch, { HUBSPOT_PORTAL_ID: '123456', PQLKIT_BATCH_SIZE: SERVER_DRAIN_BATCH })
+      const started: ServerProcess[] = []
+      const start = async () => {
+        const server = await spawnServer(emulator, database, env, { args: ['--handoffs'], preload: true })
+        started.push(server)
+        return server
+      }
+      const stop = async (server: ServerProcess) => {
+        server.child.kill('SIGTERM')
+        const code = await server.exited
+        if (code !== 0) throw new Error(`pqlkit serve exited ${code}: ${server.stderr.join('')}`)
+      }
+      const db = openDatabase(database)
+      try {
+        const servers = await Promise.all([0, 1].map(start))
+        const halfway = Math.ceil(messages.length / (servers.length * SEGMENT_BATCH) / 2)
+        let round = 0
+        let duplicates = 0
+        const report = await inLockstep(messages, { lanes: servers.length, batchSize: SEGMENT_BATCH, seed }, async (batches) => {
+          if (++round === halfway) {
+            for (const lane of servers.keys()) {
+              await stop(servers[lane])
+              servers[lane] = await start()
+            }
+          }
+          return Promise.all(
+            batches.map(async (batch, lane) => {
+              const calls = batch as unknown as SegmentMessage[]
+              const [first, again] = await Promise.all([postSegment(servers[lane].url, calls), postSegment(servers[(lane + 1) % servers.length].url, calls)])
+              duplicates += batch.length
+              const others = webhookOutcomes(batch, again)
+              return webhookOutcomes(batch, first).map((outcome, index) => worse(outcome, others[index]))
+            })
+          )
+        })
+        await drained(db)
+        await handedOff(db)
+        for (const server of servers) await stop(server)
+        return { ...report, redelivered: report.redelivered + duplicates, states: await databaseStates(db) }
+      } finally {
+        for (const server of started) server.child.kill('SIGKILL')
+        await db.close()
+        cluster?.stop()
+      }
     }
   }
 }

@@ -11,14 +11,17 @@ import {
   posthogPluginWorkers,
   rudderstackLateRouter,
   rudderstackTwoSources,
-  segmentInstances
+  segmentFunctionInvocations,
+  segmentInstances,
+  serverProcesses
 } from './concurrent-hosts'
 
 /**
  * The `concurrent` family (docs/reliability.md): every host run the way it really runs at
  * once — several processes, late deliveries, parallel isolates, worker threads — on one
  * generated stream, against the emulator with 50 ms per call, on a seeded schedule. After
- * the run and one `pqlkit sweep`, HubSpot must hold exactly what `pqlkit simulate` computes
+ * the run and one `pqlkit sweep` (none for `pqlkit serve`, whose states are in its database:
+ * `ConcurrentReport.states`), HubSpot must hold exactly what `pqlkit simulate` computes
  * for every subject: no event lost, no count doubled, no contact missing or held twice, no
  * event refused, each tier-entry hand-off (Slack post and task) sent exactly once (but
  * where `MAY_DOUBLE_HANDOFFS` says: at least once). Without
@@ -41,7 +44,10 @@ const HOSTS: ConcurrentHost[] = [
   rudderstackLateRouter(500),
   ROUTER_2S_LATE,
   rudderstackTwoSources,
-  posthogPluginWorkers
+  posthogPluginWorkers,
+  segmentFunctionInvocations(4),
+  serverProcesses('SQLite'),
+  serverProcesses('PostgreSQL')
 ]
 /**
  * Where a tier-entry hand-off can still go out twice (docs/reliability.md, "Concurrency"): a
@@ -80,8 +86,9 @@ describe('concurrent: each host as it runs at once ends, after one pqlkit sweep,
       try {
         const report = await host.deliver(MESSAGES, { emulator, model: MODEL, now, scratch: files, seed: SEED })
         const cli = { HUBSPOT_BASE_URL: emulator.url, HUBSPOT_ACCESS_TOKEN: emulator.accessToken, HUBSPOT_PORTAL_ID: '123456' }
-        await runPqlkit(['sweep', '--model', files.file('model.yaml', MODEL), '--now', NOW, '--handoffs'], hostEnv(now, files, cli))
+        if (report.states === undefined) await runPqlkit(['sweep', '--model', files.file('model.yaml', MODEL), '--now', NOW, '--handoffs'], hostEnv(now, files, cli))
         const check = checkConcurrentRun(model, MESSAGES, now, emulator.dump(), {
+          states: report.states,
           refused: report.refused,
           slackPosts: [...slackPosts, ...files.posts()],
           taskNotCreatable: report.taskNotCreatable

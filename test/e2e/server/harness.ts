@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Database, decodeState, generateEvents, openDatabase, SegmentMessage, segmentSignature } from '@pqlkit/core'
 import type { Emulator } from '../../harness/hubspot-emulator'
-import { endWithTest } from '../../harness/processes/host-process'
+import { endWithTest, PRELOAD } from '../../harness/processes/host-process'
 import { REPO_ROOT } from '../../repo-root'
 import { Snapshot, snapshot } from '../conformance/snapshot'
 
@@ -32,30 +32,42 @@ export async function postSegment(url: string, messages: SegmentMessage[] | Segm
   return { status: answer.status, body: (await answer.json()) as Record<string, unknown>, ms: performance.now() - started }
 }
 
-/** Waits until every event in the inbox is processed or dead-lettered. */
-export async function drained(db: Database, timeoutMs = 120_000): Promise<void> {
-  const until = Date.now() + timeoutMs
+/** Waits until no row of `table` is pending (on the monotonic clock: tests may freeze Date). */
+async function nonePending(db: Database, table: 'inbox' | 'outbox', what: string, timeoutMs: number): Promise<void> {
+  const until = performance.now() + timeoutMs
   for (;;) {
-    const [row] = await db.all(`SELECT COUNT(*) AS count FROM inbox WHERE status = 'pending'`)
+    const [row] = await db.all(`SELECT COUNT(*) AS count FROM ${table} WHERE status = 'pending'`)
     if (Number(row.count) === 0) return
-    if (Date.now() > until) throw new Error(`${row.count} events still pending after ${timeoutMs} ms`)
+    if (performance.now() > until) throw new Error(`${row.count} ${what} still pending after ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
+
+/** Waits until every event in the inbox is processed or dead-lettered. */
+export const drained = (db: Database, timeoutMs = 120_000) => nonePending(db, 'inbox', 'events', timeoutMs)
+
+/** Waits until every hand-off in the outbox is sent, suppressed or failed. */
+export const handedOff = (db: Database, timeoutMs = 120_000) => nonePending(db, 'outbox', 'hand-offs', timeoutMs)
 
 /**
  * What HubSpot holds, with each subject's state taken from the server's database (where it
  * lives on this route) in place of `pqlkit_state`, normalised as the conformance suite does.
  */
 export async function serverSnapshot(emulator: Emulator, db: Database): Promise<Snapshot> {
-  const states = new Map<string, string>()
-  for (const row of await db.all(`SELECT record_id, state FROM contacts`)) states.set(String(row.record_id), String(row.state))
-  for (const row of await db.all(`SELECT record_id, state FROM companies`)) states.set(String(row.record_id), String(row.state))
+  const states = await databaseStates(db)
   const dump = emulator.dump()
   const withState = (records: { id: string; properties: Record<string, string | null> }[]) =>
     records.map((record) => ({ ...record, properties: { ...record.properties, pqlkit_state: states.get(record.id) ?? null } }))
   const merged = { ...dump, contacts: withState(dump.contacts), companies: withState(dump.companies) }
   return snapshot({ ...emulator, dump: () => merged } as unknown as Emulator)
+}
+
+/** Each subject's state in the server's database (encoded as `pqlkit_state` is), by its HubSpot record id. */
+export async function databaseStates(db: Database): Promise<Map<string, string>> {
+  const states = new Map<string, string>()
+  for (const row of await db.all(`SELECT record_id, state FROM contacts`)) states.set(String(row.record_id), String(row.state))
+  for (const row of await db.all(`SELECT record_id, state FROM companies`)) states.set(String(row.record_id), String(row.state))
+  return states
 }
 
 /** The states in the database, decoded (a check that each subject has one). */
@@ -67,9 +79,19 @@ export async function storedStates(db: Database): Promise<number> {
 
 export type ServerProcess = { url: string; child: ChildProcess; stderr: string[]; exited: Promise<number | null> }
 
-/** `pqlkit serve` as a process of its own, on a free port, against the emulator. */
-export async function spawnServer(emulator: Emulator, database: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = endWithTest(spawn(process.execPath, [CLI, 'serve', '--model', MODEL_FILE, '--port', '0', '--database', database], {
+/**
+ * `pqlkit serve` as a process of its own, on a free port, against the emulator. `args`: more
+ * of the command's (`--handoffs`); `preload`: started as the other host processes are
+ * (test/harness/processes/preload.ts: Date frozen, Slack faked, by `env`'s settings).
+ */
+export async function spawnServer(
+  emulator: Emulator,
+  database: string,
+  env: NodeJS.ProcessEnv = {},
+  { args = [], preload = false }: { args?: string[]; preload?: boolean } = {}
+): Promise<ServerProcess> {
+  const node = preload ? ['--require', PRELOAD] : []
+  const child = endWithTest(spawn(process.execPath, [...node, CLI, 'serve', '--model', MODEL_FILE, '--port', '0', '--database', database, ...args], {
     env: {
       PATH: process.env.PATH,
       HUBSPOT_ACCESS_TOKEN: emulator.accessToken,
