@@ -5,9 +5,8 @@ import { startPluginWorkers } from '../../harness/posthog/plugin-workers'
 import { hostEnv, Scratch } from '../../harness/processes/host-process'
 import { identifiesOf, processorEvent, transformRequest } from '../../harness/rudderstack/data-plane'
 import { deliverIdentifies, DestinationReport } from '../../harness/rudderstack/hubspot-destination'
-import type { RunReport } from '../../harness/rudderstack/sandbox'
 import { startSegmentInstances } from '../../harness/segment/instances'
-import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, rudderstackProblems, segmentOutcomes, segmentSubscriptions } from './hosts'
+import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, segmentOutcomes, segmentSubscriptions } from './hosts'
 import { toPostHogEvent } from './posthog-hosts'
 import { Message, shuffled } from './scenarios'
 
@@ -20,8 +19,6 @@ export type ConcurrentReport = {
   redelivered: number
   /** Events answered with an error rather than a retry: `messageId: error`. */
   refused: string[]
-  /** Hand-offs whose task the host could not create and logged it, as `label → email` (`RunOutput.taskNotCreatable`). */
-  taskNotCreatable?: Set<string>
 }
 
 /** A host run the way that host runs concurrently, until nothing is left to re-deliver. */
@@ -99,16 +96,6 @@ export function segmentInstances(instances: number): ConcurrentHost {
   }
 }
 
-/** The problems on a transformation's returned identifies (`context.pqlkit.problems`) that say a hand-off's task could not be created for a contact its destination creates. */
-function tasksNotCreatable(reports: RunReport[]): Set<string> {
-  const found = new Set<string>()
-  for (const line of reports.flatMap(rudderstackProblems)) {
-    const match = /hand-off "([^"]+)" for (\S+) failed: the contact has no HubSpot id yet/.exec(line)
-    if (match) found.add(`${match[1]} → ${match[2]}`)
-  }
-  return found
-}
-
 /**
  * RudderStack transforms the next batch before its router has delivered the last one: each
  * batch (the processor's 200, in stream order) is transformed in a fresh isolate, and its
@@ -122,7 +109,6 @@ export function rudderstackLateRouter(lateMs: number): ConcurrentHost {
     async deliver(messages, delivery) {
       const connection = await connectTransformation({ ...delivery, batchSize: PROCESSOR_BATCH })
       const report: ConcurrentReport = { rounds: 0, redelivered: 0, refused: [] }
-      const runs: RunReport[] = []
       let jobId = 0
       try {
         let pending = messages
@@ -134,7 +120,6 @@ export function rudderstackLateRouter(lateMs: number): ConcurrentHost {
             const batch = pending.slice(start, start + PROCESSOR_BATCH)
             const events = batch.map((message) => processorEvent(message as unknown as Record<string, unknown>, ++jobId))
             const run = await connection.transformer.run(connection.code, events, connection.credentials, connection.run)
-            runs.push(run)
             report.rounds++
             const due = performance.now() + lateMs
             const delivered: Promise<DestinationReport> = router.then(() => sleep(due - performance.now())).then(() => deliverIdentifies(connection.hubspot, identifiesOf(run)))
@@ -146,7 +131,7 @@ export function rudderstackLateRouter(lateMs: number): ConcurrentHost {
           report.redelivered += retry.length
           pending = retry
         }
-        return { ...report, taskNotCreatable: tasksNotCreatable(runs) }
+        return report
       } finally {
         await connection.stop()
       }
@@ -164,17 +149,14 @@ export const rudderstackTwoSources: ConcurrentHost = {
   name: 'RudderStack: two sources in one request, transformed in two isolates at the same time',
   async deliver(messages, delivery) {
     const connection = await connectTransformation({ ...delivery, batchSize: PROCESSOR_BATCH })
-    const runs: RunReport[] = []
     let jobId = 0
     try {
-      const report = await inLockstep(messages, { lanes: 2, batchSize: PROCESSOR_BATCH / 2, seed: delivery.seed }, async (batches) => {
+      return await inLockstep(messages, { lanes: 2, batchSize: PROCESSOR_BATCH / 2, seed: delivery.seed }, async (batches) => {
         const events = batches.flatMap((batch, lane) => batch.map((message) => processorEvent(message as unknown as Record<string, unknown>, ++jobId, `source-${lane + 1}`)))
         const reports = await transformRequest(connection, events)
-        runs.push(...reports)
         const destinations = await Promise.all(reports.map((run) => deliverIdentifies(connection.hubspot, identifiesOf(run))))
         return batches.map((batch, lane) => rudderstackOutcomes(batch, reports[lane], destinations[lane]))
       })
-      return { ...report, taskNotCreatable: tasksNotCreatable(runs) }
     } finally {
       await connection.stop()
     }
