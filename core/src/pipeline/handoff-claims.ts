@@ -1,7 +1,7 @@
-import type { HubSpotCalls, PropertyVersion } from '../hubspot/api'
+import type { HubSpotCalls, PropertyVersion, UpsertInput } from '../hubspot/api'
 import { HANDOFF_CLAIM_PROPERTY } from '../hubspot/properties'
 import { readRecords } from '../hubspot/records'
-import { writeInBatches, WriteItem } from '../hubspot/write'
+import { RecordResult, writeInBatches, WriteItem } from '../hubspot/write'
 import type { Contact, SyncReport } from './write-back'
 
 /**
@@ -54,29 +54,46 @@ function firstClaims(versions: PropertyVersion[], token: string): Map<string, st
 
 /**
  * Claims the contacts' crossings and returns, per contact, the crossings another worker
- * claimed first. A contact without a record yet (one its host creates) cannot be claimed, and
- * a claim that could not be written or read back is taken as won: the hand-off goes
- * (at least once) rather than never.
+ * claimed first. A contact with no record yet (one its host creates: RudderStack's
+ * destination delivers its write after this batch) is claimed by an upsert by email with its
+ * identity, which creates the record bare: HubSpot's unique email makes the upsert find the
+ * record that host or another worker created meanwhile, so every worker claims on one record,
+ * and the hand-off's task has an id to be associated to. A claim that could not be written or
+ * read back is taken as won: the hand-off goes (at least once) rather than never.
  */
 export async function claimCrossings(api: HubSpotCalls, contacts: Contact[], report: SyncReport): Promise<Map<Contact, Set<string>>> {
   const lost = new Map<Contact, Set<string>>()
   const token = Math.random().toString(36).slice(2, 12)
   const claimed = new Map<string, Contact>()
-  const items: WriteItem<{ id: string; properties: Record<string, string> }>[] = []
+  const updates: WriteItem<{ id: string; properties: Record<string, string> }>[] = []
+  const creates: WriteItem<UpsertInput>[] = []
+  const failed = (contact: Contact) => (result: RecordResult) =>
+    report.problems.push(`hand-off claim for ${contact.email ?? contact.key} not written (${result.status === 'ok' ? '' : result.message}): sent unclaimed`)
   for (const contact of contacts) {
-    const id = contact.record?.id
-    if (id === undefined) continue
     const claim: Claim = { t: token, c: contact.handoffs.map((intent) => intent.crossing) }
-    items.push({
-      input: { id, properties: { [HANDOFF_CLAIM_PROPERTY]: JSON.stringify(claim) } },
-      ids: [id],
-      matches: (record) => record.id === id,
-      done: () => claimed.set(id, contact),
-      failed: (result) => report.problems.push(`hand-off claim for ${contact.email ?? contact.key} not written (${result.status === 'ok' ? '' : result.message}): sent unclaimed`)
+    const properties: Record<string, string> = { [HANDOFF_CLAIM_PROPERTY]: JSON.stringify(claim) }
+    const id = contact.record?.id
+    if (id !== undefined) {
+      updates.push({ input: { id, properties }, ids: [id], matches: (record) => record.id === id, done: () => claimed.set(id, contact), failed: failed(contact) })
+      continue
+    }
+    const email = contact.email
+    if (email === undefined) continue
+    if (contact.bindUserId && contact.userId) properties.pqlkit_user_id = contact.userId
+    creates.push({
+      input: { idProperty: 'email', id: email, properties },
+      ids: [email],
+      matches: (record) => (record.properties.email ?? '').toLowerCase() === email.toLowerCase(),
+      done: (record) => {
+        if (record === undefined) return
+        contact.record = record
+        claimed.set(record.id, contact)
+      },
+      failed: failed(contact)
     })
   }
-  if (items.length === 0) return lost
-  await writeInBatches(items, (inputs) => api.batchUpdate('contacts', inputs))
+  await writeInBatches(updates, (inputs) => api.batchUpdate('contacts', inputs))
+  await writeInBatches(creates, (inputs) => api.batchUpsert('contacts', inputs))
   if (claimed.size === 0) return lost
   const { found } = await readRecords(api, 'contacts', 'hs_object_id', [...claimed.keys()], [HANDOFF_CLAIM_PROPERTY], [HANDOFF_CLAIM_PROPERTY])
   for (const [id, contact] of claimed) {

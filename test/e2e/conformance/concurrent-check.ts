@@ -29,16 +29,10 @@ export const NOTHING_WRONG: Check = {
   problems: []
 }
 
-/** What a concurrent run left behind besides HubSpot: the refusals the host got, the Slack posts, the hand-offs the host could not make and logged. */
+/** What a concurrent run left behind besides HubSpot: the refusals the host got, the Slack posts. */
 export type RunOutput = {
   refused: string[]
   slackPosts: string[]
-  /**
-   * Hand-offs whose task the host could not create and logged it, as `label → email`: through
-   * RudderStack, a contact its HubSpot destination creates has no id when its batch runs
-   * (SPEC §6, `withDeferredPutBack`). Their Slack post must still go, once.
-   */
-  taskNotCreatable?: Set<string>
   /** Where the route keeps states itself (`pqlkit serve`): each subject's, by record id, in place of its `pqlkit_state`. */
   states?: Map<string, string>
 }
@@ -180,7 +174,7 @@ function checkHandoffs(model: Model, subjects: SubjectReport[], dump: EmulatorDu
       const want = entered.has(email) ? 1 : 0
       const sent: [string, number, number][] = []
       if (handoff.slack) sent.push(['Slack posts', posts.get(email) ?? 0, want])
-      if (handoff.task) sent.push(['tasks', tasks.get(email) ?? 0, want === 1 && run.taskNotCreatable?.has(`${handoff.label} → ${email}`) ? Math.min(tasks.get(email) ?? 0, 1) : want])
+      if (handoff.task) sent.push(['tasks', tasks.get(email) ?? 0, want])
       const wrong = sent.filter(([, count, expected]) => count !== expected)
       for (const [, count, expected] of wrong) {
         if (count < expected) summary.handoffsMissing += expected - count

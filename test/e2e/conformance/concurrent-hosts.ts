@@ -7,12 +7,11 @@ import { startPluginWorkers } from '../../harness/posthog/plugin-workers'
 import { hostEnv, Scratch } from '../../harness/processes/host-process'
 import { identifiesOf, processorEvent, transformRequest } from '../../harness/rudderstack/data-plane'
 import { deliverIdentifies, DestinationReport } from '../../harness/rudderstack/hubspot-destination'
-import type { RunReport } from '../../harness/rudderstack/sandbox'
 import { startSegmentInstances } from '../../harness/segment/instances'
 import { pastedFunction } from '../../harness/segment-function/function'
 import { DEFAULT_BATCH, loadFunction, segmentVerdicts } from '../../harness/segment-function/runtime'
 import { databaseStates, drained, handedOff, openDatabase, postSegment, ServerProcess, spawnServer, sqliteFile } from '../server/harness'
-import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, rudderstackProblems, segmentOutcomes, segmentSubscriptions } from './hosts'
+import { connectTransformation, PROCESSOR_BATCH, rudderstackOutcomes, segmentOutcomes, segmentSubscriptions } from './hosts'
 import { toPostHogEvent } from './posthog-hosts'
 import { Message, shuffled } from './scenarios'
 
@@ -25,8 +24,6 @@ export type ConcurrentReport = {
   redelivered: number
   /** Events answered with an error rather than a retry: `messageId: error`. */
   refused: string[]
-  /** Hand-offs whose task the host could not create and logged it, as `label → email` (`RunOutput.taskNotCreatable`). */
-  taskNotCreatable?: Set<string>
   /**
    * A route that keeps the subjects' states itself (`pqlkit serve`: in its database, swept
    * there on its own schedule; HubSpot's `pqlkit_state` neither read nor written): each state
@@ -139,16 +136,6 @@ export function segmentFunctionInvocations(invocations: number): ConcurrentHost 
   }
 }
 
-/** The problems on a transformation's returned identifies (`context.pqlkit.problems`) that say a hand-off's task could not be created for a contact its destination creates. */
-function tasksNotCreatable(reports: RunReport[]): Set<string> {
-  const found = new Set<string>()
-  for (const line of reports.flatMap(rudderstackProblems)) {
-    const match = /hand-off "([^"]+)" for (\S+) failed: the contact has no HubSpot id yet/.exec(line)
-    if (match) found.add(`${match[1]} → ${match[2]}`)
-  }
-  return found
-}
-
 /**
  * RudderStack transforms the next batch before its router has delivered the last one: each
  * batch (the processor's 200, in stream order) is transformed in a fresh isolate, and its
@@ -162,7 +149,6 @@ export function rudderstackLateRouter(lateMs: number): ConcurrentHost {
     async deliver(messages, delivery) {
       const connection = await connectTransformation({ ...delivery, batchSize: PROCESSOR_BATCH })
       const report: ConcurrentReport = { rounds: 0, redelivered: 0, refused: [] }
-      const runs: RunReport[] = []
       let jobId = 0
       try {
         let pending = messages
@@ -174,7 +160,6 @@ export function rudderstackLateRouter(lateMs: number): ConcurrentHost {
             const batch = pending.slice(start, start + PROCESSOR_BATCH)
             const events = batch.map((message) => processorEvent(message as unknown as Record<string, unknown>, ++jobId))
             const run = await connection.transformer.run(connection.code, events, connection.credentials, connection.run)
-            runs.push(run)
             report.rounds++
             const due = performance.now() + lateMs
             const delivered: Promise<DestinationReport> = router.then(() => sleep(due - performance.now())).then(() => deliverIdentifies(connection.hubspot, identifiesOf(run)))
@@ -186,7 +171,7 @@ export function rudderstackLateRouter(lateMs: number): ConcurrentHost {
           report.redelivered += retry.length
           pending = retry
         }
-        return { ...report, taskNotCreatable: tasksNotCreatable(runs) }
+        return report
       } finally {
         await connection.stop()
       }
@@ -204,17 +189,14 @@ export const rudderstackTwoSources: ConcurrentHost = {
   name: 'RudderStack: two sources in one request, transformed in two isolates at the same time',
   async deliver(messages, delivery) {
     const connection = await connectTransformation({ ...delivery, batchSize: PROCESSOR_BATCH })
-    const runs: RunReport[] = []
     let jobId = 0
     try {
-      const report = await inLockstep(messages, { lanes: 2, batchSize: PROCESSOR_BATCH / 2, seed: delivery.seed }, async (batches) => {
+      return await inLockstep(messages, { lanes: 2, batchSize: PROCESSOR_BATCH / 2, seed: delivery.seed }, async (batches) => {
         const events = batches.flatMap((batch, lane) => batch.map((message) => processorEvent(message as unknown as Record<string, unknown>, ++jobId, `source-${lane + 1}`)))
         const reports = await transformRequest(connection, events)
-        runs.push(...reports)
         const destinations = await Promise.all(reports.map((run) => deliverIdentifies(connection.hubspot, identifiesOf(run))))
         return batches.map((batch, lane) => rudderstackOutcomes(batch, reports[lane], destinations[lane]))
       })
-      return { ...report, taskNotCreatable: tasksNotCreatable(runs) }
     } finally {
       await connection.stop()
     }

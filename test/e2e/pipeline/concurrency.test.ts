@@ -314,4 +314,33 @@ describe('a host that writes the contacts itself, late (RudderStack)', () => {
     await sweep()
     expect(stored('ada@acme.io')).toMatchObject({ projects: '2', plan: 'paying' })
   })
+
+  it('a new contact two batches push over before its first write is delivered gets one Slack post and one task, on one record', async () => {
+    const base = NOW - 24 * HOUR
+    const bo = { email: 'bo@acme.io', userId: 'u-bo' }
+    const crossing = (at: number) => [
+      identify(bo, { plan: 'paying' }, at),
+      track(bo, 'Project Created', at + 1),
+      track(bo, 'Teammate Invited', at + 2),
+      track(bo, 'Teammate Invited', at + 3)
+    ]
+    const first = crossing(base)
+    const second = crossing(base + HOUR)
+    const host = worker(hubspot(), { handBackContacts: true })
+    // The router has delivered neither batch's identify when the second is transformed: each batch pushes an empty state over.
+    const reports = [await host.process(first, NOW), await host.process(second, NOW)]
+    expect(reports.map((report) => report.handoffs.length)).toEqual([1, 0])
+    expect(reports.flatMap((report) => report.problems)).toEqual([])
+    const api = hubspot()
+    for (const report of reports) {
+      for (const contact of report.contacts ?? []) await api.batchUpsert('contacts', [{ idProperty: 'email', id: contact.email, properties: contact.properties }])
+    }
+    await sweep()
+    expect(slackPosts).toHaveLength(1)
+    const { contacts, tasks } = emulator.dump()
+    expect(contacts).toHaveLength(1)
+    expect(contacts[0].properties).toMatchObject({ email: 'bo@acme.io', pqlkit_user_id: 'u-bo', pql_score_tier: 'Sales-Ready' })
+    expect(tasks.map((task) => task.associations?.map((association) => association.toId))).toEqual([[contacts[0].id]])
+    expect(differencesFromSimulate(snapshot(emulator), simulate(MODEL, [...first, ...second], NOW))).toEqual([])
+  })
 })
