@@ -168,6 +168,6 @@ export function readPath(source: Record<string, unknown> | undefined, path: stri
 }
 
 /** Replay order (SPEC §7): timestamp, then messageId. */
-export function compareReplayOrder(a: ValidEvent, b: ValidEvent): number {
+export function compareReplayOrder(a: Pick<ValidEvent, 'at' | 'messageId'>, b: Pick<ValidEvent, 'at' | 'messageId'>): number {
   return a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0)
 }
