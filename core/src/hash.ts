@@ -14,15 +14,25 @@ export function fingerprint(text: string): string {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
   let value = (4294967296 * (2097151 & h2) + (h1 >>> 0)) % 2821109907456
-  // `value.toString(36).padStart(8, '0')`, digit by digit: a third of the time, and this runs
-  // for every event (its message id) and every distinct value.
-  let hash = ''
-  for (let i = 0; i < 8; i++) {
-    const digit = value % 36
-    hash = DIGITS[digit] + hash
-    value = (value - digit) / 36
-  }
-  return hash
+  // `value.toString(36).padStart(8, '0')`: the digits worked out by hand and made into one
+  // string at once (a third of the time before): this runs for every event (its message id,
+  // for the contact and again for its company) and every distinct value.
+  const d7 = value % 36
+  value = (value - d7) / 36
+  const d6 = value % 36
+  value = (value - d6) / 36
+  const d5 = value % 36
+  value = (value - d5) / 36
+  const d4 = value % 36
+  value = (value - d4) / 36
+  const d3 = value % 36
+  value = (value - d3) / 36
+  const d2 = value % 36
+  value = (value - d2) / 36
+  const d1 = value % 36
+  const d0 = (value - d1) / 36
+  return String.fromCharCode(CODES[d0], CODES[d1], CODES[d2], CODES[d3], CODES[d4], CODES[d5], CODES[d6], CODES[d7])
 }
 
-const DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'.split('')
+/** The character codes of the base-36 digits. */
+const CODES = Array.from('0123456789abcdefghijklmnopqrstuvwxyz', (digit) => digit.charCodeAt(0))

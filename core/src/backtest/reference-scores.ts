@@ -1,7 +1,7 @@
 import type { Model, Score, Section, SubjectKind } from '../model/compile'
 import { evaluateSection } from '../engine/evaluate'
 import type { ProductEvent } from '../engine/event'
-import { createReplay, latestTimestamp, RejectedEvent, replayOrder } from '../engine/simulate'
+import { createReplay, eventList, RejectedEvent, ReplayInput } from '../engine/simulate'
 import { emptyState } from '../engine/state'
 import type { Outcome } from './outcomes'
 
@@ -54,11 +54,12 @@ export function backtestSection(model: Model, subject: SubjectKind): Section | s
  * events), evaluating each subject at its reference time before any later event is applied.
  * Pure: no clock, no I/O.
  */
-export function scoreAtReference(model: Model, events: ProductEvent[], outcomes: Outcome[], options: ReferenceOptions): ReferenceScores {
+export function scoreAtReference(model: Model, events: ProductEvent[] | ReplayInput, outcomes: Outcome[], options: ReferenceOptions): ReferenceScores {
   const section = backtestSection(model, options.subject)
   if (typeof section === 'string') throw new RangeError(section)
   const score = section.scores[0]
-  const endOfData = latestTimestamp(events)
+  const input = Array.isArray(events) ? eventList(events) : events
+  const endOfData = input.endOfData
   const checkpoints = outcomes
     .map((outcome) => ({
       outcome,
@@ -66,7 +67,7 @@ export function scoreAtReference(model: Model, events: ProductEvent[], outcomes:
     }))
     .sort((a, b) => a.referenceAt - b.referenceAt || (a.outcome.id < b.outcome.id ? -1 : 1))
   const now = checkpoints.reduce((latest, checkpoint) => Math.max(latest, checkpoint.referenceAt), endOfData)
-  const { valid, rejected } = replayOrder(events, now)
+  const { valid, count, rejected } = input.ordered(now)
   const replay = createReplay(model, rejected)
   const subjects = options.subject === 'company' ? replay.companies : replay.contacts
 
@@ -91,13 +92,14 @@ export function scoreAtReference(model: Model, events: ProductEvent[], outcomes:
   }
 
   let next = 0
-  valid.forEach(({ event, index }, done) => {
+  let done = 0
+  for (const { event, index } of valid) {
     while (next < checkpoints.length && checkpoints[next].referenceAt < event.at) scoreAt(checkpoints[next++])
     replay.apply(event, index)
-    if (done % 500 === 0) options.onProgress?.(done, valid.length)
-  })
+    if (done++ % 500 === 0) options.onProgress?.(done - 1, count)
+  }
   while (next < checkpoints.length) scoreAt(checkpoints[next++])
-  options.onProgress?.(valid.length, valid.length)
+  options.onProgress?.(count, count)
 
   const listed = new Set(outcomes.map((outcome) => outcome.id))
   let unlisted = 0

@@ -5,7 +5,8 @@ import { htmlReport, ReportContext } from '../backtest/html-report'
 import { parseOutcomes } from '../backtest/outcomes'
 import { backtestSection, scoreAtReference } from '../backtest/reference-scores'
 import { parseTimestamp } from '../time'
-import { InputError, Io, readEvents, readModel, readText, UsageError, writeText } from './io'
+import { streamEvents } from './events-file'
+import { InputError, Io, readModel, readText, UsageError, writeText } from './io'
 import { progress } from './progress'
 import { renderBars, renderTable } from './table'
 
@@ -120,12 +121,12 @@ export function backtestCommand(io: Io, options: BacktestOptions): number {
   const section = backtestSection(model, subject)
   if (typeof section === 'string') throw new InputError(`cannot backtest ${options.model}: ${section}`)
   const outcomes = parseOutcomes(readText(io, options.outcomes, 'outcomes file'), subject)
-  const file = readEvents(io, options.events)
+  const file = streamEvents(io, options.events)
 
   const bar = progress(io.stderr, 'replaying events')
   const scored = scoreAtReference(
     model,
-    file.events.map((line) => line.event),
+    file.input,
     outcomes.outcomes,
     { subject, leadMs, asOf, onProgress: (done, total) => bar.update(done, total) }
   )
@@ -133,7 +134,7 @@ export function backtestCommand(io: Io, options: BacktestOptions): number {
 
   const problems = [
     ...file.errors.map((error) => `${options.events}:${error.line}: ${error.message}`),
-    ...scored.rejected.map(({ index, error }) => `${options.events}:${file.events[index].line}: ${error.message}`),
+    ...scored.rejected.map(({ index, error }) => `${options.events}:${index}: ${error.message}`),
     ...outcomes.errors.map((error) => `${options.outcomes}:${error.line}: ${error.message}`)
   ]
   for (const problem of problems) io.stderr.write(`rejected ${problem}\n`)

@@ -75,18 +75,24 @@ export function readEvents(io: Io, path: string): EventsFile {
 
 function readEventLine(result: EventsFile, text: string, line: number): void {
   if (text.trim() === '') return
+  const read = parseEventLine(text)
+  if (typeof read === 'string') result.errors.push({ line, message: read })
+  else result.events.push({ line, event: read })
+}
+
+/** One line of an events file as a product event, or what is wrong with it. */
+export function parseEventLine(text: string): ProductEvent | string {
   let message: unknown
   try {
     message = JSON.parse(text)
   } catch {
-    result.errors.push({ line, message: 'not valid JSON' })
-    return
+    return 'not valid JSON'
   }
   try {
-    result.events.push({ line, event: segmentMessageToProductEvent(message) })
+    return segmentMessageToProductEvent(message)
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error
-    result.errors.push({ line, message: error.message })
+    return error.message
   }
 }
 

@@ -1,5 +1,6 @@
 import { simulate, SimulationResult } from '../engine/simulate'
-import { EventLine, Io, parseNow, readEvents, readModel } from './io'
+import { streamEvents } from './events-file'
+import { Io, parseNow, readModel } from './io'
 import { renderBars, renderTable } from './table'
 
 export type SimulateOptions = { model: string; mappings?: string; events: string; now?: string; json?: boolean }
@@ -50,12 +51,12 @@ export function tierDistribution(subjects: Ranked[], property: string, tiers: st
 export function simulateCommand(io: Io, options: SimulateOptions): number {
   const model = readModel(io, options.model, options.mappings)
   const now = parseNow(options.now)
-  const file = readEvents(io, options.events)
-  const result = simulate(model, file.events.map((line: EventLine) => line.event), now)
+  const file = streamEvents(io, options.events)
+  const result = simulate(model, file.input, now)
 
   const problems = [
     ...file.errors.map((error) => `${options.events}:${error.line}: ${error.message}`),
-    ...result.rejected.map(({ index, error }) => `${options.events}:${file.events[index].line}: ${error.message}`)
+    ...result.rejected.map(({ index, error }) => `${options.events}:${index}: ${error.message}`)
   ]
   for (const problem of problems) io.stderr.write(`rejected ${problem}\n`)
   if (result.afterNow > 0) io.stderr.write(`${result.afterNow} events dated after --now were not applied\n`)
@@ -81,7 +82,7 @@ export function simulateCommand(io: Io, options: SimulateOptions): number {
     }
   }
   if (problems.length > 0) {
-    io.stderr.write(`${problems.length} of ${file.events.length + file.errors.length} events rejected\n`)
+    io.stderr.write(`${problems.length} of ${file.lines} events rejected\n`)
     return 1
   }
   return 0

@@ -4,7 +4,7 @@ import { DAY_MS } from '../model/duration'
 import { fingerprint } from '../hash'
 import { ValidationError } from './errors'
 import { readPath, ValidEvent } from './event'
-import { hasMessageId, Latest, MAX_MESSAGE_IDS, MESSAGE_ID_CHARS, SignalState, SubjectState } from './state'
+import { Latest, MessageIds, SignalState, SubjectState } from './state'
 import { parseTimestamp } from '../time'
 
 export const MAX_DISTINCT = 1000
@@ -135,10 +135,11 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
   const today = utcDay(now)
   const result: ApplyResult = { accepted: [], duplicates: 0, rejected: [] }
   const traitKind = section.subject === 'contact' ? 'identify' : 'group'
+  const seen = new MessageIds(state)
 
   for (const { event, contact } of events) {
     const id = fingerprint(event.mapping === undefined ? event.messageId : `${event.messageId}\u0000${event.mapping}`)
-    if (hasMessageId(state.messageIds, id)) {
+    if (seen.has(id)) {
       result.duplicates++
       result.accepted.push(event)
       continue
@@ -156,7 +157,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
         continue
       }
     }
-    state.messageIds += id
+    seen.add(id)
     result.accepted.push(event)
 
     for (const [signal, value] of traitUpdates) {
@@ -175,8 +176,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
       applyToSignal(signal, signalState(state, signal), event, day, contact)
     }
   }
-  const kept = MAX_MESSAGE_IDS * MESSAGE_ID_CHARS
-  if (state.messageIds.length > kept) state.messageIds = state.messageIds.slice(state.messageIds.length - kept)
+  seen.close()
   pruneWindows(index.windowed, state, today)
   return result
 }

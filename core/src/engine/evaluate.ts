@@ -1,5 +1,5 @@
 import type { Decay, Handoff, Model, Rule, Score, Section, Tier } from '../model/compile'
-import { ConditionValue, evaluateCondition, isNumeric } from '../model/condition'
+import { CompiledCondition, compiledCondition, ConditionValue, evaluateCondition, isNumeric } from '../model/condition'
 import { DAY_MS } from '../model/duration'
 import { fingerprint } from '../hash'
 import { signalValue, SignalValue } from './aggregate'
@@ -100,8 +100,8 @@ function ruleKey(rule: Rule, index: number): string {
   return fingerprint(`${index}:${rule.label}:${rule.points}`)
 }
 
-/** A score's once-rule keys and property names, made once per compiled model rather than per evaluation. */
-type ScoreNames = { ruleKeys: string[]; tier: string; reasons: string; updatedAt: string }
+/** A score's once-rule keys, compiled `when` conditions and property names, made once per compiled model rather than per evaluation. */
+type ScoreNames = { ruleKeys: string[]; when: (CompiledCondition | undefined)[]; tier: string; reasons: string; updatedAt: string }
 
 const scoreNames = new WeakMap<Score, ScoreNames>()
 
@@ -110,6 +110,7 @@ function namesOf(score: Score): ScoreNames {
   if (!names) {
     names = {
       ruleKeys: score.rules?.map(ruleKey) ?? [],
+      when: score.rules?.map((rule) => (rule.when === undefined ? undefined : compiledCondition(rule.when))) ?? [],
       tier: `${score.property}_tier`,
       reasons: `${score.property}_reasons`,
       updatedAt: `${score.property}_updated_at`
@@ -117,6 +118,25 @@ function namesOf(score: Score): ScoreNames {
     scoreNames.set(score, names)
   }
   return names
+}
+
+/** What scoring needs of a section, worked out once per compiled model: each signal's position by name, each score's activity signal by position. */
+type SectionPlan = { position: ReadonlyMap<string, number>; activity: (number | undefined)[]; composite: boolean }
+
+const sectionPlans = new WeakMap<Section, SectionPlan>()
+
+function sectionPlan(section: Section): SectionPlan {
+  let plan = sectionPlans.get(section)
+  if (!plan) {
+    const position = new Map(section.signals.map((signal, index) => [signal.name, index]))
+    plan = {
+      position,
+      activity: section.scores.map((score) => (score.activity === undefined ? undefined : position.get(score.activity))),
+      composite: section.scores.some((score) => score.composite !== undefined)
+    }
+    sectionPlans.set(section, plan)
+  }
+  return plan
 }
 
 const isoTimes = new Map<number, string>()
@@ -144,14 +164,15 @@ function ruleReasons(
 ): { raw: number; reasons: Reason[]; contributions: number[] } {
   // Made only when a once-rule first holds, and dropped again when empty.
   let marks: Record<string, number> | undefined = state.onceMarks[score.property]
-  const keys = namesOf(score).ruleKeys
+  const { ruleKeys: keys, when } = namesOf(score)
   const rules = score.rules!
-  const contributions: { reason: Reason; order: number }[] = []
+  const reasons: Reason[] = []
   const byRule: number[] = []
   for (let order = 0; order < rules.length; order++) {
     const rule = rules[order]
     let points = 0
-    const holds = rule.when === undefined || evaluateCondition(rule.when, resolve, now)
+    const condition = when[order]
+    const holds = condition === undefined || condition(resolve, now)
     if (rule.per !== undefined) {
       if (holds) {
         points = rule.points * Math.floor(numeric(resolve(rule.per) as SignalValue) / rule.every)
@@ -164,18 +185,20 @@ function ruleReasons(
     } else if (holds) {
       points = rule.points
     }
-    if (points !== 0) contributions.push({ reason: { label: rule.label, points }, order })
+    if (points !== 0) reasons.push({ label: rule.label, points })
     byRule.push(points)
   }
   if (marks && isEmpty(marks)) delete state.onceMarks[score.property]
-  if (contributions.length > 1) contributions.sort((a, b) => Math.abs(b.reason.points) - Math.abs(a.reason.points) || a.order - b.order)
+  // Largest first; the sort is stable, so equal points keep the rules' order.
+  if (reasons.length > 1) reasons.sort(byPoints)
+  // Summed in that order, as points need not be whole numbers.
   let raw = 0
-  const reasons: Reason[] = []
-  for (const { reason } of contributions) {
-    raw += reason.points
-    reasons.push(reason)
-  }
+  for (const reason of reasons) raw += reason.points
   return { raw, reasons, contributions: byRule }
+}
+
+function byPoints(a: Reason, b: Reason): number {
+  return Math.abs(b.points) - Math.abs(a.points)
 }
 
 function isEmpty(record: Record<string, unknown>): boolean {
@@ -192,24 +215,31 @@ function compositeReasons(score: Score, earlier: Map<string, number>): { raw: nu
     const points = roundHalfUp(part)
     if (points !== 0) reasons.push({ label: `${property} × ${weight}`, points })
   }
-  reasons.sort((a, b) => Math.abs(b.points) - Math.abs(a.points))
+  reasons.sort(byPoints)
   return { raw, reasons, contributions: [] }
 }
 
-/** A section's signal values and scores, before they are written out as properties. */
-type Scored = { values: Map<string, SignalValue>; scores: ScoreResult[] }
+/** A section's signal values (in the section's order) and scores, before they are written out as properties. */
+type Scored = { values: SignalValue[]; scores: ScoreResult[] }
 
 /** The scoring of SPEC §3.3 for one subject at `now`; updates the state's once-marks and last scores in place. */
 function scoreSection(section: Section, state: SubjectState, now: number): Scored {
-  const values = new Map<string, SignalValue>()
-  for (const signal of section.signals) values.set(signal.name, signalValue(signal, state, now))
-  const resolve = (name: string): ConditionValue => values.get(name)
-  const scoreValues = new Map<string, number>()
+  const plan = sectionPlan(section)
+  const signals = section.signals
+  const values: SignalValue[] = new Array(signals.length)
+  for (let index = 0; index < signals.length; index++) values[index] = signalValue(signals[index], state, now)
+  const resolve = (name: string): ConditionValue => {
+    const index = plan.position.get(name)
+    return index === undefined ? undefined : values[index]
+  }
+  const scoreValues = plan.composite ? new Map<string, number>() : undefined
   const scores: ScoreResult[] = []
-  for (const score of section.scores) {
-    const { raw, reasons, contributions } = score.rules ? ruleReasons(score, state, resolve, now) : compositeReasons(score, scoreValues)
+  for (let position = 0; position < section.scores.length; position++) {
+    const score = section.scores[position]
+    const { raw, reasons, contributions } = score.rules ? ruleReasons(score, state, resolve, now) : compositeReasons(score, scoreValues!)
     let result = raw
-    const activity = score.activity === undefined ? undefined : values.get(score.activity)
+    const activityIndex = plan.activity[position]
+    const activity = activityIndex === undefined ? undefined : values[activityIndex]
     if (score.decay && typeof activity === 'object') {
       const inactivityMs = Math.max(0, now - activity.at)
       result = decayed(score.decay, raw, inactivityMs)
@@ -217,7 +247,7 @@ function scoreSection(section: Section, state: SubjectState, now: number): Score
       if (lost > 0) reasons.push({ label: `Inactive ${Math.floor(inactivityMs / DAY_MS)}d`, points: -lost })
     }
     const value = roundHalfUp(clamp(result, score.min, score.max))
-    scoreValues.set(score.property, value)
+    scoreValues?.set(score.property, value)
     const previous = state.lastScores[score.property]
     const updatedAt = previous && previous[0] === value ? previous[1] : now
     if (previous) {
@@ -232,9 +262,10 @@ function scoreSection(section: Section, state: SubjectState, now: number): Score
 /** Every signal that is set, then each score with its _tier (when in a tier), _reasons and _updated_at. */
 function propertiesOf(section: Section, { values, scores }: Scored): Record<string, PropertyValue> {
   const properties: Record<string, PropertyValue> = {}
-  for (const signal of section.signals) {
-    const value = values.get(signal.name)
-    if (value !== undefined) properties[signal.name] = typeof value === 'object' ? isoTime(value.at) : value
+  const signals = section.signals
+  for (let index = 0; index < signals.length; index++) {
+    const value = values[index]
+    if (value !== undefined) properties[signals[index].name] = typeof value === 'object' ? isoTime(value.at) : value
   }
   scores.forEach((score, index) => {
     const names = namesOf(section.scores[index])

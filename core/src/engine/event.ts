@@ -153,6 +153,10 @@ function depthOf(value: unknown, depth = 0): number {
 
 /** Reads `a.b.c` from an object's own properties only (never its prototype chain). */
 export function readPath(source: Record<string, unknown> | undefined, path: string): unknown {
+  // A plain name (most paths) without splitting: this runs for every signal an event touches.
+  if (path.indexOf('.') === -1) {
+    return typeof source === 'object' && source !== null && Object.prototype.hasOwnProperty.call(source, path) ? source[path] : undefined
+  }
   let value: unknown = source
   for (const part of path.split('.')) {
     if (typeof value !== 'object' || value === null || !Object.prototype.hasOwnProperty.call(value, part)) {
@@ -164,6 +168,6 @@ export function readPath(source: Record<string, unknown> | undefined, path: stri
 }
 
 /** Replay order (SPEC §7): timestamp, then messageId. */
-export function compareReplayOrder(a: ValidEvent, b: ValidEvent): number {
+export function compareReplayOrder(a: Pick<ValidEvent, 'at' | 'messageId'>, b: Pick<ValidEvent, 'at' | 'messageId'>): number {
   return a.at - b.at || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0)
 }

@@ -34,6 +34,85 @@ export type RejectedEvent = { index: number; messageId?: string; error: Validati
 /** A contact's key: its email, or `user:<id>` until it is seen with one. */
 const keyOf = (person: Person) => person.email ?? `user:${person.userId}`
 
+/** The events of a replay, valid and in replay order, with what was left out. */
+export type Ordered = {
+  valid: Iterable<{ event: ValidEvent; index: number }>
+  /** How many `valid` yields. */
+  count: number
+  rejected: RejectedEvent[]
+  /** Events dated after `now`: not applied. */
+  afterNow: number
+}
+
+/**
+ * The events a replay reads: the latest timestamp among them (`now` defaults to it), and
+ * the events up to a `now` in replay order. An in-memory list (`eventList`), or a file the
+ * CLI reads twice rather than hold it (`cli/events-file.ts`): a first pass screens each
+ * event (`screenEvent`) and keeps its sort key, a second reads the valid events again in
+ * replay order.
+ */
+export type ReplayInput = {
+  endOfData: number
+  ordered(now: number): Ordered
+}
+
+/** What the first look at an event gives: its time, and the event validated or why it is not. */
+export type Screened = { at: number; event?: ValidEvent; rejected?: RejectedEvent }
+
+/**
+ * An event of a replay, validated before `now` is known. Validation depends on `now` only
+ * for events after it (more than 24h after: rejected; up to 24h: clamped), and the replay
+ * applies no event after `now` (it only counts them), so the verdict for every event it
+ * applies is the one at `now`.
+ */
+export function screenEvent(event: ProductEvent, index: number): Screened {
+  const at = parseTimestamp(String(event?.timestamp))
+  try {
+    return { at, event: validateEvent(event, Number.POSITIVE_INFINITY) }
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error
+    return { at, rejected: { index, messageId: typeof event?.messageId === 'string' ? event.messageId : undefined, error } }
+  }
+}
+
+/**
+ * The screened events up to `now`: the rejections in input order, the valid events' keys in
+ * replay order (timestamp, then messageId; a stable sort, so input order last), the count
+ * after `now`. `keys` holds each valid event's key, in input order.
+ */
+export function orderScreened<K extends { at: number; messageId: string }>(keys: K[], rejections: Screened[], now: number): { keys: K[]; rejected: RejectedEvent[]; afterNow: number } {
+  let afterNow = 0
+  const rejected: RejectedEvent[] = []
+  for (const screened of rejections) {
+    if (screened.at > now) afterNow++
+    else rejected.push(screened.rejected!)
+  }
+  const kept = keys.filter((key) => {
+    if (key.at <= now) return true
+    afterNow++
+    return false
+  })
+  return { keys: kept.sort(compareReplayOrder), rejected, afterNow }
+}
+
+/** An in-memory list of events as a replay's input. */
+export function eventList(events: ProductEvent[]): ReplayInput {
+  return {
+    endOfData: latestTimestamp(events),
+    ordered: (now) => {
+      const valid: { event: ValidEvent; index: number; at: number; messageId: string }[] = []
+      const rejections: Screened[] = []
+      events.forEach((input, index) => {
+        const screened = screenEvent(input, index)
+        if (screened.event) valid.push({ event: screened.event, index, at: screened.event.at, messageId: screened.event.messageId })
+        else rejections.push(screened)
+      })
+      const { keys, rejected, afterNow } = orderScreened(valid, rejections, now)
+      return { valid: keys, count: keys.length, rejected, afterNow }
+    }
+  }
+}
+
 /**
  * Validates the events dated up to `now` and sorts them into replay order: timestamp, then
  * messageId. Events dated after `now` are only counted.
@@ -42,23 +121,8 @@ export function replayOrder(
   events: ProductEvent[],
   now: number
 ): { valid: { event: ValidEvent; index: number }[]; rejected: RejectedEvent[]; afterNow: number } {
-  const rejected: RejectedEvent[] = []
-  const valid: { event: ValidEvent; index: number }[] = []
-  let afterNow = 0
-  events.forEach((event, index) => {
-    if (parseTimestamp(String(event?.timestamp)) > now) {
-      afterNow++
-      return
-    }
-    try {
-      valid.push({ event: validateEvent(event, now), index })
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error
-      rejected.push({ index, messageId: typeof event?.messageId === 'string' ? event.messageId : undefined, error })
-    }
-  })
-  valid.sort(({ event: a }, { event: b }) => compareReplayOrder(a, b))
-  return { valid, rejected, afterNow }
+  const { valid, rejected, afterNow } = eventList(events).ordered(now)
+  return { valid: [...valid], rejected, afterNow }
 }
 
 /**
@@ -132,9 +196,10 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
  * evaluating after each event at its own timestamp, then every subject at `now` (default: the
  * latest event's timestamp). Pure: the same input always gives the same output.
  */
-export function simulate(model: Model, events: ProductEvent[], nowOption?: number): SimulationResult {
-  const now = nowOption ?? latestTimestamp(events)
-  const { valid, rejected, afterNow } = replayOrder(events, now)
+export function simulate(model: Model, events: ProductEvent[] | ReplayInput, nowOption?: number): SimulationResult {
+  const input = Array.isArray(events) ? eventList(events) : events
+  const now = nowOption ?? input.endOfData
+  const { valid, rejected, afterNow } = input.ordered(now)
   const replay = createReplay(model, rejected)
   for (const { event, index } of valid) replay.apply(event, index)
   for (const contact of replay.contacts.values()) replay.evaluateContact(contact, now)

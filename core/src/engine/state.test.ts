@@ -248,6 +248,27 @@ describe('state size', () => {
     const first = applyEvents(model.contact, state, [{ event: events[0], contact: 'ada@acme.io' }], NOW)
     expect(first.duplicates).toBe(0)
   })
+
+  it('finds duplicates alike in a state kept across calls (a Set of its ids) and in one decoded for each call (a scan)', () => {
+    // Re-sends of remembered and of forgotten ids, across the 500-id limit, one event per call.
+    const sent = Array.from({ length: MAX_MESSAGE_IDS + 60 }, (_, i) => (i % 7 === 6 ? i - 3 : i % 11 === 10 ? Math.max(0, i - MAX_MESSAGE_IDS - 5) : i))
+    const kept = emptyState()
+    let stored = encodeState(emptyState())
+    for (const i of sent) {
+      const event = validateEvent({ kind: 'track', event: 'Project Created', messageId: `m-${i}`, timestamp: new Date(NOW).toISOString(), email: 'ada@acme.io' }, NOW)
+      const decoded = decodeState(stored).state
+      const inKept = applyEvents(model.contact, kept, [{ event, contact: 'ada@acme.io' }], NOW)
+      const inDecoded = applyEvents(model.contact, decoded, [{ event, contact: 'ada@acme.io' }], NOW)
+      expect(inKept.duplicates).toBe(inDecoded.duplicates)
+      expect(kept.messageIds).toBe(decoded.messageIds)
+      stored = encodeState(decoded)
+    }
+    expect(kept).toEqual(decodeState(stored).state)
+    // Ids replaced from outside (as a decode does) are read anew, not from the Set.
+    kept.messageIds = ''
+    const resent = validateEvent({ kind: 'track', event: 'Project Created', messageId: `m-${sent.length - 1}`, timestamp: new Date(NOW).toISOString(), email: 'ada@acme.io' }, NOW)
+    expect(applyEvents(model.contact, kept, [{ event: resent, contact: 'ada@acme.io' }], NOW).duplicates).toBe(0)
+  })
 })
 
 /** Every field of the wire format in use: all kinds of signal, a company, hand-offs of both kinds. */

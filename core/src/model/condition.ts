@@ -320,21 +320,26 @@ export type ConditionValue = number | string | boolean | { at: number } | undefi
 const DAY_MS = 86_400_000
 
 /** A condition compiled to a function: literals converted once, no tree walked per call. */
-type Compiled = (resolve: (name: string) => ConditionValue, now: number) => boolean
+export type CompiledCondition = (resolve: (name: string) => ConditionValue, now: number) => boolean
 
-const compiled = new WeakMap<Condition, Compiled>()
+const compiled = new WeakMap<Condition, CompiledCondition>()
+
+/** The condition as a function, compiled at its first use; a caller that runs it often keeps it. */
+export function compiledCondition(condition: Condition): CompiledCondition {
+  let run = compiled.get(condition)
+  if (!run) {
+    run = compile(condition)
+    compiled.set(condition, run)
+  }
+  return run
+}
 
 export function evaluateCondition(
   condition: Condition,
   resolve: (name: string) => ConditionValue,
   now: number
 ): boolean {
-  let run = compiled.get(condition)
-  if (!run) {
-    run = compile(condition)
-    compiled.set(condition, run)
-  }
-  return run(resolve, now)
+  return compiledCondition(condition)(resolve, now)
 }
 
 function operandReader(operand: Operand): (resolve: (name: string) => ConditionValue, now: number) => ConditionValue {
@@ -346,7 +351,7 @@ function operandReader(operand: Operand): (resolve: (name: string) => ConditionV
   }
 }
 
-function compile(condition: Condition): Compiled {
+function compile(condition: Condition): CompiledCondition {
   switch (condition.kind) {
     case 'and': {
       const left = compile(condition.left)

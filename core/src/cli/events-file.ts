@@ -1,0 +1,141 @@
+import { closeSync, openSync, readSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { orderScreened, ReplayInput, Screened, screenEvent } from '../engine/simulate'
+import { validateEvent, ValidEvent } from '../engine/event'
+import { InputError, Io, parseEventLine } from './io'
+
+/**
+ * An events file for `simulate` and `backtest`, read twice rather than held: the first pass
+ * screens every line (`screenEvent`) and keeps, per valid event, its sort key and where its
+ * line is; the second reads the valid lines again in replay order. Memory grows with the
+ * number of events by a key each (about 100 bytes), not by the events. In the replay's
+ * results, an event's `index` is its line number.
+ */
+export type StreamedEvents = {
+  input: ReplayInput
+  /** Lines that are not JSON, or not an event pqlkit can read. */
+  errors: { line: number; message: string }[]
+  /** The lines that are not blank. */
+  lines: number
+}
+
+type Key = { at: number; messageId: string; line: number; offset: number; length: number }
+
+const CHUNK = 1 << 20
+const NEWLINE = 0x0a
+
+function open(io: Io, path: string): number {
+  try {
+    return openSync(resolve(io.cwd, path), 'r')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new InputError(`cannot read events file ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(error)}`)
+  }
+}
+
+/** Each line of the file with its number and byte range, read a chunk at a time (a line may span chunks). */
+function forEachLine(fd: number, visit: (text: string, line: number, offset: number, length: number) => void): void {
+  let buffer = Buffer.alloc(CHUNK)
+  let held = 0
+  let position = 0
+  let line = 1
+  for (;;) {
+    if (held === buffer.length) {
+      const larger = Buffer.alloc(buffer.length * 2)
+      buffer.copy(larger, 0, 0, held)
+      buffer = larger
+    }
+    const read = readSync(fd, buffer, held, buffer.length - held, null)
+    const end = held + read
+    let start = 0
+    for (let at = buffer.indexOf(NEWLINE, held); at !== -1 && at < end; at = buffer.indexOf(NEWLINE, start)) {
+      visit(buffer.toString('utf8', start, at), line++, position + start, at - start)
+      start = at + 1
+    }
+    if (read === 0) {
+      visit(buffer.toString('utf8', start, end), line, position + start, end - start)
+      return
+    }
+    buffer.copy(buffer, 0, start, end)
+    position += start
+    held = end - start
+  }
+}
+
+/**
+ * Lines by byte range, read from the file through a window: a read serves the lines after it
+ * too (the file in time order, as hosts write it, is read once more from start to end), and
+ * stays small while lines come from all over the file.
+ */
+class LineReader {
+  private buffer = Buffer.alloc(4096)
+  private start = 0
+  private end = 0
+  private hits = 0
+
+  constructor(private readonly fd: number) {}
+
+  read(offset: number, length: number): string {
+    if (offset < this.start || offset + length > this.end) {
+      const size = Math.max(length, this.hits > 1 ? 256 * 1024 : 4096)
+      if (this.buffer.length < size) this.buffer = Buffer.alloc(size)
+      this.start = offset
+      this.end = offset + readSync(this.fd, this.buffer, 0, size, offset)
+      this.hits = 0
+    }
+    this.hits++
+    return this.buffer.toString('utf8', offset - this.start, offset - this.start + length)
+  }
+}
+
+export function streamEvents(io: Io, path: string): StreamedEvents {
+  const errors: StreamedEvents['errors'] = []
+  const keys: Key[] = []
+  const rejections: Screened[] = []
+  let lines = 0
+  let endOfData = 0
+  const fd = open(io, path)
+  try {
+    forEachLine(fd, (text, line, offset, length) => {
+      if (text.trim() === '') return
+      lines++
+      const event = parseEventLine(text)
+      if (typeof event === 'string') {
+        errors.push({ line, message: event })
+        return
+      }
+      const screened = screenEvent(event, line)
+      if (screened.at > endOfData) endOfData = screened.at
+      if (screened.event) keys.push({ at: screened.at, messageId: screened.event.messageId, line, offset, length })
+      else rejections.push(screened)
+    })
+  } finally {
+    closeSync(fd)
+  }
+  return {
+    errors,
+    lines,
+    input: {
+      endOfData,
+      ordered: (now) => {
+        const ordered = orderScreened(keys, rejections, now)
+        return { valid: replayed(io, path, ordered.keys, now), count: ordered.keys.length, rejected: ordered.rejected, afterNow: ordered.afterNow }
+      }
+    }
+  }
+}
+
+/** The second pass: each valid line again, in replay order. */
+function* replayed(io: Io, path: string, keys: Key[], now: number): Generator<{ event: ValidEvent; index: number }> {
+  const fd = open(io, path)
+  try {
+    const reader = new LineReader(fd)
+    for (const key of keys) {
+      // Read and validated as in the first pass, which found it valid.
+      const event = parseEventLine(reader.read(key.offset, key.length))
+      yield { event: validateEvent(event, now), index: key.line }
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
