@@ -90,8 +90,13 @@ describe('the built RudderStack transformation', () => {
       expect(identify).toMatchObject({ type: 'identify', context: { traits: { email: expect.any(String) } } })
       expect((identify.traits as Record<string, string>).pqlkit_state).toEqual(expect.any(String))
     }
-    // Companies are written by the transformation itself; contacts are left to the HubSpot destination.
-    expect(emulator.dump().contacts).toEqual([])
+    // Companies are written by the transformation itself; contacts are left to the HubSpot
+    // destination, but for the bare records a crossing is claimed on (identity and claim only).
+    const own = new Set(['createdate', 'email', 'hs_object_id', 'lastmodifieddate', 'pqlkit_handoff_claim', 'pqlkit_user_id'])
+    for (const contact of emulator.dump().contacts as { properties: Record<string, string> }[]) {
+      expect(Object.keys(contact.properties).filter((name) => !own.has(name))).toEqual([])
+      expect(contact.properties.pqlkit_handoff_claim).toEqual(expect.any(String))
+    }
     expect(emulator.dump().companies.length).toBeGreaterThan(0)
   })
 
