@@ -1,8 +1,28 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { orderScreened, ReplayInput, Screened, screenEvent } from '../engine/simulate'
-import { validateEvent, ValidEvent } from '../engine/event'
-import { InputError, Io, parseEventLine } from './io'
+import { ProductEvent, validateEvent, ValidEvent } from '../engine/event'
+import { cannotRead, Io, parseEventLine } from './io'
+
+export type EventLine = { line: number; event: ProductEvent }
+export type EventsFile = { events: EventLine[]; errors: { line: number; message: string }[] }
+
+/** JSON Lines in Segment's spec (SPEC §7), held in memory. Bad lines are reported by number and skipped. */
+export function readEvents(io: Io, path: string): EventsFile {
+  const result: EventsFile = { events: [], errors: [] }
+  const fd = open(io, path)
+  try {
+    forEachLine(fd, (text, line) => {
+      if (text.trim() === '') return
+      const read = parseEventLine(text)
+      if (typeof read === 'string') result.errors.push({ line, message: read })
+      else result.events.push({ line, event: read })
+    })
+  } finally {
+    closeSync(fd)
+  }
+  return result
+}
 
 /**
  * An events file for `simulate` and `backtest`, read twice rather than held: the first pass
@@ -28,8 +48,7 @@ function open(io: Io, path: string): number {
   try {
     return openSync(resolve(io.cwd, path), 'r')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new InputError(`cannot read events file ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(error)}`)
+    throw cannotRead('events file', path, error)
   }
 }
 

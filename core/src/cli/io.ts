@@ -36,9 +36,14 @@ export function readText(io: Io, path: string, what: string): string {
   try {
     return readFileSync(resolve(io.cwd, path), 'utf8')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new InputError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(error)}`)
+    throw cannotRead(what, path, error)
   }
+}
+
+/** A file that could not be opened or read, said the one way. */
+export function cannotRead(what: string, path: string, error: unknown): InputError {
+  const code = (error as NodeJS.ErrnoException).code
+  return new InputError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? String(error)}`)
 }
 
 export function writeText(io: Io, path: string, text: string, what: string): void {
@@ -54,30 +59,6 @@ export function writeText(io: Io, path: string, text: string, what: string): voi
 export function readModel(io: Io, path: string, mappingsPath?: string): Model {
   const mappings = mappingsPath === undefined ? [] : loadMappings(readText(io, mappingsPath, 'mappings file'), mappingsPath, segmentSubscription)
   return loadModel(readText(io, path, 'model'), path, mappings)
-}
-
-export type EventLine = { line: number; event: ProductEvent }
-export type EventsFile = { events: EventLine[]; errors: { line: number; message: string }[] }
-
-/** JSON Lines in Segment's spec (SPEC §7). Bad lines are reported by number and skipped. */
-export function readEvents(io: Io, path: string): EventsFile {
-  const result: EventsFile = { events: [], errors: [] }
-  const text = readText(io, path, 'events file')
-  // Line by line without splitting: a list of every line would double the file in memory.
-  for (let start = 0, line = 1; start <= text.length; line++) {
-    const end = text.indexOf('\n', start)
-    const stop = end === -1 ? text.length : end
-    readEventLine(result, text.slice(start, stop), line)
-    start = stop + 1
-  }
-  return result
-}
-
-function readEventLine(result: EventsFile, text: string, line: number): void {
-  if (text.trim() === '') return
-  const read = parseEventLine(text)
-  if (typeof read === 'string') result.errors.push({ line, message: read })
-  else result.events.push({ line, event: read })
 }
 
 /** One line of an events file as a product event, or what is wrong with it. */

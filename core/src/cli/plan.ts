@@ -6,7 +6,8 @@ import { officialHubSpotApi } from '../hubspot/client'
 import type { ObjectType } from '../hubspot/properties'
 import { Transport } from '../hubspot/transport'
 import type { Env } from './hubspot'
-import { Io, parseNow, readEvents, readModel, UsageError } from './io'
+import { Io, parseNow, readModel, UsageError } from './io'
+import { readEvents } from './events-file'
 import { renderBars, renderTable } from './table'
 
 /** `mappings`: merged into both models (a change of the model, not of its mappings). */
