@@ -169,6 +169,11 @@ function printServer(server: ServerBench): void {
       server.accept.map((run) => [run.database, round(run.requestsPerSecond), run.p50Ms, run.p99Ms, run.maxMs, run.non2xx, round(run.loadAverage, 1)])
     )
   )
+  const { storm } = server
+  out.write(
+    `a ${storm.seconds}-second HubSpot 429 storm at ${storm.requestsPerSecond} requests/s: ${storm.requests} requests, p50 ${storm.p50Ms} ms, p99 ${storm.p99Ms} ms, max ${storm.maxMs} ms, ` +
+      `${storm.non2xx} non-2xx, ${storm.throttled} HubSpot 429s; the inbox drained ${round(storm.catchUpSeconds, 1)} s after HubSpot recovered\n`
+  )
   out.write(`HubSpot calls per 1,000 events through the server: ${round(server.calls.perThousandEvents, 1)} (${server.calls.calls} calls for ${server.calls.events} events)\n`)
   const { freshness } = server
   out.write(

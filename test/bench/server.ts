@@ -17,7 +17,8 @@ const autocannon = require('autocannon') as Autocannon
 export type AcceptBench = { database: string; seconds: number; connections: number; requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; non2xx: number; loadAverage: number }
 export type FreshnessBench = { eventsPerSecond: number; callsPerSecond: number; limit: { max: number; intervalMs: number; latencyMs: number }; events: number; p50Seconds: number; p99Seconds: number; maxSeconds: number }
 export type ServerCalls = { events: number; calls: number; perThousandEvents: number; byEndpoint: Record<string, number> }
-export type ServerBench = { accept: AcceptBench[]; calls: ServerCalls; freshness: FreshnessBench }
+export type StormBench = { seconds: number; requestsPerSecond: number; requests: number; p50Ms: number; p99Ms: number; maxMs: number; non2xx: number; throttled: number; catchUpSeconds: number }
+export type ServerBench = { accept: AcceptBench[]; storm: StormBench; calls: ServerCalls; freshness: FreshnessBench }
 
 async function server(db: Database, model: Model, emulatorUrl: string, token: string) {
   return startServer({
@@ -48,19 +49,8 @@ async function accept(location: string, label: string, template: SegmentMessage,
   const emulator = await startEmulator({ rateLimit: UNLIMITED })
   const running = await spawnServer(emulator, location, { PQLKIT_SERVE_SECRET: SECRET, PQLKIT_GATHER_MS: '1000' })
   try {
-    const bodies = Array.from({ length: 100_000 }, (_, i) => {
-      const userId = `bench-user-${i % 5000}`
-      const message = { ...template, messageId: randomUUID(), userId, context: { traits: { email: `${userId}@example.com` } } }
-      return { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': segmentSignature(message, SECRET) }, body: JSON.stringify(message) }
-    })
-    let next = 0
     const connections = 10
-    const result = await autocannon({
-      url: `${running.url}/segment`,
-      connections,
-      duration: seconds,
-      requests: [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, ...bodies[next++ % bodies.length] }) }]
-    })
+    const result = await autocannon({ url: `${running.url}/segment`, connections, duration: seconds, requests: [signedBodies(template)] })
     return {
       database: label,
       seconds,
@@ -73,6 +63,55 @@ async function accept(location: string, label: string, template: SegmentMessage,
       loadAverage: loadavg()[0]
     }
   } finally {
+    running.child.kill('SIGTERM')
+    await running.exited
+    await emulator.stop()
+  }
+}
+
+/** Each request a new message of one of 5,000 users, signed as Segment signs; made before the run so that the load generator spends its time sending. */
+function signedBodies(template: SegmentMessage): { setupRequest(request: Record<string, unknown>): Record<string, unknown> } {
+  const bodies = Array.from({ length: 100_000 }, (_, i) => {
+    const userId = `bench-user-${i % 5000}`
+    const message = { ...template, messageId: randomUUID(), userId, context: { traits: { email: `${userId}@example.com` } } }
+    return { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': segmentSignature(message, SECRET) }, body: JSON.stringify(message) }
+  })
+  let next = 0
+  return { setupRequest: (request) => ({ ...request, ...bodies[next++ % bodies.length] }) }
+}
+
+/**
+ * A HubSpot 429 storm under load: the server as its own process on SQLite, every HubSpot call
+ * answered 429 for `seconds` while webhooks arrive at a steady rate (one event each); then
+ * HubSpot recovers and the time until the inbox is drained is the catch-up.
+ */
+async function storm(template: SegmentMessage, seconds: number, requestsPerSecond: number): Promise<StormBench> {
+  const emulator = await startEmulator({ rateLimit: UNLIMITED })
+  const location = sqliteFile()
+  const running = await spawnServer(emulator, location, { PQLKIT_SERVE_SECRET: SECRET, PQLKIT_GATHER_MS: '1000' })
+  const db = openDatabase(location)
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    emulator.setFaults({ seed: 7, rate429: 1 })
+    const connections = 10
+    const result = await autocannon({ url: `${running.url}/segment`, connections, duration: seconds, overallRate: requestsPerSecond, requests: [signedBodies(template)] })
+    const throttled = emulator.stats().status['429'] ?? 0
+    emulator.setFaults(undefined)
+    const recovered = Date.now()
+    await drained(db)
+    return {
+      seconds,
+      requestsPerSecond,
+      requests: result.requests.total,
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      maxMs: result.latency.max,
+      non2xx: result.non2xx + result.errors,
+      throttled,
+      catchUpSeconds: (Date.now() - recovered) / 1000
+    }
+  } finally {
+    await db.close()
     running.child.kill('SIGTERM')
     await running.exited
     await emulator.stop()
@@ -165,8 +204,9 @@ export async function serverBench(model: Model, stream: SegmentMessage[]): Promi
   const postgres = await startPostgres({ durable: true })
   try {
     const accepts = [await accept(sqliteFile(), 'sqlite', template, 10), await accept(postgres.url, 'postgres', template, 10)]
+    const stormed = await storm(template, 60, 100)
     const counted = await calls(model, stream)
-    return { accept: accepts, calls: counted, freshness: await freshness(model, stream, counted.perThousandEvents, 60) }
+    return { accept: accepts, storm: stormed, calls: counted, freshness: await freshness(model, stream, counted.perThousandEvents, 60) }
   } finally {
     postgres.stop()
   }

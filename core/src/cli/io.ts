@@ -57,8 +57,20 @@ export function writeText(io: Io, path: string, text: string, what: string): voi
 
 /** The model file, with the signals of a mappings file (docs/mappings.md) when one is given. */
 export function readModel(io: Io, path: string, mappingsPath?: string): Model {
-  const mappings = mappingsPath === undefined ? [] : loadMappings(readText(io, mappingsPath, 'mappings file'), mappingsPath, segmentSubscription)
-  return loadModel(readText(io, path, 'model'), path, mappings)
+  return compileModelSource(readModelSource(io, path, mappingsPath))
+}
+
+/** A model's files as read, so that another thread can compile the same model (`pqlkit serve`'s drain). */
+export type ModelSource = { path: string; text: string; mappings?: { path: string; text: string } }
+
+export function readModelSource(io: Io, path: string, mappingsPath?: string): ModelSource {
+  const mappings = mappingsPath === undefined ? undefined : { path: mappingsPath, text: readText(io, mappingsPath, 'mappings file') }
+  return { path, text: readText(io, path, 'model'), ...(mappings ? { mappings } : {}) }
+}
+
+export function compileModelSource(source: ModelSource): Model {
+  const mappings = source.mappings ? loadMappings(source.mappings.text, source.mappings.path, segmentSubscription) : []
+  return loadModel(source.text, source.path, mappings)
 }
 
 /** One line of an events file as a product event, or what is wrong with it. */

@@ -1,9 +1,5 @@
 import { resolve } from 'node:path'
-import { httpsPostJson } from '../handoff/https-post'
-import { DefaultHandoffSender } from '../handoff/sender'
 import { hubspotConfigFromEnv } from '../hubspot/api'
-import { officialHubSpotApi } from '../hubspot/client'
-import { Transport } from '../hubspot/transport'
 import { Database, openDatabase } from '../server/database'
 import { deadLetters, dropDeadLetters, inboxCounts, retryDeadLetters } from '../server/inbox'
 import { JsonLog } from '../server/log'
@@ -11,7 +7,7 @@ import { migrate } from '../server/migrations'
 import { RECEIVERS, SECRET_HEADER } from '../server/receivers'
 import { startServer } from '../server/server'
 import type { Env } from './hubspot'
-import { InputError, Io, readModel } from './io'
+import { compileModelSource, InputError, Io, readModelSource } from './io'
 import { renderTable } from './table'
 
 const MIN_SECRET_LENGTH = 16
@@ -19,13 +15,13 @@ const MIN_SECRET_LENGTH = 16
 export const DEFAULT_DATABASE = 'pqlkit.sqlite'
 
 /** `--database`, else PQLKIT_DATABASE_URL, else the SQLite file in the working directory. */
-function databaseFrom(io: Io, env: Env, option: string | undefined): { db: Database; where: string } {
+function databaseFrom(io: Io, env: Env, option: string | undefined): { db: Database; location: string; where: string } {
   const location = option ?? env.PQLKIT_DATABASE_URL ?? DEFAULT_DATABASE
   const postgres = /^postgres(ql)?:\/\//i.test(location)
   const target = postgres ? location : resolve(io.cwd, location)
   // A Postgres URL's password is never printed.
   const where = postgres ? `PostgreSQL ${location.replace(/\/\/[^@/]*@/, '//')}` : `SQLite ${target}`
-  return { db: openDatabase(target), where }
+  return { db: openDatabase(target), location: target, where }
 }
 
 function whole(value: string | undefined, name: string, fallback: number): number {
@@ -39,7 +35,8 @@ export type ServeCommandOptions = { model: string; mappings?: string; port?: str
 
 /** The CLI command: serves until SIGINT or SIGTERM, then finishes the round in flight and exits. */
 export async function serveCommand(io: Io, env: Env, options: ServeCommandOptions): Promise<number> {
-  const model = readModel(io, options.model, options.mappings)
+  const source = readModelSource(io, options.model, options.mappings)
+  const model = compileModelSource(source)
   const secret = env.PQLKIT_SERVE_SECRET ?? ''
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new InputError(
@@ -50,31 +47,28 @@ export async function serveCommand(io: Io, env: Env, options: ServeCommandOption
   if (port > 65_535) throw new InputError('--port takes a port number')
   const hubspot = hubspotConfigFromEnv(env)
   if (!hubspot) throw new InputError('set HUBSPOT_ACCESS_TOKEN (a private app token), and HUBSPOT_BASE_URL to use another base URL such as the emulator')
-  const api = officialHubSpotApi(hubspot, new Transport())
-  const { db, where } = databaseFrom(io, env, options.database)
+  const { db, location, where } = databaseFrom(io, env, options.database)
   const log = new JsonLog(io.stderr)
   const running = await startServer({
     db,
     model,
-    api,
     secret,
     port,
     hostname: options.host ?? env.PQLKIT_HOST,
     groupType: options['group-type'],
     log,
-    handoffs:
-      options.handoffs === true
-        ? new DefaultHandoffSender({
-            post: httpsPostJson,
-            api,
-            portalId: env.HUBSPOT_PORTAL_ID ? Number(env.HUBSPOT_PORTAL_ID) : undefined,
-            allowedHosts: env.PQLKIT_SLACK_HOSTS?.split(',').map((host) => host.trim()),
-            now: () => Date.now()
-          })
-        : undefined,
-    batchSize: whole(env.PQLKIT_BATCH_SIZE, 'PQLKIT_BATCH_SIZE', 5000) || 5000,
-    gatherMs: whole(env.PQLKIT_GATHER_MS, 'PQLKIT_GATHER_MS', 1000),
-    sweepIntervalMs: whole(env.PQLKIT_SWEEP_INTERVAL_SECONDS, 'PQLKIT_SWEEP_INTERVAL_SECONDS', 3600) * 1000
+    thread: {
+      database: location,
+      model: source,
+      hubspot,
+      handoffs:
+        options.handoffs === true
+          ? { portalId: env.HUBSPOT_PORTAL_ID ? Number(env.HUBSPOT_PORTAL_ID) : undefined, allowedHosts: env.PQLKIT_SLACK_HOSTS?.split(',').map((host) => host.trim()) }
+          : undefined,
+      batchSize: whole(env.PQLKIT_BATCH_SIZE, 'PQLKIT_BATCH_SIZE', 5000) || 5000,
+      gatherMs: whole(env.PQLKIT_GATHER_MS, 'PQLKIT_GATHER_MS', 1000),
+      sweepIntervalMs: whole(env.PQLKIT_SWEEP_INTERVAL_SECONDS, 'PQLKIT_SWEEP_INTERVAL_SECONDS', 3600) * 1000
+    }
   })
   log.info('listening', { url: running.url, database: where, routes: RECEIVERS.map((receiver) => receiver.path).join(' ') })
   io.stdout.write(`pqlkit serve: listening on ${running.url} (${where})\n`)

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client'
-import type { Transport } from '../hubspot/transport'
 import type { Database } from './database'
+import type { HubSpotCounts } from './drain-loop'
 import { inboxCounts } from './inbox'
 
 /** `GET /metrics` (Prometheus text format): one registry per server, never a label holding an id, email or secret. */
@@ -12,7 +12,7 @@ export class ServerMetrics {
   readonly processed: Counter<'result'>
   readonly handoffs: Counter<'result'>
 
-  constructor(db: Database, transport: Transport, now: () => number) {
+  constructor(db: Database, hubspot: () => HubSpotCounts, now: () => number) {
     const registers = [this.registry]
     this.accepted = new Counter({ name: 'pqlkit_events_accepted_total', help: 'Events committed to the inbox', labelNames: ['source'], registers })
     this.duplicates = new Counter({ name: 'pqlkit_events_duplicate_total', help: 'Events already in the inbox (redeliveries)', labelNames: ['source'], registers })
@@ -52,7 +52,7 @@ export class ServerMetrics {
       help: 'HubSpot API calls made by this process',
       registers,
       collect() {
-        this.set(transport.stats.calls)
+        this.set(hubspot().calls)
       }
     })
     new Gauge({
@@ -60,7 +60,7 @@ export class ServerMetrics {
       help: 'HubSpot 429 (rate limit) answers seen by this process',
       registers,
       collect() {
-        this.set(transport.stats.throttled)
+        this.set(hubspot().throttled)
       }
     })
   }
