@@ -453,7 +453,7 @@ describe('associations, tasks and search', () => {
     expect(read.results.map((record) => record.properties.hs_task_body)).toEqual(['first <p>pqlkit hand-off a@0:1</p>', 'second'])
   })
 
-  it('holds the answer to the next request to an endpoint: the task exists before the answer goes', async () => {
+  it('holds the answer to the next request to an endpoint: the task exists before the answer goes, or the connection is cut', async () => {
     const { contactId } = await contactAndCompany()
     const held = emulator.holdNext('POST /crm/v3/objects/tasks')
     const answer = call('POST', '/crm/v3/objects/tasks', {
@@ -464,6 +464,12 @@ describe('associations, tasks and search', () => {
     expect(emulator.dump().tasks).toHaveLength(1)
     held.release()
     expect((await answer).status).toBe(201)
+    const cut = emulator.holdNext('POST /crm/v3/objects/tasks')
+    const unanswered = call('POST', '/crm/v3/objects/tasks', { properties: { hs_timestamp: '2026-03-20T12:00:00.000Z' } })
+    await cut.reached
+    cut.drop()
+    await expect(unanswered).rejects.toThrow()
+    expect(emulator.dump().tasks).toHaveLength(2)
   })
 
   it('searches with GT on a datetime, sorts and pages', async () => {

@@ -47,7 +47,7 @@ export type Emulator = {
   setFaults(faults: FaultOptions | undefined): void
   dump(): EmulatorDump
   stats(): EmulatorStats
-  /** Carries out the next request to `endpoint` ('POST /crm/v3/objects/tasks') and holds its answer until `release()`. */
+  /** Carries out the next request to `endpoint` ('POST /crm/v3/objects/tasks') and holds its answer until `release()` (or `drop()`). */
   holdNext(endpoint: string): HeldAnswer
 }
 

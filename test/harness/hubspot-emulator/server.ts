@@ -27,8 +27,11 @@ const MAX_BODY = 16 * 1024 * 1024
 const JSON_TYPE = 'application/json;charset=utf-8'
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** An answer held back (`holdNext`): `reached` once the request was carried out, `release()` sends the answer. */
-export type HeldAnswer = { reached: Promise<void>; release(): void }
+/**
+ * An answer held back (`holdNext`): `reached` once the request was carried out; `release()`
+ * sends the answer, `drop()` destroys the connection instead (the client never hears).
+ */
+export type HeldAnswer = { reached: Promise<void>; release(): void; drop(): void }
 
 type Reply = { status: number; body?: unknown; text?: string; contentType?: string; headers?: Record<string, string> }
 
@@ -52,7 +55,7 @@ export class EmulatorServer {
   private readonly searchWindow = new RollingWindow(SEARCH_LIMIT)
   private readonly server: Server
   private counters: EmulatorStats = { requests: 0, byEndpoint: {}, status: {} }
-  private readonly holds = new Map<string, { reached(): void; released: Promise<void> }>()
+  private readonly holds = new Map<string, { reached(): void; released: Promise<'answer' | 'drop'> }>()
 
   constructor(private readonly options: ServerOptions) {
     this.store = new Store(options.portalId, options.historyLimit)
@@ -98,9 +101,9 @@ export class EmulatorServer {
    */
   holdNext(endpoint: string): HeldAnswer {
     let reached!: () => void
-    let release!: () => void
-    const held: HeldAnswer = { reached: new Promise<void>((resolve) => (reached = resolve)), release: () => release() }
-    this.holds.set(endpoint, { reached, released: new Promise<void>((resolve) => (release = resolve)) })
+    let settle!: (how: 'answer' | 'drop') => void
+    const held: HeldAnswer = { reached: new Promise<void>((resolve) => (reached = resolve)), release: () => settle('answer'), drop: () => settle('drop') }
+    this.holds.set(endpoint, { reached, released: new Promise((resolve) => (settle = resolve)) })
     return held
   }
 
@@ -147,7 +150,11 @@ export class EmulatorServer {
     if (hold) {
       this.holds.delete(endpoint)
       hold.reached()
-      await hold.released
+      if ((await hold.released) === 'drop') {
+        this.count('dropped')
+        req.socket.destroy()
+        return
+      }
       if (res.destroyed) return
     }
     this.reply(res, reply)
