@@ -132,7 +132,8 @@ export class DefaultHandoffSender implements HandoffSender {
         }
         if (contact.properties.hubspot_owner_id) properties.hubspot_owner_id = contact.properties.hubspot_owner_id
         const found = progress?.attemptedBefore ? await findTask(api, contact.id, mark) : undefined
-        const taskId = found ?? (await api.createTask(properties, contact.id))
+        // Under an outbox, a creation that got no answer is tried again by the outbox, which looks first.
+        const taskId = found ?? (await api.createTask(properties, contact.id, { repeatUnanswered: !progress }))
         await progress?.taskLanded(taskId)
       } catch (error) {
         failures.push(error)

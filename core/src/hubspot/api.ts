@@ -24,8 +24,11 @@ export interface HubSpotCalls {
   createGroup(objectType: ObjectType, group: { name: string; label: string }): Promise<void>
   /** Creates properties in one call (HubSpot's batch create); returns what HubSpot refused, with why. */
   createProperties(objectType: ObjectType, properties: PropertyDefinition[]): Promise<BatchError[]>
-  /** A task associated with the contact; returns the task's id. */
-  createTask(properties: Record<string, string>, contactId: string): Promise<string>
+  /**
+   * A task associated with the contact; returns the task's id. `repeatUnanswered: false`: a
+   * creation that got no answer or a 5xx is not repeated (the caller looks for the task first).
+   */
+  createTask(properties: Record<string, string>, contactId: string, options?: { repeatUnanswered?: boolean }): Promise<string>
   /** The ids of the records of `toObjectType` associated with a record (v4, every page). */
   associatedIds(objectType: CrmObjectType, id: string, toObjectType: CrmObjectType): Promise<string[]>
   /** One page of a CRM search (SPEC §7 sweep). */
@@ -201,7 +204,7 @@ export class HubSpotApi implements HubSpotCalls {
     transport.readTimeZoneWith(async () => (await this.send<{ timeZone: string }>(CALLS.accountDetails())).timeZone)
   }
 
-  private async send<T>({ method, path, body, endpoint }: Request): Promise<T> {
+  private async send<T>({ method, path, body, endpoint }: Request, options: { repeatUnanswered?: boolean } = {}): Promise<T> {
     const answer: Answer<T> = await this.transport.call(endpoint ?? `${method} ${path.split('?')[0]}`, async () => {
       let response: Awaited<ReturnType<FetchLike>>
       try {
@@ -224,7 +227,7 @@ export class HubSpotApi implements HubSpotCalls {
       const text = await response.text()
       if (response.status < 200 || response.status > 299) throw new HttpAnswerError(response.status, text, headers)
       return { status: response.status, headers, data: (text ? JSON.parse(text) : {}) as T }
-    })
+    }, options)
     return answer.data
   }
 
@@ -266,8 +269,8 @@ export class HubSpotApi implements HubSpotCalls {
     return batchResult(await this.send<RawBatch>(CALLS.createProperties(objectType, properties))).errors
   }
 
-  async createTask(properties: Record<string, string>, contactId: string): Promise<string> {
-    return (await this.send<{ id: string }>(CALLS.createTask(properties, contactId))).id
+  async createTask(properties: Record<string, string>, contactId: string, options: { repeatUnanswered?: boolean } = {}): Promise<string> {
+    return (await this.send<{ id: string }>(CALLS.createTask(properties, contactId), options)).id
   }
 
   async associatedIds(objectType: CrmObjectType, id: string, toObjectType: CrmObjectType): Promise<string[]> {
