@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { Database, DefaultHandoffSender, JsonLog, loadModel, officialHubSpotApi, openDatabase, startServer, Transport } from '@pqlkit/core'
+import { Database, DefaultHandoffSender, JsonLog, loadModel, officialHubSpotApi, openDatabase, PostJson, startServer, Transport } from '@pqlkit/core'
 import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
 import { scratch, SLACK_LOG_ENV } from '../../harness/processes/host-process'
 import { PostgresCluster, startPostgres } from '../../harness/postgres'
@@ -7,8 +7,8 @@ import { drained, handedOff, MODEL_FILE, postSegment, SECRET, spawnServer, sqlit
 
 /**
  * The outbox sends each hand-off exactly once, part by part: a server killed with SIGKILL in
- * the window where HubSpot created a task and the server never saw the answer, and a Slack
- * post that fails while the task lands. The servers run on the real clock, so the stream ends
+ * the window where HubSpot created a task and the server never saw the answer, the answer
+ * lost on a dropped connection, and a Slack post that fails while the task lands. The servers run on the real clock, so the stream ends
  * an hour ago; its tier-entry hand-off posts to Slack and creates a task, the other only posts.
  */
 const MODEL = loadModel(readFileSync(MODEL_FILE, 'utf8'))
@@ -60,6 +60,23 @@ async function expectEachSentOnce(db: Database, posts: string[]): Promise<void> 
   expect(posts).toHaveLength(rows.length)
 }
 
+/** The server in this process, its hand-offs posting to Slack through `post`. */
+function serveInProcess(database: string, post: PostJson) {
+  const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
+  return startServer({
+    db: openDatabase(database),
+    model: MODEL,
+    api,
+    secret: SECRET,
+    port: 0,
+    handoffs: new DefaultHandoffSender({ post, api, now: () => Date.now() }),
+    log: new JsonLog({ write: () => true }),
+    gatherMs: 20,
+    pollMs: 50,
+    sweepIntervalMs: 0
+  })
+}
+
 describe.each(['sqlite', 'postgres'] as const)('on %s', (kind) => {
   it('a server killed with SIGKILL while HubSpot holds the answer to a task it created: after a restart the contact has one task and Slack one post', async () => {
     const database = await location(kind)
@@ -101,35 +118,42 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (kind) => {
     }
   }, 180_000)
 
+  it('HubSpot creates the task but the connection drops before its answer: the task is not created again at once, the retry finds it', async () => {
+    const database = await location(kind)
+    const posts: string[] = []
+    const cut = emulator.holdNext('POST /crm/v3/objects/tasks')
+    const running = await serveInProcess(database, async (_url, body) => (posts.push(body), { status: 200 }))
+    const db = openDatabase(database)
+    try {
+      for (const batch of chunked(MESSAGES, 50)) expect((await postSegment(running.url, batch)).status).toBe(200)
+      await cut.reached
+      cut.drop()
+      await drained(db)
+      await handedOff(db)
+      const [task] = emulator.dump().tasks
+      const contactId = task.associations![0].toId
+      expect(tasksOf(contactId)).toHaveLength(1)
+      expect(enteredPosts(posts, emailOf(contactId))).toHaveLength(1)
+      expect(emulator.stats().byEndpoint[`GET /crm/v4/objects/contacts/${contactId}/associations/tasks`]).toBe(1)
+      await expectEachSentOnce(db, posts)
+    } finally {
+      await running.close()
+      await db.close()
+    }
+  }, 120_000)
+
   it('Slack answering 503 while the task lands: the retry posts to Slack only, one task in all', async () => {
     const database = await location(kind)
-    const api = officialHubSpotApi({ accessToken: emulator.accessToken, basePath: emulator.url }, new Transport())
     const posts: string[] = []
     let refused: string | undefined
-    const handoffs = new DefaultHandoffSender({
-      // The first tier-entry post is refused as Slack refuses when it is down; the others land.
-      post: async (_url, body) => {
-        if (refused === undefined && body.includes(ENTERS)) {
-          refused = body
-          return { status: 503 }
-        }
-        posts.push(body)
-        return { status: 200 }
-      },
-      api,
-      now: () => Date.now()
-    })
-    const running = await startServer({
-      db: openDatabase(database),
-      model: MODEL,
-      api,
-      secret: SECRET,
-      port: 0,
-      handoffs,
-      log: new JsonLog({ write: () => true }),
-      gatherMs: 20,
-      pollMs: 50,
-      sweepIntervalMs: 0
+    // The first tier-entry post is refused as Slack refuses when it is down; the others land.
+    const running = await serveInProcess(database, async (_url, body) => {
+      if (refused === undefined && body.includes(ENTERS)) {
+        refused = body
+        return { status: 503 }
+      }
+      posts.push(body)
+      return { status: 200 }
     })
     const db = openDatabase(database)
     try {
