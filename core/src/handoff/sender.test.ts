@@ -1,4 +1,7 @@
 import nock from 'nock'
+import { RetryableError } from '../engine/errors'
+import { officialHubSpotApi } from '../hubspot/client'
+import { Transport } from '../hubspot/transport'
 import { loadModel } from '../model/load'
 import type { HandoffIntent } from '../engine/evaluate'
 import { httpsPostJson } from './https-post'
@@ -121,6 +124,16 @@ describe('Slack webhooks', () => {
     expect(posts).toEqual([])
     await sender.send(slackOnly, { id: '1', properties: {} }, progress(false))
     expect(events).toEqual(['recorded after 1 post'])
+  })
+
+  it('a part that failed for good does not hide one that may land later: the transient failure is thrown', async () => {
+    const BASE = 'https://hubspot.test'
+    nock(BASE).post('/crm/v3/objects/tasks').reply(503, { status: 'error', message: 'Service unavailable', category: 'INTERNAL_ERROR' })
+    const api = officialHubSpotApi({ accessToken: 'pat-unit-test', basePath: BASE }, new Transport())
+    const sender = new DefaultHandoffSender({ post: async () => ({ status: 404 }), api, now: () => intent.at })
+    const progress = { firstAttemptAt: intent.at, attemptedBefore: false, slackSent: false, taskSent: false, slackLanded: async () => {}, taskLanded: async () => {} }
+    const error = await sender.send(intent, { id: '1', properties: {} }, progress).catch((e) => e)
+    expect(error).toBeInstanceOf(RetryableError)
   })
 
   it('a task needs the HubSpot client and the contact id', async () => {

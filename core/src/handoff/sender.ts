@@ -94,8 +94,8 @@ export class DefaultHandoffSender implements HandoffSender {
 
   /**
    * Sends the Slack post, then the task; each part is tried even when the other failed, and
-   * the first failure is thrown once both were tried. With `progress`, a part that landed
-   * before is not sent again.
+   * once both were tried a failure is thrown: a transient one (a retry may send it) before
+   * one for good. With `progress`, a part that landed before is not sent again.
    */
   async send(intent: HandoffIntent, contact: HandoffContact, progress?: HandoffProgress): Promise<void> {
     const values: Record<string, string | undefined> = {
@@ -139,7 +139,8 @@ export class DefaultHandoffSender implements HandoffSender {
         failures.push(error)
       }
     }
-    if (failures.length > 0) throw failures[0]
+    // A part that may land later is tried again later: the hand-off fails for good only when none may.
+    if (failures.length > 0) throw failures.find((error) => !(error instanceof HandoffError) || error.transient) ?? failures[0]
   }
 
   private recordLink(contact: HandoffContact): string | undefined {
