@@ -1,4 +1,7 @@
 import nock from 'nock'
+import { RetryableError } from '../engine/errors'
+import { officialHubSpotApi } from '../hubspot/client'
+import { Transport } from '../hubspot/transport'
 import { loadModel } from '../model/load'
 import type { HandoffIntent } from '../engine/evaluate'
 import { httpsPostJson } from './https-post'
@@ -91,6 +94,46 @@ describe('Slack webhooks', () => {
     const named = { message: `request to ${WEBHOOK} failed, reason: getaddrinfo ENOTFOUND`, code: 'ENOTFOUND' }
     const fetched = new DefaultHandoffSender({ post: () => Promise.reject(named), now: () => intent.at })
     expect((await fetched.send(intent, { id: '1', properties: {} }).catch((e) => e)).message).toBe('Slack could not be reached (ENOTFOUND)')
+  })
+
+  it('Slack answering 5xx or 429, or not reached, is a transient HandoffError (the outbox tries again); any other answer is not', async () => {
+    const answering = (status: number) => new DefaultHandoffSender({ post: async () => ({ status }), now: () => intent.at })
+    const slackOnly = { ...intent, handoff: { ...intent.handoff, task: undefined } }
+    for (const [status, transient] of [[503, true], [429, true], [404, false], [403, false]] as const) {
+      const error = await answering(status).send(slackOnly, { id: '1', properties: {} }).catch((e) => e)
+      expect([error.message, error.transient]).toEqual([`Slack answered ${status}`, transient])
+    }
+    const unreachable = new DefaultHandoffSender({ post: () => Promise.reject({ code: 'ECONNRESET' }), now: () => intent.at })
+    expect((await unreachable.send(slackOnly, { id: '1', properties: {} }).catch((e) => e)).transient).toBe(true)
+  })
+
+  it('with progress, a Slack post that landed before is not posted again, and one that lands is recorded before anything else', async () => {
+    const posts: string[] = []
+    const events: string[] = []
+    const sender = new DefaultHandoffSender({ post: async (_url, body) => (posts.push(body), { status: 200 }), now: () => intent.at })
+    const slackOnly = { ...intent, handoff: { ...intent.handoff, task: undefined } }
+    const progress = (slackSent: boolean) => ({
+      firstAttemptAt: intent.at,
+      attemptedBefore: slackSent,
+      slackSent,
+      taskSent: false,
+      slackLanded: async () => void events.push(`recorded after ${posts.length} post`),
+      taskLanded: async () => void events.push('task')
+    })
+    await sender.send(slackOnly, { id: '1', properties: {} }, progress(true))
+    expect(posts).toEqual([])
+    await sender.send(slackOnly, { id: '1', properties: {} }, progress(false))
+    expect(events).toEqual(['recorded after 1 post'])
+  })
+
+  it('a part that failed for good does not hide one that may land later: the transient failure is thrown', async () => {
+    const BASE = 'https://hubspot.test'
+    nock(BASE).post('/crm/v3/objects/tasks').reply(503, { status: 'error', message: 'Service unavailable', category: 'INTERNAL_ERROR' })
+    const api = officialHubSpotApi({ accessToken: 'pat-unit-test', basePath: BASE }, new Transport())
+    const sender = new DefaultHandoffSender({ post: async () => ({ status: 404 }), api, now: () => intent.at })
+    const progress = { firstAttemptAt: intent.at, attemptedBefore: false, slackSent: false, taskSent: false, slackLanded: async () => {}, taskLanded: async () => {} }
+    const error = await sender.send(intent, { id: '1', properties: {} }, progress).catch((e) => e)
+    expect(error).toBeInstanceOf(RetryableError)
   })
 
   it('a task needs the HubSpot client and the contact id', async () => {

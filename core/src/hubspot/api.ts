@@ -11,7 +11,7 @@ import type { Answer, Transport } from './transport'
 export interface HubSpotCalls {
   readonly transport: Transport
   /** `withHistory`: properties whose versions come back too (`propertiesWithHistory`; at most 50 ids then). */
-  batchRead(objectType: ObjectType, idProperty: string, ids: string[], properties: string[], withHistory?: string[]): Promise<BatchResult>
+  batchRead(objectType: CrmObjectType, idProperty: string, ids: string[], properties: string[], withHistory?: string[]): Promise<BatchResult>
   batchUpsert(objectType: ObjectType, inputs: UpsertInput[]): Promise<BatchResult>
   batchUpdate(objectType: ObjectType, inputs: { id: string; properties: Record<string, string> }[]): Promise<BatchResult>
   /** v4 default contact→company association for each pair; only errors come back. */
@@ -24,11 +24,19 @@ export interface HubSpotCalls {
   createGroup(objectType: ObjectType, group: { name: string; label: string }): Promise<void>
   /** Creates properties in one call (HubSpot's batch create); returns what HubSpot refused, with why. */
   createProperties(objectType: ObjectType, properties: PropertyDefinition[]): Promise<BatchError[]>
-  /** A task associated with the contact; returns the task's id. */
-  createTask(properties: Record<string, string>, contactId: string): Promise<string>
+  /**
+   * A task associated with the contact; returns the task's id. `repeatUnanswered: false`: a
+   * creation that got no answer or a 5xx is not repeated (the caller looks for the task first).
+   */
+  createTask(properties: Record<string, string>, contactId: string, options?: { repeatUnanswered?: boolean }): Promise<string>
+  /** The ids of the records of `toObjectType` associated with a record (v4, every page). */
+  associatedIds(objectType: CrmObjectType, id: string, toObjectType: CrmObjectType): Promise<string[]>
   /** One page of a CRM search (SPEC §7 sweep). */
   search(objectType: ObjectType, request: SearchRequest): Promise<SearchPage>
 }
+
+/** The objects pqlkit reads: its subjects, and the tasks it creates. */
+export type CrmObjectType = ObjectType | 'tasks'
 
 export type PropertyOption = { label: string; value: string; displayOrder: number; hidden: boolean }
 /** A property as the portal has it. */
@@ -65,11 +73,12 @@ export type HeadersLike = { forEach(callback: (value: string, key: string) => vo
 /** The association type of a task to a contact (HUBSPOT_DEFINED 204). */
 export const TASK_TO_CONTACT = 204
 
-type Request = { method: 'GET' | 'POST' | 'PATCH'; path: string; body?: unknown }
+/** `endpoint`: the name the transport counts the call under, when the path holds a record id. */
+type Request = { method: 'GET' | 'POST' | 'PATCH'; path: string; body?: unknown; endpoint?: string }
 
 /** Every path and body pqlkit sends, once (HubSpot's CRM v3 objects, properties and search; v4 associations). */
 export const CALLS = {
-  batchRead: (objectType: ObjectType, idProperty: string, ids: string[], properties: string[], withHistory: string[] = []): Request => ({
+  batchRead: (objectType: CrmObjectType, idProperty: string, ids: string[], properties: string[], withHistory: string[] = []): Request => ({
     method: 'POST',
     path: `/crm/v3/objects/${objectType}/batch/read?archived=false`,
     // By record id HubSpot takes no idProperty.
@@ -120,6 +129,12 @@ export const CALLS = {
       associations: [{ to: { id: contactId }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: TASK_TO_CONTACT }] }]
     }
   }),
+  /** One page (at most 500, HubSpot's cap) of a record's associations to another object type. */
+  associations: (objectType: CrmObjectType, id: string, toObjectType: CrmObjectType, after?: string): Request => ({
+    method: 'GET',
+    endpoint: `GET /crm/v4/objects/${objectType}/{id}/associations/${toObjectType}`,
+    path: `/crm/v4/objects/${objectType}/${encodeURIComponent(id)}/associations/${toObjectType}?limit=500${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`
+  }),
   search: (objectType: ObjectType, request: SearchRequest): Request => ({
     method: 'POST',
     path: `/crm/v3/objects/${objectType}/search`,
@@ -135,6 +150,9 @@ type RawBatch = {
   total?: number
   paging?: { next?: { after?: string } }
 }
+
+/** A page of v4 associations (`CollectionResponseMultiAssociatedObjectWithLabelForwardPaging`). */
+type RawAssociations = { results?: { toObjectId: number | string }[]; paging?: { next?: { after?: string } } }
 
 function versionsOf(raw: Record<string, { value?: string; timestamp?: string }[]>): Record<string, PropertyVersion[]> {
   const history: Record<string, PropertyVersion[]> = {}
@@ -186,8 +204,8 @@ export class HubSpotApi implements HubSpotCalls {
     transport.readTimeZoneWith(async () => (await this.send<{ timeZone: string }>(CALLS.accountDetails())).timeZone)
   }
 
-  private async send<T>({ method, path, body }: Request): Promise<T> {
-    const answer: Answer<T> = await this.transport.call(`${method} ${path.split('?')[0]}`, async () => {
+  private async send<T>({ method, path, body, endpoint }: Request, options: { repeatUnanswered?: boolean } = {}): Promise<T> {
+    const answer: Answer<T> = await this.transport.call(endpoint ?? `${method} ${path.split('?')[0]}`, async () => {
       let response: Awaited<ReturnType<FetchLike>>
       try {
         response = await this.fetch(`${this.base}${path}`, {
@@ -209,11 +227,11 @@ export class HubSpotApi implements HubSpotCalls {
       const text = await response.text()
       if (response.status < 200 || response.status > 299) throw new HttpAnswerError(response.status, text, headers)
       return { status: response.status, headers, data: (text ? JSON.parse(text) : {}) as T }
-    })
+    }, options)
     return answer.data
   }
 
-  async batchRead(objectType: ObjectType, idProperty: string, ids: string[], properties: string[], withHistory: string[] = []): Promise<BatchResult> {
+  async batchRead(objectType: CrmObjectType, idProperty: string, ids: string[], properties: string[], withHistory: string[] = []): Promise<BatchResult> {
     return batchResult(await this.send<RawBatch>(CALLS.batchRead(objectType, idProperty, ids, properties, withHistory)))
   }
 
@@ -251,8 +269,19 @@ export class HubSpotApi implements HubSpotCalls {
     return batchResult(await this.send<RawBatch>(CALLS.createProperties(objectType, properties))).errors
   }
 
-  async createTask(properties: Record<string, string>, contactId: string): Promise<string> {
-    return (await this.send<{ id: string }>(CALLS.createTask(properties, contactId))).id
+  async createTask(properties: Record<string, string>, contactId: string, options: { repeatUnanswered?: boolean } = {}): Promise<string> {
+    return (await this.send<{ id: string }>(CALLS.createTask(properties, contactId), options)).id
+  }
+
+  async associatedIds(objectType: CrmObjectType, id: string, toObjectType: CrmObjectType): Promise<string[]> {
+    const ids: string[] = []
+    let after: string | undefined
+    do {
+      const page = await this.send<RawAssociations>(CALLS.associations(objectType, id, toObjectType, after))
+      for (const result of page.results ?? []) ids.push(String(result.toObjectId))
+      after = page.paging?.next?.after
+    } while (after !== undefined)
+    return ids
   }
 
   async search(objectType: ObjectType, request: SearchRequest): Promise<SearchPage> {

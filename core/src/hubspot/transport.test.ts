@@ -152,6 +152,21 @@ describe('the HubSpot transport', () => {
     expect(hubspot.transport.stats.retries).toBe(1)
   })
 
+  it('a create that must not repeat blindly (repeatUnanswered: false) is thrown at once after no answer or a 5xx; a 429 still waits and repeats', async () => {
+    const TASKS = '/crm/v3/objects/tasks'
+    const hubspot = api(fakeClock())
+    nock(BASE).post(TASKS).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' })
+    const dropped = await hubspot.createTask({ hs_timestamp: '0' }, '1', { repeatUnanswered: false }).catch((e) => e)
+    expect(dropped).toBeInstanceOf(RetryableError)
+    expect(dropped.message).toBe(`HubSpot POST ${TASKS} failed (ECONNRESET); not repeated: HubSpot may have carried it out`)
+    nock(BASE).post(TASKS).reply(503, { status: 'error', message: 'Service unavailable', category: 'INTERNAL_ERROR' })
+    expect(await hubspot.createTask({ hs_timestamp: '0' }, '1', { repeatUnanswered: false }).catch((e) => e)).toBeInstanceOf(RetryableError)
+    expect(hubspot.transport.stats.retries).toBe(0)
+    nock(BASE).post(TASKS).reply(429, rateLimited).post(TASKS).reply(201, { id: '77', properties: {} })
+    expect(await hubspot.createTask({ hs_timestamp: '0' }, '1', { repeatUnanswered: false })).toBe('77')
+    expect(hubspot.transport.stats.retries).toBe(1)
+  })
+
   it('one process serves two portals at once, each call with its own token and base URL', async () => {
     for (const [base, token] of [['https://portal-a.test', 'token-a'], ['https://portal-b.test', 'token-b']]) {
       nock(base, { reqheaders: { authorization: `Bearer ${token}` } })

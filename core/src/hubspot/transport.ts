@@ -161,8 +161,11 @@ export class Transport {
    * Runs `attempt` (one HTTP call) with rate limiting and
    * retries. Returns 2xx answers (207 included); throws HubSpotRequestError for other 4xx
    * and RetryableError when retries are exhausted or HubSpot's daily limit is hit.
+   * `repeatUnanswered: false` (a create HubSpot cannot deduplicate, whose caller looks for it
+   * before trying again): a call that got no answer or a 5xx, which HubSpot may have carried
+   * out, is not repeated here but thrown as a RetryableError at once; a 429 still waits and repeats.
    */
-  async call<T>(endpoint: string, attempt: () => Promise<Answer<T>>): Promise<Answer<T>> {
+  async call<T>(endpoint: string, attempt: () => Promise<Answer<T>>, { repeatUnanswered = true }: { repeatUnanswered?: boolean } = {}): Promise<Answer<T>> {
     for (let tryNumber = 1; ; tryNumber++) {
       await this.limiter.acquire()
       this.stats.calls++
@@ -204,6 +207,7 @@ export class Transport {
       }
       const delay = this.backoff(tryNumber)
       const what = failure.kind === 'network' ? failure.message : `status ${failure.status}`
+      if (!repeatUnanswered) throw new RetryableError(`HubSpot ${endpoint} failed (${what}); not repeated: HubSpot may have carried it out`, delay)
       if (last) throw new RetryableError(`HubSpot ${endpoint} failed ${tryNumber} times (last: ${what})`, delay)
       this.stats.retries++
       await this.clock.sleep(delay / 2 + this.random() * (delay / 2))

@@ -1,18 +1,21 @@
 import { HandoffError } from '../handoff/sender'
 import type { Pipeline, RecordResult } from '../pipeline/sync'
 import type { Database, Sql } from './database'
-import { enqueueHandoffs, OutboxCollector, OutboxSender } from './handoffs'
+import { enqueueHandoffs, OutboxCollector, OutboxProgress, OutboxSender } from './handoffs'
 import { nextPending, PendingEvent } from './inbox'
 import type { DatabaseStateStore } from './subject-store'
 import { commitSubjects } from './subject-store'
 
-/** A retry waits 1 s, doubling per attempt, at most 5 minutes (or longer when HubSpot says so): unbounded in time, bounded in rate. */
+/**
+ * A retry waits 1 s, doubling per attempt, at most 5 minutes (or longer when HubSpot says so):
+ * unbounded in time, bounded in rate. Whole milliseconds: PostgreSQL's BIGINT refuses a fraction.
+ */
 const RETRY_BASE_MS = 1000
 const RETRY_MAX_MS = 5 * 60_000
 
 export function retryDelay(attempts: number, retryAfterMs: number, random: () => number = Math.random): number {
   const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempts, 20))
-  return Math.max(retryAfterMs, backoff / 2 + random() * (backoff / 2))
+  return Math.round(Math.max(retryAfterMs, backoff / 2 + random() * (backoff / 2)))
 }
 
 export type RoundReport = { events: number; ok: number; invalid: number; retryable: number; throttledMs?: number; lagMs: number[]; problems: string[] }
@@ -88,23 +91,40 @@ async function markEvents(sql: Sql, pending: PendingEvent[], results: RecordResu
 export type OutboxReport = { sent: number; suppressed: number; failed: number; retrying: number }
 
 /**
- * Sends the outbox's due hand-offs, under the lease (one sender at a time across processes):
- * each is marked sent right after it lands (or suppressed: its `unless` holds now); a transient failure waits and tries again, for as
- * long as it takes; a hand-off that can never be sent (a Slack webhook not allow-listed) is
- * marked failed with its reason.
+ * Sends the outbox's due hand-offs, under the lease (one sender at a time across processes).
+ * Each row records its progress as it goes, each step committed on its own: the first
+ * attempt's time before any part is sent, the Slack post right after Slack answered 2xx, the
+ * task's id right after HubSpot answered; so a retry (after a failure or a crash) sends only
+ * the parts not yet done, and looks for a task an earlier attempt may have created before
+ * creating it. A row is marked sent once every part landed (or suppressed: its `unless` held
+ * before the first attempt); a transient failure waits and tries again, for as long as it
+ * takes; a hand-off that can never be sent (a Slack webhook not allow-listed) is marked failed
+ * with its reason.
  */
 export async function sendOutbox(db: Database, sender: OutboxSender, now: number, limit = 50): Promise<OutboxReport | undefined> {
   return db.withLease(async () => {
     const report: OutboxReport = { sent: 0, suppressed: 0, failed: 0, retrying: 0 }
-    const rows = await db.all(`SELECT id, intent, contact, attempts FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`, [now, limit])
+    const rows = await db.all(
+      `SELECT id, intent, contact, attempts, attempted_at, slack_sent_at, task_id FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`,
+      [now, limit]
+    )
     for (const row of rows) {
+      const progress: OutboxProgress = {
+        firstAttemptAt: row.attempted_at === null ? now : Number(row.attempted_at),
+        attemptedBefore: row.attempted_at !== null,
+        slackSent: row.slack_sent_at !== null,
+        taskSent: row.task_id !== null,
+        begin: async () => void (await db.run(`UPDATE outbox SET attempted_at = ? WHERE id = ?`, [now, row.id])),
+        slackLanded: async () => void (await db.run(`UPDATE outbox SET slack_sent_at = ? WHERE id = ?`, [now, row.id])),
+        taskLanded: async (taskId) => void (await db.run(`UPDATE outbox SET task_id = ? WHERE id = ?`, [taskId, row.id]))
+      }
       try {
-        const result = await sender.send(String(row.intent), String(row.contact))
+        const result = await sender.send(String(row.intent), String(row.contact), progress)
         await db.run(`UPDATE outbox SET status = ?, sent_at = ?, error = NULL WHERE id = ?`, [result, now, row.id])
         report[result]++
       } catch (error) {
         const message = (error as Error).message
-        if (error instanceof HandoffError) {
+        if (error instanceof HandoffError && !error.transient) {
           await db.run(`UPDATE outbox SET status = 'failed', error = ? WHERE id = ?`, [message, row.id])
           report.failed++
         } else {

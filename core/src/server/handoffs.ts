@@ -1,6 +1,6 @@
 import { handoffProperties } from '../engine/batch'
 import { HandoffIntent, handoffValues, PropertyValue } from '../engine/evaluate'
-import { HandoffContact, HandoffError, HandoffSender } from '../handoff/sender'
+import { HandoffContact, HandoffError, HandoffProgress, HandoffSender } from '../handoff/sender'
 import type { HubSpotCalls } from '../hubspot/api'
 import { HANDOFF_PROPERTIES, Model } from '../model/compile'
 import { evaluateCondition } from '../model/condition'
@@ -46,11 +46,15 @@ export async function enqueueHandoffs(sql: Sql, fired: Fired[], committed: Settl
 
 export type OutboxResult = 'sent' | 'suppressed'
 
+/** An outbox row's progress, and `begin`, which commits its first attempt's time before any part is sent. */
+export type OutboxProgress = HandoffProgress & { begin(): Promise<void> }
+
 /**
- * Sends a queued hand-off. The server keeps no copy of the properties people edit in HubSpot
- * (lifecycle stage, owner, name), so they are read for the contact right before sending (one
- * read per hand-off): its `unless` is checked with them (a contact who became a customer in
- * the meantime is not handed off) and the templates are filled with them.
+ * Sends a queued hand-off, or the parts of it an earlier attempt did not send. The server keeps
+ * no copy of the properties people edit in HubSpot (lifecycle stage, owner, name), so they are
+ * read for the contact right before sending (one read per attempt): before the first attempt
+ * its `unless` is checked with them (a contact who became a customer in the meantime is not
+ * handed off; a hand-off that began is finished), and the templates are filled with them.
  */
 export class OutboxSender {
   constructor(
@@ -59,16 +63,19 @@ export class OutboxSender {
     private readonly sender: HandoffSender
   ) {}
 
-  async send(intentText: string, contactText: string): Promise<OutboxResult> {
+  async send(intentText: string, contactText: string, progress: OutboxProgress): Promise<OutboxResult> {
     const queued = JSON.parse(intentText) as Queued
     const contact = JSON.parse(contactText) as { id: string; email?: string }
     const handoff = this.model.handoffs.find((candidate) => candidate.key === queued.key)
     if (!handoff) throw new HandoffError(`the hand-off "${queued.on}" is no longer in the model`)
     const read = await this.api.batchRead('contacts', 'hs_object_id', [contact.id], [...HANDOFF_PROPERTIES])
     const properties = handoffProperties(read.results[0]?.properties, contact.email)
-    if (handoff.unless && evaluateCondition(handoff.unless, handoffValues(this.model, () => queued.values, properties), queued.at)) return 'suppressed'
+    if (!progress.attemptedBefore) {
+      if (handoff.unless && evaluateCondition(handoff.unless, handoffValues(this.model, () => queued.values, properties), queued.at)) return 'suppressed'
+      await progress.begin()
+    }
     const intent: HandoffIntent = { handoff, crossing: queued.crossing, on: queued.on, at: queued.at, score: queued.score, tier: queued.tier, reasons: queued.reasons }
-    await this.sender.send(intent, { id: contact.id, properties })
+    await this.sender.send(intent, { id: contact.id, properties }, progress)
     return 'sent'
   }
 }

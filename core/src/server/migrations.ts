@@ -70,6 +70,18 @@ export const MIGRATIONS: Migration[] = [
       // SQLite's drain lease (PostgreSQL uses an advisory lock instead).
       `CREATE TABLE pqlkit_lease (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL)`
     ]
+  },
+  {
+    version: 2,
+    name: "outbox: each hand-off's progress by part",
+    statements: () => [
+      // Committed before the first attempt: a later attempt looks for the task before creating it, and dates it from this.
+      `ALTER TABLE outbox ADD COLUMN attempted_at BIGINT`,
+      // Committed right after Slack answered 2xx.
+      `ALTER TABLE outbox ADD COLUMN slack_sent_at BIGINT`,
+      // Committed right after the task was created (or found).
+      `ALTER TABLE outbox ADD COLUMN task_id TEXT`
+    ]
   }
 ]
 

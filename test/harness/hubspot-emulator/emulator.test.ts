@@ -426,6 +426,52 @@ describe('associations, tasks and search', () => {
     expect(emulator.dump().tasks).toHaveLength(1)
   })
 
+  it("lists a contact's associated tasks (v4, 500 a page, `after` only while there are more) and batch-reads them", async () => {
+    const { contactId, companyId } = await contactAndCompany()
+    const task = (body: string, to: { id: string; typeId: number }[]) =>
+      call('POST', '/crm/v3/objects/tasks', {
+        properties: { hs_timestamp: '2026-03-20T12:00:00.000Z', hs_task_body: body },
+        associations: to.map(({ id, typeId }) => ({ to: { id }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: typeId }] }))
+      })
+    const first = await task('first <p>pqlkit hand-off a@0:1</p>', [{ id: contactId, typeId: 204 }])
+    await task('the company only', [{ id: companyId, typeId: 192 }])
+    const second = await task('second', [{ id: contactId, typeId: 204 }, { id: companyId, typeId: 192 }])
+    const all = await call('GET', `/crm/v4/objects/contacts/${contactId}/associations/tasks`)
+    expect(all).toMatchObject({ status: 200 })
+    expect(all.body).toEqual({
+      results: [first.body.id, second.body.id].map((id) => ({ toObjectId: Number(id), associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 203, label: null }] }))
+    })
+    const page = await call('GET', `/crm/v4/objects/contacts/${contactId}/associations/tasks?limit=1`)
+    expect(page.body.results.map((result: Json) => String(result.toObjectId))).toEqual([first.body.id])
+    const next = await call('GET', `/crm/v4/objects/contacts/${contactId}/associations/tasks?limit=1&after=${page.body.paging.next.after}`)
+    expect(next.body).toEqual({ results: [expect.objectContaining({ toObjectId: Number(second.body.id) })] })
+    const back = await call('GET', `/crm/v4/objects/tasks/${second.body.id}/associations/contacts`)
+    expect(back.body.results).toEqual([{ toObjectId: Number(contactId), associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 204, label: null }] }])
+    expect((await call('GET', `/crm/v4/objects/contacts/424242/associations/tasks`)).body).toEqual({ results: [] })
+    expect((await call('GET', `/crm/v4/objects/contacts/${contactId}/associations/tasks?limit=501`)).status).toBe(400)
+    const read = await client.crm.objects.tasks.batchApi.read({ inputs: [{ id: first.body.id }, { id: second.body.id }], properties: ['hs_task_body'], propertiesWithHistory: [] })
+    expect(read.results.map((record) => record.properties.hs_task_body)).toEqual(['first <p>pqlkit hand-off a@0:1</p>', 'second'])
+  })
+
+  it('holds the answer to the next request to an endpoint: the task exists before the answer goes, or the connection is cut', async () => {
+    const { contactId } = await contactAndCompany()
+    const held = emulator.holdNext('POST /crm/v3/objects/tasks')
+    const answer = call('POST', '/crm/v3/objects/tasks', {
+      properties: { hs_timestamp: '2026-03-20T12:00:00.000Z' },
+      associations: [{ to: { id: contactId }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 204 }] }]
+    })
+    await held.reached
+    expect(emulator.dump().tasks).toHaveLength(1)
+    held.release()
+    expect((await answer).status).toBe(201)
+    const cut = emulator.holdNext('POST /crm/v3/objects/tasks')
+    const unanswered = call('POST', '/crm/v3/objects/tasks', { properties: { hs_timestamp: '2026-03-20T12:00:00.000Z' } })
+    await cut.reached
+    cut.drop()
+    await expect(unanswered).rejects.toThrow()
+    expect(emulator.dump().tasks).toHaveLength(2)
+  })
+
   it('searches with GT on a datetime, sorts and pages', async () => {
     await call('POST', '/crm/v3/properties/contacts', { name: 'last_seen', label: 'Last seen', type: 'datetime', fieldType: 'date', groupName: 'contactinformation' })
     const day = 86_400_000

@@ -1,6 +1,6 @@
 import { FaultOptions } from './faults'
 import { DAILY_LIMIT, DailyQuota, DEFAULT_RATE_LIMIT, RateLimitOptions } from './rate-limit'
-import { EmulatorServer, EmulatorStats } from './server'
+import { EmulatorServer, EmulatorStats, HeldAnswer } from './server'
 import { EmulatorDump } from './store'
 
 /**
@@ -10,7 +10,7 @@ import { EmulatorDump } from './store'
  */
 export type { FaultOptions } from './faults'
 export type { EmulatorDump, StoredRecord, Association } from './store'
-export type { EmulatorStats } from './server'
+export type { EmulatorStats, HeldAnswer } from './server'
 export type { PropertyDefinition, PropertyGroup } from './properties'
 
 export type EmulatorOptions = {
@@ -47,6 +47,8 @@ export type Emulator = {
   setFaults(faults: FaultOptions | undefined): void
   dump(): EmulatorDump
   stats(): EmulatorStats
+  /** Carries out the next request to `endpoint` ('POST /crm/v3/objects/tasks') and holds its answer until `release()` (or `drop()`). */
+  holdNext(endpoint: string): HeldAnswer
 }
 
 export const DEFAULT_TOKEN = 'emulator-token'
@@ -73,6 +75,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     reset: () => server.reset(),
     setFaults: (faults) => server.faults.set(faults),
     dump: () => server.store.dump(),
-    stats: () => server.stats()
+    stats: () => server.stats(),
+    holdNext: (endpoint) => server.holdNext(endpoint)
   }
 }

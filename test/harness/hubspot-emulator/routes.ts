@@ -67,6 +67,11 @@ export const ROUTES: Route[] = [
     pattern: new RegExp(`^/crm/v4/associations/${SEGMENT}/${SEGMENT}/batch/associate/default$`),
     handle: ({ store, params, body, fails }) => store.associateDefault(typeOf(params[0]), typeOf(params[1]), body, fails)
   },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/crm/v4/objects/${SEGMENT}/${SEGMENT}/associations/${SEGMENT}$`),
+    handle: ({ store, params, query }) => store.listAssociations(typeOf(params[0]), decodeURIComponent(params[1]), typeOf(params[2]), query)
+  },
   { method: 'GET', pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}$`), handle: ({ store, params }) => store.listProperties(typeOf(params[0])) },
   { method: 'POST', pattern: new RegExp(`^/crm/v3/properties/${SEGMENT}$`), handle: ({ store, params, body }) => store.createProperty(typeOf(params[0]), body) },
   {

@@ -27,6 +27,12 @@ const MAX_BODY = 16 * 1024 * 1024
 const JSON_TYPE = 'application/json;charset=utf-8'
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
+/**
+ * An answer held back (`holdNext`): `reached` once the request was carried out; `release()`
+ * sends the answer, `drop()` destroys the connection instead (the client never hears).
+ */
+export type HeldAnswer = { reached: Promise<void>; release(): void; drop(): void }
+
 type Reply = { status: number; body?: unknown; text?: string; contentType?: string; headers?: Record<string, string> }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -49,6 +55,7 @@ export class EmulatorServer {
   private readonly searchWindow = new RollingWindow(SEARCH_LIMIT)
   private readonly server: Server
   private counters: EmulatorStats = { requests: 0, byEndpoint: {}, status: {} }
+  private readonly holds = new Map<string, { reached(): void; released: Promise<'answer' | 'drop'> }>()
 
   constructor(private readonly options: ServerOptions) {
     this.store = new Store(options.portalId, options.historyLimit)
@@ -85,6 +92,19 @@ export class EmulatorServer {
     this.searchWindow.clear()
     this.options.daily.clear()
     this.faults.set(this.faults.active)
+  }
+
+  /**
+   * Holds the answer to the next request to `endpoint` (`POST /crm/v3/objects/tasks`): the
+   * request is carried out (a task created), and its answer waits until `release()`. A client
+   * killed meanwhile never sees it: HubSpot did the work, the client does not know.
+   */
+  holdNext(endpoint: string): HeldAnswer {
+    let reached!: () => void
+    let settle!: (how: 'answer' | 'drop') => void
+    const held: HeldAnswer = { reached: new Promise<void>((resolve) => (reached = resolve)), release: () => settle('answer'), drop: () => settle('drop') }
+    this.holds.set(endpoint, { reached, released: new Promise((resolve) => (settle = resolve)) })
+    return held
   }
 
   stats(): EmulatorStats {
@@ -126,6 +146,17 @@ export class EmulatorServer {
     }
     const reply = this.answer(method, path, url.searchParams, text, plan, req.headers.authorization)
     this.count(String(reply.status))
+    const hold = this.holds.get(endpoint)
+    if (hold) {
+      this.holds.delete(endpoint)
+      hold.reached()
+      if ((await hold.released) === 'drop') {
+        this.count('dropped')
+        req.socket.destroy()
+        return
+      }
+      if (res.destroyed) return
+    }
     this.reply(res, reply)
   }
 

@@ -43,12 +43,16 @@ const DEFAULT_PROPERTIES: Record<ObjectType, string[]> = {
   tasks: ['createdate', 'hs_object_id', 'hs_task_subject', 'hs_timestamp', 'lastmodifieddate']
 }
 const SINGULAR: Record<ObjectType, string> = { contacts: 'CONTACT', companies: 'COMPANY', tasks: 'TASK' }
+/** The ids of a v4 association list's page: at most 500 (HubSpot's default and maximum). */
+export const ASSOCIATION_PAGE_LIMIT = 500
 /** HubSpot-defined association type ids, by (from, to). */
 const ASSOCIATION_TYPES: Record<string, { to: ObjectType; id: number }[]> = {
   contacts: [{ to: 'companies', id: 279 }],
   companies: [{ to: 'contacts', id: 280 }],
   tasks: [{ to: 'contacts', id: 204 }, { to: 'companies', id: 192 }]
 }
+/** The reverse of a task's association (HubSpot's table: contact to task 203, company to task 191). */
+const TO_TASK: Record<string, number> = { contacts: 203, companies: 191 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 const isId = (value: unknown): value is string => typeof value === 'string' && value !== ''
@@ -546,6 +550,42 @@ export class Store {
       })
     }
     return batchAnswer(startedAt, results, errors)
+  }
+
+  /**
+   * `GET /crm/v4/objects/{type}/{id}/associations/{toType}?limit&after`: the record's associated
+   * records of `toType`, by id, a page at a time, as HubSpot documents it
+   * (developers.hubspot.com/docs/api-reference/crm-associations-v4/basic/get-crm-v4-objects-objectType-objectId-associations-toObjectType):
+   * `results: [{ toObjectId, associationTypes: [{ category, typeId, label }] }]`, `paging.next.after`
+   * only when there are more, `limit` at most 500 (its default). A record without any (or one
+   * that does not exist) has an empty list.
+   */
+  listAssociations(type: ObjectType, id: string, toType: ObjectType, query: URLSearchParams): Answer {
+    const limit = query.has('limit') ? Number(query.get('limit')) : ASSOCIATION_PAGE_LIMIT
+    if (!Number.isInteger(limit) || limit < 1 || limit > ASSOCIATION_PAGE_LIMIT) {
+      throw validation(`limit must be between 1 and ${ASSOCIATION_PAGE_LIMIT}, got ${query.get('limit')}`)
+    }
+    const after = Number(query.get('after') ?? '0')
+    const found = new Map<string, number>()
+    if (type === 'tasks') {
+      for (const association of this.all('tasks').get(id)?.associations ?? []) if (association.toObjectType === toType) found.set(association.toId, association.associationTypeId)
+    } else if (toType === 'tasks') {
+      for (const task of this.all('tasks').values()) {
+        if (task.associations?.some((association) => association.toObjectType === type && association.toId === id)) found.set(task.id, TO_TASK[type])
+      }
+    } else {
+      for (const association of this.associations.values()) {
+        if (type === 'contacts' && toType === 'companies' && association.from === id) found.set(association.to, 279)
+        if (type === 'companies' && toType === 'contacts' && association.to === id) found.set(association.from, 280)
+      }
+    }
+    const ids = [...found.keys()].filter((toId) => Number(toId) > after).sort((a, b) => Number(a) - Number(b))
+    const page = ids.slice(0, limit)
+    const body: Record<string, unknown> = {
+      results: page.map((toId) => ({ toObjectId: Number(toId), associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: found.get(toId), label: null }] }))
+    }
+    if (ids.length > limit) body.paging = { next: { after: page[page.length - 1], link: `?after=${page[page.length - 1]}` } }
+    return { status: 200, body }
   }
 
   /** `GET /crm/v3/objects/{type}?limit&after&properties`: one page by id. */
