@@ -63,6 +63,8 @@ export class RateLimiter {
   private max = DEFAULT_LIMIT.max
   private intervalMs = DEFAULT_LIMIT.intervalMs
   private readonly sent: number[] = []
+  /** After a 429: no call before this time. */
+  private pausedUntil = 0
 
   constructor(private readonly clock: Clock) {}
 
@@ -74,6 +76,10 @@ export class RateLimiter {
   async acquire(): Promise<void> {
     for (;;) {
       const now = this.clock.now()
+      if (now < this.pausedUntil) {
+        await this.clock.sleep(this.pausedUntil - now)
+        continue
+      }
       while (this.sent.length > 0 && this.sent[0] <= now - this.intervalMs) this.sent.shift()
       if (this.sent.length < this.max) {
         this.sent.push(now)
@@ -97,13 +103,13 @@ export class RateLimiter {
     }
   }
 
-  /** After a 429: nothing more for at least `ms`; a window already known to be full stays full. */
+  /**
+   * After a 429: nothing more for at least `ms`; the calls already counted stay counted (a
+   * window known to be full stays full). A time, not the window filled with `max` entries:
+   * with a limit in the hundreds of thousands that array made every later call crawl.
+   */
   pause(ms: number): void {
-    const until = this.clock.now() + ms - this.intervalMs
-    const later = this.sent.filter((at) => at > until)
-    this.sent.length = 0
-    for (let i = later.length; i < this.max; i++) this.sent.push(until)
-    this.sent.push(...later)
+    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms)
   }
 }
 
