@@ -235,10 +235,10 @@ export class Pipeline {
       if (subject.failure) for (const { index } of subject.events) fail(index, subject.failure)
     }
     const succeeded = (contact: Contact) => contact.events.some(({ index }) => report.results[index].status === 'ok')
-    await sendHandoffs(this.parts, deferred ? contacts.filter(succeeded) : contacts, report)
+    const unsent = await sendHandoffs(this.parts, deferred ? contacts.filter(succeeded) : contacts, report)
     // Written, hand-offs sent: sent again, the events are known by their ids and only the
-    // association is tried again. A deferred sink's write rides on the events that succeed:
-    // there the association waits for the contact's next batch.
+    // association, or the hand-off kept pending, is tried again. A deferred sink's write rides
+    // on the events that succeed: there both wait for the contact's next batch (or the sweep).
     for (const contact of deferred ? [] : postponed) {
       const result: RecordResult = {
         status: 'retryable',
@@ -246,6 +246,14 @@ export class Pipeline {
         retryAfterMs: 1_000
       }
       for (const { index } of contact.events) fail(index, result)
+    }
+    for (const contact of deferred ? [] : unsent) {
+      const result: RecordResult = {
+        status: 'retryable',
+        message: `contact ${contact.email ?? contact.key}: a hand-off is pending; send the event again`,
+        retryAfterMs: 1_000
+      }
+      for (const { index } of contact.events) if (report.results[index].status === 'ok') fail(index, result)
     }
     settleSubjects(this.parts, contacts, [...companies.values()])
   }
