@@ -124,9 +124,10 @@ export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], re
       const who: HandoffContact = { id: contact.record?.id, properties: handoffProperties(contact.stored?.properties ?? contact.record?.properties, contact.email) }
       const landed = { slack: false, task: false }
       const progress: HandoffProgress = {
-        // A retry looks for a task an earlier attempt may have created unanswered, and leaves an unanswered creation to the next retry.
+        // A task creation that got no answer is not repeated at once (HubSpot may have carried it
+        // out) but kept pending: the retry looks for it by its mark before creating it.
         attemptedBefore: retry !== undefined,
-        repeatUnanswered: retry === undefined,
+        repeatUnanswered: !keeps,
         slackSent: retry !== undefined && !retry.slack,
         taskSent: retry !== undefined && !retry.task,
         slackLanded: async () => void (landed.slack = true),
