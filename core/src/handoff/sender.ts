@@ -11,12 +11,14 @@ export type HandoffContact = { id?: string; properties: Record<string, string | 
  * that have not landed (docs/server.md, "Hand-offs"). Without it a hand-off is sent whole.
  */
 export type HandoffProgress = {
-  /** When the hand-off was first attempted: the task's due date counts from it, so a retried task is the same task. */
-  firstAttemptAt: number
+  /** When the hand-off was first attempted: the task's due date counts from it, so a retried task is the same task. Without it: now. */
+  firstAttemptAt?: number
   /** An earlier attempt may have created the task and never seen HubSpot's answer: the task is looked for before it is created. */
   attemptedBefore: boolean
   slackSent: boolean
   taskSent: boolean
+  /** A task creation that got no answer is repeated at once (the transport's retries); otherwise it is left to a retry that looks for it first. */
+  repeatUnanswered?: boolean
   /** Awaited right after Slack answered 2xx, before anything else is sent. */
   slackLanded(): Promise<void>
   /** Awaited right after the task was created (or found). */
@@ -133,7 +135,7 @@ export class DefaultHandoffSender implements HandoffSender {
         if (contact.properties.hubspot_owner_id) properties.hubspot_owner_id = contact.properties.hubspot_owner_id
         const found = progress?.attemptedBefore ? await findTask(api, contact.id, mark) : undefined
         // Under an outbox, a creation that got no answer is tried again by the outbox, which looks first.
-        const taskId = found ?? (await api.createTask(properties, contact.id, { repeatUnanswered: !progress }))
+        const taskId = found ?? (await api.createTask(properties, contact.id, { repeatUnanswered: progress?.repeatUnanswered ?? !progress }))
         await progress?.taskLanded(taskId)
       } catch (error) {
         failures.push(error)

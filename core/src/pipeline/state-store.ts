@@ -4,7 +4,7 @@ import type { AttributedEvent } from '../engine/aggregate'
 import { CONTRIBUTIONS_EXAMINED, Contribution, contributionToken, decodeContribution, encodeContribution, includedBy, repairState } from '../engine/contribution'
 import { decodeState, encodeState, SubjectState } from '../engine/state'
 import type { HubSpotCalls, HubSpotRecord } from '../hubspot/api'
-import { CONTRIBUTION_PROPERTY, modelProperties, ObjectType } from '../hubspot/properties'
+import { CONTRIBUTION_PROPERTY, HANDOFF_CLAIM_PROPERTY, modelProperties, ObjectType } from '../hubspot/properties'
 import { readRecords } from '../hubspot/records'
 import type { RecordResult } from '../hubspot/write'
 import type { PropertyValue } from '../engine/evaluate'
@@ -60,7 +60,8 @@ export type SettledSubject = {
 }
 
 const INTERNALS: Record<ObjectType, string[]> = {
-  contacts: ['pqlkit_state', CONTRIBUTION_PROPERTY, 'pqlkit_user_id', ...HANDOFF_PROPERTIES],
+  // The hand-off claim, for the pending hand-offs it keeps (pipeline/handoff-claims.ts).
+  contacts: ['pqlkit_state', CONTRIBUTION_PROPERTY, 'pqlkit_user_id', HANDOFF_CLAIM_PROPERTY, ...HANDOFF_PROPERTIES],
   companies: ['pqlkit_state', CONTRIBUTION_PROPERTY, 'pqlkit_company_key', 'name', 'domain']
 }
 

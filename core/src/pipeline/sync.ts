@@ -128,7 +128,7 @@ export class Pipeline {
         // other companies never waits while holding some (no lock cycle with another batch).
         const companyLocks: (() => void)[] = []
         try {
-          await this.processLocked(pending, now, report, async (keys) => {
+          await this.processLocked(pending, now, report, round > 1, async (keys) => {
             companyLocks.push(await this.locks.acquire(keys))
           })
         } finally {
@@ -167,10 +167,10 @@ export class Pipeline {
     return report
   }
 
-  private async processLocked(valid: IndexedEvent[], now: number, report: SyncReport, lockCompanies: (keys: string[]) => Promise<void>) {
+  private async processLocked(valid: IndexedEvent[], now: number, report: SyncReport, afresh: boolean, lockCompanies: (keys: string[]) => Promise<void>) {
     const { model, store } = this.parts
     const fail = (index: number, result: RecordResult) => recordFailure(report, index, result)
-    const resolved = await this.resolveContacts(valid, now, report)
+    const resolved = await this.resolveContacts(valid, now, report, afresh)
     for (const contact of resolved) {
       if (contact.failure) for (const { index } of contact.events) fail(index, contact.failure)
       if (contact.record?.problem) report.problems.push(`contact ${contact.key}: ${contact.record.problem}`)
@@ -235,10 +235,10 @@ export class Pipeline {
       if (subject.failure) for (const { index } of subject.events) fail(index, subject.failure)
     }
     const succeeded = (contact: Contact) => contact.events.some(({ index }) => report.results[index].status === 'ok')
-    await sendHandoffs(this.parts, deferred ? contacts.filter(succeeded) : contacts, report)
+    const unsent = await sendHandoffs(this.parts, deferred ? contacts.filter(succeeded) : contacts, report)
     // Written, hand-offs sent: sent again, the events are known by their ids and only the
-    // association is tried again. A deferred sink's write rides on the events that succeed:
-    // there the association waits for the contact's next batch.
+    // association, or the hand-off kept pending, is tried again. A deferred sink's write rides
+    // on the events that succeed: there both wait for the contact's next batch (or the sweep).
     for (const contact of deferred ? [] : postponed) {
       const result: RecordResult = {
         status: 'retryable',
@@ -247,21 +247,38 @@ export class Pipeline {
       }
       for (const { index } of contact.events) fail(index, result)
     }
+    for (const contact of deferred ? [] : unsent) {
+      const result: RecordResult = {
+        status: 'retryable',
+        message: `contact ${contact.email ?? contact.key}: a hand-off is pending; send the event again`,
+        retryAfterMs: 1_000
+      }
+      for (const { index } of contact.events) if (report.results[index].status === 'ok') fail(index, result)
+    }
     settleSubjects(this.parts, contacts, [...companies.values()])
   }
 
   /**
    * Reads the batch's contacts (by email, then by the userIds their records do not carry)
-   * and resolves each event's contact with the identity rules, in replay order.
+   * and resolves each event's contact with the identity rules, in replay order. `afresh`:
+   * the events go again after a 409, and every userId is read.
    */
-  private async resolveContacts(valid: IndexedEvent[], now: number, report: SyncReport): Promise<Resolved[]> {
-    const { store } = this.parts
+  private async resolveContacts(valid: IndexedEvent[], now: number, report: SyncReport, afresh: boolean): Promise<Resolved[]> {
+    const { store, sink } = this.parts
     const emails = [...new Set(valid.flatMap(({ event }) => (event.email ? [event.email] : [])))]
     const byEmail = await store.read('contacts', 'email', emails, now)
     const carried = new Set([...byEmail.found.values()].map((record) => record.properties.pqlkit_user_id))
     // A userId needs reading when no record read by email carries it; not when it came with an
-    // email that could not be read: its events fail with that contact's.
-    const unread = new Set(valid.flatMap(({ event }) => (event.email && event.userId && byEmail.failed.has(event.email) ? [event.userId] : [])))
+    // email that could not be read: its events fail with that contact's. Nor, at first, when
+    // it came with an email no record has (a person new to HubSpot, as most are in a
+    // backfill): the write creates their record with the userId, and should a record already
+    // hold that userId, HubSpot refuses the write with a 409 (the userId is unique) and the
+    // events go again afresh, reading it. A deferred sink's write is the host's, after the
+    // batch, and brings no 409 back: there the userId is read at once.
+    const newByEmail = (email: string) => !afresh && !sink.deferred && !byEmail.found.has(email)
+    const unread = new Set(
+      valid.flatMap(({ event }) => (event.email && event.userId && (byEmail.failed.has(event.email) || newByEmail(event.email)) ? [event.userId] : []))
+    )
     const userIds = [...new Set(valid.flatMap(({ event }) => (event.userId && !carried.has(event.userId) && !unread.has(event.userId) ? [event.userId] : [])))]
     const byUserId = await store.read('contacts', 'pqlkit_user_id', userIds, now)
 

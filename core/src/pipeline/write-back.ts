@@ -2,10 +2,11 @@ import type { Model } from '../model/compile'
 import { CompanyOutcome, ContactOutcome, handoffProperties } from '../engine/batch'
 import { RetryableError } from '../engine/errors'
 import { StateTooLargeError } from '../engine/state'
-import type { HandoffContact, HandoffSender } from '../handoff/sender'
+import type { HandoffIntent } from '../engine/evaluate'
+import { HandoffContact, HandoffError, HandoffProgress, HandoffSender } from '../handoff/sender'
 import type { HubSpotCalls, HubSpotRecord, UpsertInput } from '../hubspot/api'
-import { claimCrossings } from './handoff-claims'
-import { LAST_EVENT_PROPERTY, ObjectType, propertyTypes, sameValue, toHubSpotValue } from '../hubspot/properties'
+import { claimCrossings, newToken, PendingHandoff, pendingHandoffs, retryCrossing, writePending } from './handoff-claims'
+import { HANDOFF_CLAIM_PROPERTY, LAST_EVENT_PROPERTY, ObjectType, propertyTypes, sameValue, toHubSpotValue } from '../hubspot/properties'
 import { HubSpotRequestError } from '../hubspot/transport'
 import { chunks, PARTIAL_ATTEMPTS, RecordResult, writeInBatches, WriteItem } from '../hubspot/write'
 import type { ContactSink, HandedBackContact } from './contact-sink'
@@ -62,32 +63,110 @@ export function recordFailure(report: SyncReport, index: number, result: RecordR
 }
 
 /**
+ * A hand-off to send: one the batch step decided, or a pending one sent again (`retry`), claimed
+ * as its retry crossing (`claim`); its intent keeps the crossing, which marks its task.
+ */
+type Send = { intent: HandoffIntent; claim: string; retry?: PendingHandoff }
+
+/** The contact's pending hand-offs whose hand-off the model still has, as intents; the others are dropped, named in the report. */
+function retries(parts: PipelineParts, contact: Contact, pending: PendingHandoff[], report: SyncReport): Send[] {
+  const sends: Send[] = []
+  for (const entry of pending) {
+    const handoff = parts.model.handoffs.find((candidate) => candidate.key === entry.key)
+    if (!handoff) {
+      report.problems.push(`pending hand-off "${entry.on}" for ${contact.email ?? contact.userId ?? contact.key} dropped: the model has no hand-off ${entry.key} any more`)
+      continue
+    }
+    const { on, at, score, tier, reasons, crossing } = entry
+    sends.push({ intent: { handoff, on, at, score, ...(tier === undefined ? {} : { tier }), reasons, crossing }, claim: retryCrossing(entry), retry: entry })
+  }
+  return sends
+}
+
+/** A failure trying again may get past: Slack's 5xx or 429 or no answer, HubSpot's after the transport's retries. */
+function transient(error: unknown): boolean {
+  return !(error instanceof HandoffError) || error.transient
+}
+
+/**
  * Sends the contacts' hand-offs, after their writes: each crossing is claimed first
  * (`claimCrossings`), and a crossing another worker claimed first is left to it (and not
- * reported here: its worker reports it).
+ * reported here: its worker reports it). A hand-off whose Slack post or task failed
+ * transiently is kept pending in the contact's claim, with the parts left, and sent by
+ * whichever worker next processes the contact (claimed again, as a retry crossing). Returns
+ * the contacts left with pending hand-offs this batch failed to send.
  */
-export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], report: SyncReport): Promise<void> {
-  const pending = contacts.filter((contact) => !contact.failure && contact.handoffs.length > 0)
-  if (pending.length === 0) return
+export async function sendHandoffs(parts: PipelineParts, contacts: Contact[], report: SyncReport): Promise<Contact[]> {
+  // An exclusive store's host (the server) has its own outbox, and without a sender nothing goes out.
+  const keeps = parts.sender !== undefined && !parts.store.exclusive
+  const work = contacts.flatMap((contact) => {
+    if (contact.failure) return []
+    const pending = keeps ? pendingHandoffs((contact.stored?.properties ?? contact.record?.properties)?.[HANDOFF_CLAIM_PROPERTY]) : []
+    const sends: Send[] = [...contact.handoffs.map((intent) => ({ intent, claim: intent.crossing })), ...retries(parts, contact, pending, report)]
+    return sends.length > 0 ? [{ contact, pending, sends }] : []
+  })
+  if (work.length === 0) return []
   // Without a sender nothing goes out, and an exclusive store has no concurrent writer: nothing to arbitrate.
-  const lost = parts.sender && !parts.store.exclusive ? await claimCrossings(parts.api, pending, report) : new Map<Contact, Set<string>>()
-  for (const contact of pending) {
-    for (const intent of contact.handoffs) {
-      if (lost.get(contact)?.has(intent.crossing)) continue
+  const lost = keeps
+    ? await claimCrossings(parts.api, work.map(({ contact, pending, sends }) => ({ contact, crossings: sends.map(({ claim }) => claim), pending })), report)
+    : new Map<Contact, Set<string>>()
+  const updates: { id: string; pending: PendingHandoff[] }[] = []
+  const failing: Contact[] = []
+  for (const { contact, pending, sends } of work) {
+    const left: PendingHandoff[] = []
+    let failed = false
+    for (const { intent, claim, retry } of sends) {
+      if (lost.get(contact)?.has(claim)) continue
       const outcome: HandoffOutcome = { on: intent.on, contact: contact.email ?? contact.userId ?? contact.key, sent: false }
       report.handoffs.push(outcome)
       if (!parts.sender) continue
       // The properties as read: a write's answer carries only what it wrote.
       const who: HandoffContact = { id: contact.record?.id, properties: handoffProperties(contact.stored?.properties ?? contact.record?.properties, contact.email) }
+      const landed = { slack: false, task: false }
+      const progress: HandoffProgress = {
+        // A task creation that got no answer is not repeated at once (HubSpot may have carried it
+        // out) but kept pending: the retry looks for it by its mark before creating it.
+        attemptedBefore: retry !== undefined,
+        repeatUnanswered: !keeps,
+        slackSent: retry !== undefined && !retry.slack,
+        taskSent: retry !== undefined && !retry.task,
+        slackLanded: async () => void (landed.slack = true),
+        taskLanded: async () => void (landed.task = true)
+      }
       try {
-        await parts.sender.send(intent, who)
+        await parts.sender.send(intent, who, progress)
         outcome.sent = true
       } catch (error) {
         outcome.error = (error as Error).message
-        report.problems.push(`hand-off "${intent.on}" for ${outcome.contact} failed: ${outcome.error}`)
+        const keep = keeps && transient(error) && contact.record !== undefined
+        report.problems.push(`hand-off "${intent.on}" for ${outcome.contact} failed: ${outcome.error}${keep ? '; kept pending, sent when the contact is next processed' : ''}`)
+        if (keep) {
+          failed = true
+          const { handoff, on, at, score, tier, reasons } = intent
+          left.push({
+            key: handoff.key,
+            crossing: intent.crossing,
+            on,
+            at,
+            score,
+            ...(tier === undefined ? {} : { tier }),
+            reasons,
+            slack: handoff.slack !== undefined && !progress.slackSent && !landed.slack,
+            task: handoff.task !== undefined && !progress.taskSent && !landed.task,
+            token: newToken()
+          })
+        }
       }
     }
+    // Pending hand-offs another worker retries are its to keep; those this one tried are replaced by what is left of them.
+    if (contact.record && (failed || sends.some(({ retry }) => retry !== undefined))) {
+      const retried = new Set(sends.flatMap(({ retry }) => (retry ? [retry.token] : [])))
+      updates.push({ id: contact.record.id, pending: [...pending.filter((entry) => !retried.has(entry.token)), ...left] })
+    }
+    if (failed) failing.push(contact)
   }
+  if (updates.length > 0) await writePending(parts.api, updates, report)
+  return failing
 }
 
 /** Only what changed, with the new state (SPEC §4 step 6); undefined when nothing did. */

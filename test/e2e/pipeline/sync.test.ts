@@ -58,6 +58,8 @@ function identify(email: string, userId: string | undefined, traits: Record<stri
 
 let emulator: Emulator
 const slackPosts: { url: string; body: string }[] = []
+/** What the fake Slack answers the next posts, first to last; then 200. */
+const slackAnswers: number[] = []
 
 function pipeline(options: { handoffs?: boolean; attempts?: number } = {}): Pipeline {
   const api = officialHubSpotApi(
@@ -67,8 +69,9 @@ function pipeline(options: { handoffs?: boolean; attempts?: number } = {}): Pipe
   const sender = options.handoffs
     ? new DefaultHandoffSender({
         post: async (url, body) => {
-          slackPosts.push({ url, body })
-          return { status: 200 }
+          const status = slackAnswers.shift() ?? 200
+          if (status === 200) slackPosts.push({ url, body })
+          return { status }
         },
         api,
         portalId: 123456,
@@ -121,6 +124,7 @@ beforeEach(() => {
   emulator.reset()
   emulator.setFaults(undefined)
   slackPosts.length = 0
+  slackAnswers.length = 0
 })
 
 const stream = (): ProductEvent[] => [
@@ -291,6 +295,52 @@ describe('the sync pipeline against the HubSpot emulator (official client over H
     const again = await sync.process(events, NOW)
     expect(again.handoffs).toEqual([])
     expect(slackPosts).toHaveLength(1)
+    expect(emulator.dump().tasks).toHaveLength(1)
+  })
+
+  it('a Slack post that fails transiently is kept pending on the contact, sent at its redelivery once, and not again', async () => {
+    const events = stream()
+    const sync = pipeline({ handoffs: true })
+    await sync.process(events.slice(0, 2), NOW)
+    slackAnswers.push(503)
+    const report = await sync.process(events, NOW)
+    expect(report.handoffs).toEqual([expect.objectContaining({ on: 'enters Sales-Ready', contact: 'ada@acme.io', sent: false })])
+    expect(slackPosts).toHaveLength(0)
+    expect(emulator.dump().tasks).toHaveLength(1)
+    // Her events are to be sent again; the others are not.
+    const retry = events.flatMap((event, index) => (report.results[index].status === 'retryable' ? [event] : []))
+    expect(retry.map((event) => event.email ?? event.userId)).toEqual(['ada@acme.io', 'ada@acme.io', 'u-ada', 'ada@acme.io', 'ada@acme.io'])
+    const redelivered = await sync.process(retry, NOW)
+    expect(redelivered.results.every((result) => result.status === 'ok')).toBe(true)
+    expect(redelivered.handoffs).toEqual([{ on: 'enters Sales-Ready', contact: 'ada@acme.io', sent: true }])
+    expect(slackPosts).toHaveLength(1)
+    expect(JSON.parse(slackPosts[0].body).text).toBe('PQL: ada@acme.io enters Sales-Ready (score 90)')
+    expect(emulator.dump().tasks).toHaveLength(1)
+    const again = await sync.process(events, NOW)
+    expect(again.handoffs).toEqual([])
+    expect(slackPosts).toHaveLength(1)
+    expect(emulator.dump().tasks).toHaveLength(1)
+  })
+
+  it('a task HubSpot created without an answer is not created again at once but kept pending, found at the next processing (the sweep)', async () => {
+    const events = stream()
+    const sync = pipeline({ handoffs: true })
+    await sync.process(events.slice(0, 2), NOW)
+    const held = emulator.holdNext('POST /crm/v3/objects/tasks')
+    const run = sync.process(events, NOW)
+    await held.reached
+    held.drop()
+    const report = await run
+    expect(report.handoffs).toEqual([expect.objectContaining({ on: 'enters Sales-Ready', contact: 'ada@acme.io', sent: false })])
+    expect(report.problems).toContainEqual(expect.stringContaining('kept pending'))
+    expect(slackPosts).toHaveLength(1)
+    expect(emulator.dump().tasks).toHaveLength(1)
+    const swept = await sync.sweep(NOW)
+    expect(swept.handoffs).toEqual([{ on: 'enters Sales-Ready', contact: 'ada@acme.io', sent: true }])
+    expect(slackPosts).toHaveLength(1)
+    expect(emulator.dump().tasks).toHaveLength(1)
+    const again = await sync.sweep(NOW)
+    expect(again.handoffs).toEqual([])
     expect(emulator.dump().tasks).toHaveLength(1)
   })
 
