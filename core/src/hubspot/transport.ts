@@ -58,13 +58,18 @@ const DEFAULT_LIMIT = { max: 100, intervalMs: 10_000 }
 /** The share of the daily limit left when the transport reads the portal's time zone. */
 const LOW_DAILY_SHARE = 0.05
 
-/** A rolling-window limiter that mirrors HubSpot's TEN_SECONDLY_ROLLING policy. */
+/**
+ * A rolling-window limiter that mirrors HubSpot's TEN_SECONDLY_ROLLING policy. The window is
+ * kept as groups of calls counted at one time (a call is a group of one; HubSpot's Remaining
+ * count and a 429 add one group each), never one entry per call HubSpot counts: against a
+ * limit in the hundreds of thousands (the emulator's, a large app's) a full window of single
+ * entries made every later call crawl.
+ */
 export class RateLimiter {
   private max = DEFAULT_LIMIT.max
   private intervalMs = DEFAULT_LIMIT.intervalMs
-  private readonly sent: number[] = []
-  /** After a 429: no call before this time. */
-  private pausedUntil = 0
+  private readonly window: { at: number; calls: number }[] = []
+  private counted = 0
 
   constructor(private readonly clock: Clock) {}
 
@@ -72,20 +77,37 @@ export class RateLimiter {
     return { max: this.max, intervalMs: this.intervalMs }
   }
 
+  /** Counts `calls` at `at`, kept in time order (a 429's group may be dated before the last call). */
+  private count(at: number, calls: number): void {
+    if (calls <= 0) return
+    let i = this.window.length
+    while (i > 0 && this.window[i - 1].at > at) i--
+    this.window.splice(i, 0, { at, calls })
+    this.counted += calls
+  }
+
+  private expire(now: number): void {
+    while (this.window.length > 0 && this.window[0].at <= now - this.intervalMs) this.counted -= this.window.shift()!.calls
+  }
+
   /** Waits until one more call fits in the window, then counts it. */
   async acquire(): Promise<void> {
     for (;;) {
       const now = this.clock.now()
-      if (now < this.pausedUntil) {
-        await this.clock.sleep(this.pausedUntil - now)
-        continue
-      }
-      while (this.sent.length > 0 && this.sent[0] <= now - this.intervalMs) this.sent.shift()
-      if (this.sent.length < this.max) {
-        this.sent.push(now)
+      this.expire(now)
+      if (this.counted < this.max) {
+        this.count(now, 1)
         return
       }
-      await this.clock.sleep(this.sent[0] + this.intervalMs - now + 1)
+      // The window frees up as its oldest groups expire: wait for the first that makes room.
+      let over = this.counted - this.max + 1
+      let until = now
+      for (const group of this.window) {
+        until = group.at
+        over -= group.calls
+        if (over <= 0) break
+      }
+      await this.clock.sleep(until + this.intervalMs - now + 1)
     }
   }
 
@@ -99,17 +121,16 @@ export class RateLimiter {
     if (headers['x-hubspot-ratelimit-remaining'] !== undefined && Number.isInteger(remaining)) {
       // Another process may share the app's limit: trust HubSpot's count when it is lower.
       const now = this.clock.now()
-      while (this.max - this.sent.length > remaining) this.sent.push(now)
+      this.expire(now)
+      this.count(now, this.max - this.counted - remaining)
     }
   }
 
-  /**
-   * After a 429: nothing more for at least `ms`; the calls already counted stay counted (a
-   * window known to be full stays full). A time, not the window filled with `max` entries:
-   * with a limit in the hundreds of thousands that array made every later call crawl.
-   */
+  /** After a 429: nothing more for at least `ms` (the window counted full until then); the calls already counted stay counted. */
   pause(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms)
+    const now = this.clock.now()
+    this.expire(now)
+    this.count(now + ms - this.intervalMs, this.max - this.counted)
   }
 }
 

@@ -28,6 +28,12 @@ export type FromDrain =
 
 /** A worker thread that dies (it should not) is started again this long after. */
 const RESTART_MS = 1000
+/**
+ * How long a stop waits for the round in flight (a round waiting out HubSpot's 429s can take
+ * a minute); then the thread is stopped where it is, as a crash would: its events stay pending
+ * in the inbox and its state is not committed, so nothing is lost or counted twice.
+ */
+const STOP_GRACE_MS = 10_000
 
 /**
  * The drain in a worker thread (`drain-worker.ts`), so that a round's CPU (the batch step
@@ -74,8 +80,15 @@ export class DrainThread implements Drain {
 
   async stop(): Promise<void> {
     this.stopping = true
-    this.worker?.postMessage({ kind: 'stop' } satisfies ToDrain)
+    const worker = this.worker
+    if (!worker) return
+    worker.postMessage({ kind: 'stop' } satisfies ToDrain)
+    const grace = setTimeout(() => {
+      this.log.warn('the drain round in flight is still waiting on HubSpot; stopping it (its events stay in the inbox)')
+      void worker.terminate()
+    }, STOP_GRACE_MS)
     await this.exited
+    clearTimeout(grace)
   }
 
   hubspotCounts(): HubSpotCounts {
