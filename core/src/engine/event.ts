@@ -72,14 +72,10 @@ export function validateEvent(input: unknown, now: number): ValidEvent {
   if (at > now + DAY_MS) {
     throw new ValidationError('timestamp', `${event.timestamp} is more than 24h after now (${new Date(now).toISOString()})`)
   }
-  let email: string | undefined
-  if (event.email !== undefined && event.email.trim() !== '') {
-    email = normalizeEmail(event.email)
-    if (!EMAIL.test(email) || email.length > 254) {
-      throw new ValidationError('email', `${JSON.stringify(event.email.slice(0, 80))} is not an email address`)
-    }
+  const { email, userId, company } = identityOf(event)
+  if (email !== undefined && (!EMAIL.test(email) || email.length > 254)) {
+    throw new ValidationError('email', `${JSON.stringify(event.email!.slice(0, 80))} is not an email address`)
   }
-  const userId = event.userId?.trim() ? event.userId.trim() : undefined
   if (userId !== undefined && userId.length > MAX_ID_LENGTH) {
     throw new ValidationError('userId', `must be at most ${MAX_ID_LENGTH} characters`)
   }
@@ -89,17 +85,31 @@ export function validateEvent(input: unknown, now: number): ValidEvent {
   if (event.kind === 'track' && !event.event?.trim()) {
     throw new ValidationError('event', 'a track event needs an event name')
   }
-  const groupId = event.company?.groupId?.trim() || undefined
-  if (event.kind === 'group' && groupId === undefined) {
+  if (event.kind === 'group' && company?.groupId === undefined) {
     throw new ValidationError('groupId', 'a group call needs a group id')
   }
+  return { ...event, email, userId, company, at: Math.min(at, now) }
+}
+
+/** An event's identity as validation normalises it: email lower-cased and trimmed, userId and groupId trimmed, blanks left out. */
+function identityOf(event: ProductEvent): Pick<ProductEvent, 'email' | 'userId' | 'company'> {
+  const groupId = event.company?.groupId?.trim() || undefined
   return {
-    ...event,
-    email,
-    userId,
-    company: event.company && { ...event.company, groupId },
-    at: Math.min(at, now)
+    email: event.email !== undefined && event.email.trim() !== '' ? normalizeEmail(event.email) : undefined,
+    userId: event.userId?.trim() ? event.userId.trim() : undefined,
+    company: event.company && { ...event.company, groupId }
   }
+}
+
+/**
+ * What `validateEvent(event, now)` returns for an event it accepted before, with its time
+ * `at` (already parsed, at most `now`), without checking it again: for a replay that read
+ * the same event in a first pass (`cli/events-file.ts`). It is the validated event when
+ * `event` has only the fields of `ProductEvent` (zod leaves out any other), as every
+ * `segmentMessageToProductEvent` result does.
+ */
+export function revalidatedEvent(event: ProductEvent, at: number): ValidEvent {
+  return { ...event, ...identityOf(event), at }
 }
 
 /**
