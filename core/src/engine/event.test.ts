@@ -153,6 +153,19 @@ describe('validateEvent: size and shape limits', () => {
   })
 })
 
+describe('validateEvent: the fast path for well-formed events', () => {
+  it('gives the event zod would: fields the schema does not know are left out, at any level it reads', () => {
+    const plain = validateEvent(track({ properties: { n: 1 }, company: { groupId: 'g-1' } }), NOW)
+    expect(validateEvent(track({ properties: { n: 1 }, company: { groupId: 'g-1', extra: 1 }, extra: true }), NOW)).toEqual(plain)
+    expect(plain).toEqual({ ...track({ properties: { n: 1 }, company: { groupId: 'g-1' } }), at: Date.parse('2026-03-10T09:00:00.000Z') })
+  })
+
+  it('leaves a field of the wrong type to zod, which names it', () => {
+    expect(rejection(track({ properties: [1] })).field).toBe('properties')
+    expect(rejection(track({ company: { groupId: 7 } })).field).toBe('company.groupId')
+  })
+})
+
 describe('revalidatedEvent', () => {
   it('gives the event validateEvent gave, without checking it again', () => {
     const events: ProductEvent[] = [

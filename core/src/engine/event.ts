@@ -42,17 +42,7 @@ export function normalizeEmail(email: string): string {
 export function validateEvent(input: unknown, now: number): ValidEvent {
   const unsafe = unsafeKey(input, 0)
   if (unsafe) throw new ValidationError(unsafe.path.join('.'), `uses the key "${unsafe.key}", which pqlkit does not accept (it names object internals)`)
-  let parsed: ReturnType<typeof ProductEvent.safeParse>
-  try {
-    parsed = ProductEvent.safeParse(input)
-  } catch {
-    throw new ValidationError('event', 'could not be read as an event')
-  }
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new ValidationError(issue.path.join('.') || 'event', issue.message)
-  }
-  const event = parsed.data
+  const event = wellFormed(input) ? input : parsedEvent(input)
   if (event.messageId.trim() === '' || event.messageId.length > MAX_ID_LENGTH) {
     throw new ValidationError('messageId', `must be 1 to ${MAX_ID_LENGTH} characters`)
   }
@@ -109,7 +99,62 @@ function identityOf(event: ProductEvent): Pick<ProductEvent, 'email' | 'userId' 
  * `segmentMessageToProductEvent` result does.
  */
 export function revalidatedEvent(event: ProductEvent, at: number): ValidEvent {
-  return { ...event, ...identityOf(event), at }
+  const { email, userId, company } = identityOf(event)
+  return { ...event, email, userId, company, at }
+}
+
+/** The event as zod parses it, or a ValidationError naming its first problem. */
+function parsedEvent(input: unknown): ProductEvent {
+  let parsed: ReturnType<typeof ProductEvent.safeParse>
+  try {
+    parsed = ProductEvent.safeParse(input)
+  } catch {
+    throw new ValidationError('event', 'could not be read as an event')
+  }
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new ValidationError(issue.path.join('.') || 'event', issue.message)
+  }
+  return parsed.data
+}
+
+const EVENT_FIELDS = new Set(Object.keys(ProductEvent.shape))
+const KINDS = new Set(ProductEvent.shape.kind.options)
+
+function isPlain(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+const optionalText = (value: unknown) => value === undefined || typeof value === 'string'
+const optionalRecord = (value: unknown) => value === undefined || (isPlain(value) && Object.getOwnPropertySymbols(value).length === 0)
+
+/**
+ * The fast path of validation: whether `input` is an event `ProductEvent` accepts as it is
+ * (plain objects, the schema's fields only, each of its type), so parsing it would give the
+ * same event. Anything else goes through zod, whose messages report what is wrong.
+ */
+function wellFormed(input: unknown): input is ProductEvent {
+  if (!isPlain(input)) return false
+  for (const key in input) if (!EVENT_FIELDS.has(key)) return false
+  const { company } = input
+  if (company !== undefined) {
+    if (!isPlain(company)) return false
+    for (const key in company) if (key !== 'domain' && key !== 'groupId') return false
+    if (!optionalText(company.domain) || !optionalText(company.groupId)) return false
+  }
+  return (
+    KINDS.has(input.kind as ProductEvent['kind']) &&
+    typeof input.messageId === 'string' &&
+    typeof input.timestamp === 'string' &&
+    optionalText(input.email) &&
+    optionalText(input.userId) &&
+    optionalText(input.event) &&
+    optionalText(input.mapping) &&
+    optionalRecord(input.properties) &&
+    optionalRecord(input.traits)
+  )
 }
 
 /**
