@@ -326,8 +326,9 @@ function propertiesOf(section: Section, { values, scores }: Scored): Record<stri
 /**
  * Evaluates a section's signals and scores for one subject at `now` (SPEC §3.3). Updates the
  * state's once-marks, last scores and `rises_by` history in place. Without `detail`, the
- * properties are left out (empty): the scores and the state are the same, and an offline
- * replay that evaluates after every event only needs those.
+ * properties are left out (empty) and scores may be lean (`scoreSection`): the score values
+ * and the state are the same, and an offline replay that evaluates after every event only
+ * needs those.
  */
 export function evaluateSection(section: Section, state: SubjectState, now: number, detail = true): Omit<Evaluation, 'handoffs'> {
   const scored = scoreSection(section, state, now, detail)
