@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { orderScreened, ReplayInput, Screened, screenEvent } from '../engine/simulate'
-import { ProductEvent, validateEvent, ValidEvent } from '../engine/event'
+import { ProductEvent, revalidatedEvent, ValidEvent } from '../engine/event'
 import { cannotRead, Io, parseEventLine } from './io'
 
 export type EventLine = { line: number; event: ProductEvent }
@@ -138,21 +138,24 @@ export function streamEvents(io: Io, path: string): StreamedEvents {
       endOfData,
       ordered: (now) => {
         const ordered = orderScreened(keys, rejections, now)
-        return { valid: replayed(io, path, ordered.keys, now), count: ordered.keys.length, rejected: ordered.rejected, afterNow: ordered.afterNow }
+        return { valid: replayed(io, path, ordered.keys), count: ordered.keys.length, rejected: ordered.rejected, afterNow: ordered.afterNow }
       }
     }
   }
 }
 
-/** The second pass: each valid line again, in replay order. */
-function* replayed(io: Io, path: string, keys: Key[], now: number): Generator<{ event: ValidEvent; index: number }> {
+/**
+ * The second pass: each valid line again, in replay order. The first pass validated it
+ * before `now` was known, which gives the same verdict and event for every event up to
+ * `now` (`screenEvent`), so it is not validated again.
+ */
+function* replayed(io: Io, path: string, keys: Key[]): Generator<{ event: ValidEvent; index: number }> {
   const fd = open(io, path)
   try {
     const reader = new LineReader(fd)
     for (const key of keys) {
-      // Read and validated as in the first pass, which found it valid.
-      const event = parseEventLine(reader.read(key.offset, key.length))
-      yield { event: validateEvent(event, now), index: key.line }
+      const event = parseEventLine(reader.read(key.offset, key.length)) as ProductEvent
+      yield { event: revalidatedEvent(event, key.at), index: key.line }
     }
   } finally {
     closeSync(fd)

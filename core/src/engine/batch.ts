@@ -131,7 +131,7 @@ function companyInfo(state: SubjectState): Record<string, string> {
 /**
  * Stage two: the companies' events onto their states (`companies` holds every company to
  * evaluate, stored or new), then every subject evaluated at `now`, hand-offs included.
- * Without `detail`, the outcomes' properties are left empty (`evaluateSection`).
+ * Without `detail`, the outcomes' properties are left empty and their scores may be lean (`evaluateSection`).
  */
 export function finishBatch(
   model: Model,

@@ -568,3 +568,37 @@ describe('hand-offs (SPEC §3.5)', () => {
     expect(Object.values(state.handoffMarks)).toEqual([T0])
   })
 })
+
+describe('evaluation without detail', () => {
+  const m = model(
+    '  - property: pql_score\n    activity: last_activity\n    rules:\n      - { label: Busy, per: projects_l7d, points: 10, cap: 70 }\n      - { label: Started, when: activated, points: 5, once: true }\n    decay: { after: 1d, every: 1d, points: 10 }\n    tiers: { Cold: 0, Hot: 60 }',
+    'handoff:\n  - on: { enters: Hot }\n    unless: pql_score < 0\n    slack: { webhook: "https://hooks.slack.com/services/T/B/X" }'
+  )
+
+  it('gives the values, states and hand-off intents of a detailed evaluation, without reasons for scores of whole points', () => {
+    const lean = emptyState()
+    const detailed = emptyState()
+    const times = [T0, T0 + HOUR, T0 + 3 * DAY, T0 + 3 * DAY + HOUR]
+    for (const [step, at] of times.entries()) {
+      for (const state of [lean, detailed]) track(m, state, at, 'Project Created', undefined, step + 3)
+      const without = evaluateContact(m, lean, at, {}, false)
+      const withDetail = evaluateContact(m, detailed, at, {}, true)
+      expect(without.properties).toEqual({})
+      expect(without.scores.map(({ value, tier, updatedAt }) => ({ value, tier, updatedAt }))).toEqual(
+        withDetail.scores.map(({ value, tier, updatedAt }) => ({ value, tier, updatedAt }))
+      )
+      // Scored again in full for a hand-off that fires.
+      expect(without.scores[0].reasons).toEqual(without.handoffs.length > 0 ? withDetail.scores[0].reasons : [])
+      expect(without.handoffs).toEqual(withDetail.handoffs)
+      expect({ ...lean, messageIds: '' }).toEqual({ ...detailed, messageIds: '' })
+    }
+    expect(lean.handoffMarks).not.toEqual({})
+  })
+
+  it('keeps the reasons of a score a per rule without a cap could take beyond exact sums', () => {
+    const uncapped = model('  - property: pql_score\n    rules:\n      - { label: Busy, per: projects, points: 10 }')
+    const state = emptyState()
+    track(uncapped, state, T0, 'Project Created', undefined, 2)
+    expect(evaluateSection(uncapped.contact, state, T0, false).scores[0].reasons).toEqual([{ label: 'Busy', points: 20 }])
+  })
+})

@@ -100,8 +100,13 @@ function ruleKey(rule: Rule, index: number): string {
   return fingerprint(`${index}:${rule.label}:${rule.points}`)
 }
 
-/** A score's once-rule keys, compiled `when` conditions and property names, made once per compiled model rather than per evaluation. */
-type ScoreNames = { ruleKeys: string[]; when: (CompiledCondition | undefined)[]; tier: string; reasons: string; updatedAt: string }
+/**
+ * A score's once-rule keys, compiled `when` conditions and property names, made once per
+ * compiled model rather than per evaluation. `whole`: a rule score whose rules' points can
+ * only be whole numbers that sum exactly (`wholePoints`), so its raw value is the same summed
+ * in any order.
+ */
+type ScoreNames = { ruleKeys: string[]; when: (CompiledCondition | undefined)[]; whole: boolean; tier: string; reasons: string; updatedAt: string }
 
 const scoreNames = new WeakMap<Score, ScoreNames>()
 
@@ -111,6 +116,7 @@ function namesOf(score: Score): ScoreNames {
     names = {
       ruleKeys: score.rules?.map(ruleKey) ?? [],
       when: score.rules?.map((rule) => (rule.when === undefined ? undefined : compiledCondition(rule.when))) ?? [],
+      whole: score.rules !== undefined && wholePoints(score.rules),
       tier: `${score.property}_tier`,
       reasons: `${score.property}_reasons`,
       updatedAt: `${score.property}_updated_at`
@@ -118,6 +124,22 @@ function namesOf(score: Score): ScoreNames {
     scoreNames.set(score, names)
   }
   return names
+}
+
+/**
+ * Whether every rule adds a whole number of points, and all of them together stay within the
+ * integers a double holds exactly: a rule adds at most its points, a `per` rule at most its
+ * cap (one without a cap is unbounded).
+ */
+function wholePoints(rules: Rule[]): boolean {
+  let bound = 0
+  for (const rule of rules) {
+    if (!Number.isInteger(rule.points)) return false
+    const most = rule.per === undefined ? Math.abs(rule.points) : rule.cap
+    if (most === undefined || !Number.isInteger(most)) return false
+    bound += most
+  }
+  return Number.isSafeInteger(bound)
 }
 
 /** What scoring needs of a section, worked out once per compiled model: each signal's position by name, each score's activity signal by position. */
@@ -156,18 +178,25 @@ export function isoTime(at: number): string {
   return text
 }
 
-function ruleReasons(
+/**
+ * A rule score's raw value, with its reasons and each rule's points pushed onto `reasons` and
+ * `byRule` when they are given (without them, for a score of whole points only: see
+ * `scoreSection`). Sets the once-marks of rules that first hold; evaluated again at the same
+ * time, it gives the same value and changes nothing more.
+ */
+function rulePoints(
   score: Score,
   state: SubjectState,
   resolve: (name: string) => ConditionValue,
-  now: number
-): { raw: number; reasons: Reason[]; contributions: number[] } {
+  now: number,
+  reasons?: Reason[],
+  byRule?: number[]
+): number {
   // Made only when a once-rule first holds, and dropped again when empty.
   let marks: Record<string, number> | undefined = state.onceMarks[score.property]
   const { ruleKeys: keys, when } = namesOf(score)
   const rules = score.rules!
-  const reasons: Reason[] = []
-  const byRule: number[] = []
+  let raw = 0
   for (let order = 0; order < rules.length; order++) {
     const rule = rules[order]
     let points = 0
@@ -185,16 +214,19 @@ function ruleReasons(
     } else if (holds) {
       points = rule.points
     }
-    if (points !== 0) reasons.push({ label: rule.label, points })
-    byRule.push(points)
+    if (points !== 0) {
+      if (reasons) reasons.push({ label: rule.label, points })
+      else raw += points
+    }
+    byRule?.push(points)
   }
   if (marks && isEmpty(marks)) delete state.onceMarks[score.property]
+  if (!reasons) return raw
   // Largest first; the sort is stable, so equal points keep the rules' order.
   if (reasons.length > 1) reasons.sort(byPoints)
   // Summed in that order, as points need not be whole numbers.
-  let raw = 0
   for (const reason of reasons) raw += reason.points
-  return { raw, reasons, contributions: byRule }
+  return raw
 }
 
 function byPoints(a: Reason, b: Reason): number {
@@ -222,8 +254,16 @@ function compositeReasons(score: Score, earlier: Map<string, number>): { raw: nu
 /** A section's signal values (in the section's order) and scores, before they are written out as properties. */
 type Scored = { values: SignalValue[]; scores: ScoreResult[] }
 
-/** The scoring of SPEC §3.3 for one subject at `now`; updates the state's once-marks and last scores in place. */
-function scoreSection(section: Section, state: SubjectState, now: number): Scored {
+/** A lean score's reasons and contributions: none made (frozen, so nothing adds to them). */
+const NOT_MADE: never[] = Object.freeze([]) as never[]
+
+/**
+ * The scoring of SPEC §3.3 for one subject at `now`; updates the state's once-marks and last
+ * scores in place. Without `detail`, a score of whole points is lean: its value, tier and
+ * `updatedAt` without reasons or contributions (no objects per rule). Scoring again at the
+ * same `now`, with `detail`, gives the same values and leaves the state as it was.
+ */
+function scoreSection(section: Section, state: SubjectState, now: number, detail: boolean): Scored {
   const plan = sectionPlan(section)
   const signals = section.signals
   const values: SignalValue[] = new Array(signals.length)
@@ -236,7 +276,13 @@ function scoreSection(section: Section, state: SubjectState, now: number): Score
   const scores: ScoreResult[] = []
   for (let position = 0; position < section.scores.length; position++) {
     const score = section.scores[position]
-    const { raw, reasons, contributions } = score.rules ? ruleReasons(score, state, resolve, now) : compositeReasons(score, scoreValues!)
+    const lean = !detail && namesOf(score).whole
+    let raw: number
+    let reasons: Reason[] = NOT_MADE
+    let contributions: number[] = NOT_MADE
+    if (lean) raw = rulePoints(score, state, resolve, now)
+    else if (score.rules) raw = rulePoints(score, state, resolve, now, (reasons = []), (contributions = []))
+    else ({ raw, reasons, contributions } = compositeReasons(score, scoreValues!))
     let result = raw
     const activityIndex = plan.activity[position]
     const activity = activityIndex === undefined ? undefined : values[activityIndex]
@@ -244,7 +290,7 @@ function scoreSection(section: Section, state: SubjectState, now: number): Score
       const inactivityMs = Math.max(0, now - activity.at)
       result = decayed(score.decay, raw, inactivityMs)
       const lost = roundHalfUp(raw - result)
-      if (lost > 0) reasons.push({ label: `Inactive ${Math.floor(inactivityMs / DAY_MS)}d`, points: -lost })
+      if (lost > 0 && !lean) reasons.push({ label: `Inactive ${Math.floor(inactivityMs / DAY_MS)}d`, points: -lost })
     }
     const value = roundHalfUp(clamp(result, score.min, score.max))
     scoreValues?.set(score.property, value)
@@ -280,11 +326,12 @@ function propertiesOf(section: Section, { values, scores }: Scored): Record<stri
 /**
  * Evaluates a section's signals and scores for one subject at `now` (SPEC §3.3). Updates the
  * state's once-marks, last scores and `rises_by` history in place. Without `detail`, the
- * properties are left out (empty): the scores and the state are the same, and an offline
- * replay that evaluates after every event only needs those.
+ * properties are left out (empty) and scores may be lean (`scoreSection`): the score values
+ * and the state are the same, and an offline replay that evaluates after every event only
+ * needs those.
  */
 export function evaluateSection(section: Section, state: SubjectState, now: number, detail = true): Omit<Evaluation, 'handoffs'> {
-  const scored = scoreSection(section, state, now)
+  const scored = scoreSection(section, state, now, detail)
   return { properties: detail ? propertiesOf(section, scored) : {}, scores: scored.scores }
 }
 
@@ -320,19 +367,25 @@ export function evaluateContact(
 ): Evaluation {
   const plan = handoffPlan(model)
   const previous = plan.enters ? previousScores(state) : undefined
-  const scored = scoreSection(model.contact, state, now)
+  let scored = scoreSection(model.contact, state, now, detail)
+  // A hand-off's `unless` and its intent read the scores in full: scored again (the same values) when they were lean.
+  let full = detail
+  const detailed = (): Scored => {
+    if (!full) scored = scoreSection(model.contact, state, now, (full = true))
+    return scored
+  }
   let properties = detail ? propertiesOf(model.contact, scored) : undefined
-  const evaluation = { scores: scored.scores }
   const handoffs: HandoffIntent[] = []
-  const resolve = handoffValues(model, () => (properties ??= propertiesOf(model.contact, scored)), hubspot)
+  const resolve = handoffValues(model, () => (properties ??= propertiesOf(model.contact, detailed())), hubspot)
   for (const handoff of model.handoffs) {
-    const score = evaluation.scores.find((candidate) => candidate.property === handoff.score)
+    let score = scored.scores.find((candidate) => candidate.property === handoff.score)
     if (!score) continue
     const fired = handoff.trigger.kind === 'enters'
       ? (previous!.get(score.property) ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold &&
         score.value >= handoff.trigger.threshold
       : risesBy(state, handoff, score.value, now)
     if (!fired || (handoff.unless && evaluateCondition(handoff.unless, resolve, now))) continue
+    score = detailed().scores.find((candidate) => candidate.property === handoff.score)!
     const crossing = `${handoff.key}@${state.handoffMarks[handoff.key] ?? 0}`
     state.handoffMarks[handoff.key] = now
     handoffs.push({
@@ -345,8 +398,8 @@ export function evaluateContact(
       reasons: formatReasons(score.reasons)
     })
   }
-  recordRises(plan, state, evaluation.scores, now)
-  return { properties: detail ? properties! : {}, scores: evaluation.scores, handoffs }
+  recordRises(plan, state, scored.scores, now)
+  return { properties: detail ? properties! : {}, scores: scored.scores, handoffs }
 }
 
 function previousScores(state: SubjectState): Map<string, number> {

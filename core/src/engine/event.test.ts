@@ -1,5 +1,5 @@
 import { ValidationError } from './errors'
-import { MAX_EVENT_BYTES, readPath, validateEvent } from './event'
+import { MAX_EVENT_BYTES, ProductEvent, readPath, revalidatedEvent, validateEvent } from './event'
 
 const NOW = Date.parse('2026-03-10T12:00:00.000Z')
 const HOUR = 3_600_000
@@ -150,6 +150,33 @@ describe('validateEvent: size and shape limits', () => {
 
   it('accepts properties nested 8 levels deep', () => {
     expect(() => validateEvent(track({ properties: nested(8) }), NOW)).not.toThrow()
+  })
+})
+
+describe('validateEvent: the fast path for well-formed events', () => {
+  it('gives the event zod would: fields the schema does not know are left out, at any level it reads', () => {
+    const plain = validateEvent(track({ properties: { n: 1 }, company: { groupId: 'g-1' } }), NOW)
+    expect(validateEvent(track({ properties: { n: 1 }, company: { groupId: 'g-1', extra: 1 }, extra: true }), NOW)).toEqual(plain)
+    expect(plain).toEqual({ ...track({ properties: { n: 1 }, company: { groupId: 'g-1' } }), at: Date.parse('2026-03-10T09:00:00.000Z') })
+  })
+
+  it('leaves a field of the wrong type to zod, which names it', () => {
+    expect(rejection(track({ properties: [1] })).field).toBe('properties')
+    expect(rejection(track({ company: { groupId: 7 } })).field).toBe('company.groupId')
+  })
+})
+
+describe('revalidatedEvent', () => {
+  it('gives the event validateEvent gave, without checking it again', () => {
+    const events: ProductEvent[] = [
+      { kind: 'track', messageId: 'm-1', timestamp: '2026-03-10T09:00:00.000Z', email: '  Ada@ACME.io ', userId: ' u-1 ', event: 'Task Created', properties: { n: 1 }, traits: undefined, company: { groupId: ' g-1 ', domain: undefined } },
+      { kind: 'identify', messageId: 'm-2', timestamp: '2026-03-10T10:00:00Z', email: ' ', userId: 'u-2', traits: { plan: 'paying' } },
+      { kind: 'group', messageId: 'm-3', timestamp: '2026-03-10T11:00:00.000Z', userId: 'u-3', traits: { name: 'Acme' }, company: { groupId: 'g-3 ', domain: 'acme.io' } }
+    ]
+    for (const event of events) {
+      const validated = validateEvent(event, Number.POSITIVE_INFINITY)
+      expect(revalidatedEvent(event, validated.at)).toEqual(validated)
+    }
   })
 })
 

@@ -42,17 +42,7 @@ export function normalizeEmail(email: string): string {
 export function validateEvent(input: unknown, now: number): ValidEvent {
   const unsafe = unsafeKey(input, 0)
   if (unsafe) throw new ValidationError(unsafe.path.join('.'), `uses the key "${unsafe.key}", which pqlkit does not accept (it names object internals)`)
-  let parsed: ReturnType<typeof ProductEvent.safeParse>
-  try {
-    parsed = ProductEvent.safeParse(input)
-  } catch {
-    throw new ValidationError('event', 'could not be read as an event')
-  }
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new ValidationError(issue.path.join('.') || 'event', issue.message)
-  }
-  const event = parsed.data
+  const event = wellFormed(input) ? input : parsedEvent(input)
   if (event.messageId.trim() === '' || event.messageId.length > MAX_ID_LENGTH) {
     throw new ValidationError('messageId', `must be 1 to ${MAX_ID_LENGTH} characters`)
   }
@@ -72,14 +62,10 @@ export function validateEvent(input: unknown, now: number): ValidEvent {
   if (at > now + DAY_MS) {
     throw new ValidationError('timestamp', `${event.timestamp} is more than 24h after now (${new Date(now).toISOString()})`)
   }
-  let email: string | undefined
-  if (event.email !== undefined && event.email.trim() !== '') {
-    email = normalizeEmail(event.email)
-    if (!EMAIL.test(email) || email.length > 254) {
-      throw new ValidationError('email', `${JSON.stringify(event.email.slice(0, 80))} is not an email address`)
-    }
+  const { email, userId, company } = identityOf(event)
+  if (email !== undefined && (!EMAIL.test(email) || email.length > 254)) {
+    throw new ValidationError('email', `${JSON.stringify(event.email!.slice(0, 80))} is not an email address`)
   }
-  const userId = event.userId?.trim() ? event.userId.trim() : undefined
   if (userId !== undefined && userId.length > MAX_ID_LENGTH) {
     throw new ValidationError('userId', `must be at most ${MAX_ID_LENGTH} characters`)
   }
@@ -89,17 +75,86 @@ export function validateEvent(input: unknown, now: number): ValidEvent {
   if (event.kind === 'track' && !event.event?.trim()) {
     throw new ValidationError('event', 'a track event needs an event name')
   }
-  const groupId = event.company?.groupId?.trim() || undefined
-  if (event.kind === 'group' && groupId === undefined) {
+  if (event.kind === 'group' && company?.groupId === undefined) {
     throw new ValidationError('groupId', 'a group call needs a group id')
   }
+  return { ...event, email, userId, company, at: Math.min(at, now) }
+}
+
+/** An event's identity as validation normalises it: email lower-cased and trimmed, userId and groupId trimmed, blanks left out. */
+function identityOf(event: ProductEvent): Pick<ProductEvent, 'email' | 'userId' | 'company'> {
+  const groupId = event.company?.groupId?.trim() || undefined
   return {
-    ...event,
-    email,
-    userId,
-    company: event.company && { ...event.company, groupId },
-    at: Math.min(at, now)
+    email: event.email !== undefined && event.email.trim() !== '' ? normalizeEmail(event.email) : undefined,
+    userId: event.userId?.trim() ? event.userId.trim() : undefined,
+    company: event.company && { ...event.company, groupId }
   }
+}
+
+/**
+ * What `validateEvent(event, now)` returns for an event it accepted before, with its time
+ * `at` (already parsed, at most `now`), without checking it again: for a replay that read
+ * the same event in a first pass (`cli/events-file.ts`). It is the validated event when
+ * `event` has only the fields of `ProductEvent` (zod leaves out any other), as every
+ * `segmentMessageToProductEvent` result does.
+ */
+export function revalidatedEvent(event: ProductEvent, at: number): ValidEvent {
+  const { email, userId, company } = identityOf(event)
+  return { ...event, email, userId, company, at }
+}
+
+/** The event as zod parses it, or a ValidationError naming its first problem. */
+function parsedEvent(input: unknown): ProductEvent {
+  let parsed: ReturnType<typeof ProductEvent.safeParse>
+  try {
+    parsed = ProductEvent.safeParse(input)
+  } catch {
+    throw new ValidationError('event', 'could not be read as an event')
+  }
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new ValidationError(issue.path.join('.') || 'event', issue.message)
+  }
+  return parsed.data
+}
+
+const EVENT_FIELDS = new Set(Object.keys(ProductEvent.shape))
+const KINDS = new Set(ProductEvent.shape.kind.options)
+
+function isPlain(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+const optionalText = (value: unknown) => value === undefined || typeof value === 'string'
+const optionalRecord = (value: unknown) => value === undefined || (isPlain(value) && Object.getOwnPropertySymbols(value).length === 0)
+
+/**
+ * The fast path of validation: whether `input` is an event `ProductEvent` accepts as it is
+ * (plain objects, the schema's fields only, each of its type), so parsing it would give the
+ * same event. Anything else goes through zod, whose messages report what is wrong.
+ */
+function wellFormed(input: unknown): input is ProductEvent {
+  if (!isPlain(input)) return false
+  for (const key in input) if (!EVENT_FIELDS.has(key)) return false
+  const { company } = input
+  if (company !== undefined) {
+    if (!isPlain(company)) return false
+    for (const key in company) if (key !== 'domain' && key !== 'groupId') return false
+    if (!optionalText(company.domain) || !optionalText(company.groupId)) return false
+  }
+  return (
+    KINDS.has(input.kind as ProductEvent['kind']) &&
+    typeof input.messageId === 'string' &&
+    typeof input.timestamp === 'string' &&
+    optionalText(input.email) &&
+    optionalText(input.userId) &&
+    optionalText(input.event) &&
+    optionalText(input.mapping) &&
+    optionalRecord(input.properties) &&
+    optionalRecord(input.traits)
+  )
 }
 
 /**

@@ -66,11 +66,13 @@ export type Screened = { at: number; event?: ValidEvent; rejected?: RejectedEven
  * applies is the one at `now`.
  */
 export function screenEvent(event: ProductEvent, index: number): Screened {
-  const at = parseTimestamp(String(event?.timestamp))
   try {
-    return { at, event: validateEvent(event, Number.POSITIVE_INFINITY) }
+    // Validated without a `now`, an event keeps the time of its timestamp.
+    const valid = validateEvent(event, Number.POSITIVE_INFINITY)
+    return { at: valid.at, event: valid }
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error
+    const at = parseTimestamp(String(event?.timestamp))
     return { at, rejected: { index, messageId: typeof event?.messageId === 'string' ? event.messageId : undefined, error } }
   }
 }
