@@ -27,11 +27,13 @@ export type DrainParts = { db: Database; pipeline: Pipeline; store: DatabaseStat
  * burst coalesced into one pipeline batch and one write), then one transaction that commits
  * the subjects whose events all went through, marks those events processed, dead-letters the
  * rejected ones, schedules the retryable ones and puts the fired hand-offs in the outbox.
- * Undefined when another process holds the lease.
+ * Undefined when another process holds the lease. `now` is the time the model evaluates at,
+ * `due` the schedule's (retries become due by it): the same wall clock, but for tests that pin
+ * the model's time.
  */
-export async function drainRound(parts: DrainParts, now: number): Promise<RoundReport | undefined> {
+export async function drainRound(parts: DrainParts, now: number, due = now): Promise<RoundReport | undefined> {
   return parts.db.withLease(async () => {
-    const pending = await nextPending(parts.db, now, parts.batchSize)
+    const pending = await nextPending(parts.db, due, parts.batchSize)
     const report: RoundReport = { events: pending.length, ok: 0, invalid: 0, retryable: 0, lagMs: [], problems: [] }
     if (pending.length === 0) return report
     parts.store.take()
@@ -46,8 +48,8 @@ export async function drainRound(parts: DrainParts, now: number): Promise<RoundR
     const committed = settled.filter((subject) => !subject.failed && !subject.events.some((index) => retrying.has(index)))
     await parts.db.transaction(async (sql) => {
       await commitSubjects(sql, committed)
-      await enqueueHandoffs(sql, intents, committed, now)
-      await markEvents(sql, pending, sync.results, now, report)
+      await enqueueHandoffs(sql, intents, committed, due)
+      await markEvents(sql, pending, sync.results, now, due, report)
     })
     report.problems = sync.problems
     const throttled = sync.results.filter((result): result is Extract<RecordResult, { status: 'retryable' }> => result.status === 'retryable' && result.throttled === true)
@@ -56,7 +58,7 @@ export async function drainRound(parts: DrainParts, now: number): Promise<RoundR
   })
 }
 
-async function markEvents(sql: Sql, pending: PendingEvent[], results: RecordResult[], now: number, report: RoundReport): Promise<void> {
+async function markEvents(sql: Sql, pending: PendingEvent[], results: RecordResult[], now: number, due: number, report: RoundReport): Promise<void> {
   const done: number[] = []
   for (const [index, row] of pending.entries()) {
     const result = results[index]
@@ -76,7 +78,7 @@ async function markEvents(sql: Sql, pending: PendingEvent[], results: RecordResu
     } else {
       report.retryable++
       await sql.run(`UPDATE inbox SET attempts = attempts + 1, next_at = ?, error = ? WHERE id = ?`, [
-        now + retryDelay(row.attempts, result.retryAfterMs),
+        due + retryDelay(row.attempts, result.retryAfterMs),
         result.message,
         row.id
       ])
@@ -101,12 +103,12 @@ export type OutboxReport = { sent: number; suppressed: number; failed: number; r
  * takes; a hand-off that can never be sent (a Slack webhook not allow-listed) is marked failed
  * with its reason.
  */
-export async function sendOutbox(db: Database, sender: OutboxSender, now: number, limit = 50): Promise<OutboxReport | undefined> {
+export async function sendOutbox(db: Database, sender: OutboxSender, now: number, due = now, limit = 50): Promise<OutboxReport | undefined> {
   return db.withLease(async () => {
     const report: OutboxReport = { sent: 0, suppressed: 0, failed: 0, retrying: 0 }
     const rows = await db.all(
       `SELECT id, intent, contact, attempts, attempted_at, slack_sent_at, task_id FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT ?`,
-      [now, limit]
+      [due, limit]
     )
     for (const row of rows) {
       const progress: OutboxProgress = {
@@ -129,7 +131,7 @@ export async function sendOutbox(db: Database, sender: OutboxSender, now: number
           report.failed++
         } else {
           const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs ?? 0
-          await db.run(`UPDATE outbox SET attempts = attempts + 1, next_at = ?, error = ? WHERE id = ?`, [now + retryDelay(Number(row.attempts), retryAfterMs), message, row.id])
+          await db.run(`UPDATE outbox SET attempts = attempts + 1, next_at = ?, error = ? WHERE id = ?`, [due + retryDelay(Number(row.attempts), retryAfterMs), message, row.id])
           report.retrying++
         }
       }
