@@ -22,6 +22,16 @@ export function sqliteFile(): string {
 }
 
 /** Segment's Webhooks (Actions) destination: JSON body, X-Signature over the first element. */
+let databases = 0
+/** A database of its own in the throwaway PostgreSQL cluster, for one test. */
+export async function freshDatabase(clusterUrl: string): Promise<string> {
+  const admin = openDatabase(clusterUrl)
+  const name = `test_${process.pid}_${++databases}`
+  await admin.run(`CREATE DATABASE ${name}`)
+  await admin.close()
+  return clusterUrl.replace(/\/postgres$/, `/${name}`)
+}
+
 export async function postSegment(url: string, messages: SegmentMessage[] | SegmentMessage): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
   const started = performance.now()
   const answer = await fetch(`${url}/segment`, {

@@ -3,7 +3,7 @@ import { Database, DefaultHandoffSender, JsonLog, loadModel, officialHubSpotApi,
 import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
 import { scratch, SLACK_LOG_ENV } from '../../harness/processes/host-process'
 import { PostgresCluster, startPostgres } from '../../harness/postgres'
-import { drained, handedOff, MODEL_FILE, postSegment, SECRET, spawnServer, sqliteFile, stream } from './harness'
+import { drained, freshDatabase, handedOff, MODEL_FILE, postSegment, SECRET, spawnServer, sqliteFile, stream } from './harness'
 
 /**
  * The outbox sends each hand-off exactly once, part by part: a server killed with SIGKILL in
@@ -28,15 +28,7 @@ beforeEach(async () => {
 })
 afterEach(() => emulator.stop())
 
-let databases = 0
-async function location(kind: 'sqlite' | 'postgres'): Promise<string> {
-  if (kind === 'sqlite') return sqliteFile()
-  const admin = openDatabase(postgres.url)
-  const name = `outbox_${++databases}`
-  await admin.run(`CREATE DATABASE ${name}`)
-  await admin.close()
-  return postgres.url.replace(/\/postgres$/, `/${name}`)
-}
+const location = (kind: 'sqlite' | 'postgres') => (kind === 'sqlite' ? Promise.resolve(sqliteFile()) : freshDatabase(postgres.url))
 
 /** The tasks HubSpot holds for the contact with this id. */
 const tasksOf = (contactId: string) => emulator.dump().tasks.filter((task) => task.associations?.some((association) => association.toId === contactId))

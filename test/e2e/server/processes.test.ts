@@ -3,7 +3,7 @@ import { Database, loadModel, segmentMessageToProductEvent, simulate } from '@pq
 import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
 import { PostgresCluster, startPostgres } from '../../harness/postgres'
 import { differencesFromSimulate } from '../conformance/snapshot'
-import { drained, MODEL_FILE, openDatabase, postSegment, serverSnapshot, spawnServer, sqliteFile, stream } from './harness'
+import { drained, freshDatabase, MODEL_FILE, openDatabase, postSegment, serverSnapshot, spawnServer, sqliteFile, stream } from './harness'
 
 /**
  * `pqlkit serve` as processes of its own (the CLI), the way it is deployed: killed with
@@ -28,15 +28,7 @@ beforeEach(async () => {
 })
 afterEach(() => emulator.stop())
 
-let databases = 0
-async function location(kind: 'sqlite' | 'postgres'): Promise<string> {
-  if (kind === 'sqlite') return sqliteFile()
-  const admin = openDatabase(postgres.url)
-  const name = `processes_${++databases}`
-  await admin.run(`CREATE DATABASE ${name}`)
-  await admin.close()
-  return postgres.url.replace(/\/postgres$/, `/${name}`)
-}
+const location = (kind: 'sqlite' | 'postgres') => (kind === 'sqlite' ? Promise.resolve(sqliteFile()) : freshDatabase(postgres.url))
 
 async function count(db: Database, status: string): Promise<number> {
   const [row] = await db.all(`SELECT COUNT(*) AS count FROM inbox WHERE status = ?`, [status])

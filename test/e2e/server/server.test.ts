@@ -16,7 +16,7 @@ import {
 import { Emulator, startEmulator } from '../../harness/hubspot-emulator'
 import { PostgresCluster, startPostgres } from '../../harness/postgres'
 import { differencesFromSimulate } from '../conformance/snapshot'
-import { drained, MODEL_FILE, openDatabase, postSegment, SECRET, serverSnapshot, sqliteFile, stream } from './harness'
+import { drained, freshDatabase, MODEL_FILE, openDatabase, postSegment, SECRET, serverSnapshot, sqliteFile, stream } from './harness'
 
 /**
  * `pqlkit serve` in this process, on a real SQLite file and on a real PostgreSQL, against the
@@ -37,7 +37,7 @@ type Setup = { emulator: Emulator; db: Database; running: RunningServer; logs: s
 
 async function setUp(kind: 'sqlite' | 'postgres', database?: string): Promise<Setup> {
   const emulator = await startEmulator({ rateLimit: { max: 1_000_000, intervalMs: 10_000 } })
-  const location = database ?? (kind === 'sqlite' ? sqliteFile() : await freshDatabase())
+  const location = database ?? (kind === 'sqlite' ? sqliteFile() : await freshDatabase(postgres.url))
   const logs: string[] = []
   const running = await startServer({
     db: openDatabase(location),
@@ -55,14 +55,6 @@ async function setUp(kind: 'sqlite' | 'postgres', database?: string): Promise<Se
   return { emulator, db: openDatabase(location), running, logs }
 }
 
-let databases = 0
-async function freshDatabase(): Promise<string> {
-  const admin = openDatabase(postgres.url)
-  const name = `server_${++databases}`
-  await admin.run(`CREATE DATABASE ${name}`)
-  await admin.close()
-  return postgres.url.replace(/\/postgres$/, `/${name}`)
-}
 
 async function tearDown({ emulator, db, running }: Setup): Promise<void> {
   await running.close()
