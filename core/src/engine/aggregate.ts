@@ -125,6 +125,19 @@ function matches(signal: Signal, event: ValidEvent): boolean {
   return evaluateCondition(where, (name) => scalar(readPath(event.properties, name)), event.at)
 }
 
+/** The last event hashed, and its hash: an event applied to its contact and then to its company is hashed once. */
+let lastHashed: ValidEvent | undefined
+let lastHash = ''
+
+/** The hash a state keeps of an event's message id (with its mapping: one event delivered per mapping counts once for each). */
+function messageIdHash(event: ValidEvent): string {
+  if (lastHashed !== event) {
+    lastHash = fingerprint(event.mapping === undefined ? event.messageId : `${event.messageId}\u0000${event.mapping}`)
+    lastHashed = event
+  }
+  return lastHash
+}
+
 /**
  * Applies events to a subject's signal states, in place. Message ids already in state are
  * skipped, so a retried batch never double-counts; the result is the same for any order
@@ -138,7 +151,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
   const seen = new MessageIds(state)
 
   for (const { event, contact } of events) {
-    const id = fingerprint(event.mapping === undefined ? event.messageId : `${event.messageId}\u0000${event.mapping}`)
+    const id = messageIdHash(event)
     if (seen.has(id)) {
       result.duplicates++
       result.accepted.push(event)

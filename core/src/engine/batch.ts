@@ -1,4 +1,4 @@
-import { HANDOFF_PROPERTIES, Model } from '../model/compile'
+import { HANDOFF_PROPERTIES, Model, Section } from '../model/compile'
 import { AttributedEvent, applyEvents } from './aggregate'
 import { attributeToCompanies } from './company'
 import { evaluateContact, evaluateSection, HandoffIntent, PropertyValue, ScoreResult } from './evaluate'
@@ -88,6 +88,14 @@ function indexer(events: IndexedEvent[]): (event: ValidEvent) => number {
   }
 }
 
+/**
+ * One person, one count in a company: by userId whenever it is known, so two workers that
+ * know the person by userId and by email (before either learnt both) count them alike.
+ */
+function countedAs(contact: { key: string; userId?: string }): string {
+  return contact.userId === undefined ? contact.key : `user:${contact.userId}`
+}
+
 /** Stage one: each contact's events onto its state, and the companies they count for. */
 export function applyToContacts(model: Model, inputs: ContactInput[], now: number): ContactsApplied {
   const result: ContactsApplied = { contacts: [], companyEvents: new Map(), rejected: [] }
@@ -102,10 +110,7 @@ export function applyToContacts(model: Model, inputs: ContactInput[], now: numbe
     if (applied.accepted.length === 0 && !input.stored) continue
     result.contacts.push({ ...input, state, lastEventAt: latest(applied.accepted) })
     if (!model.company) continue
-    // One person, one count in a company: by userId whenever it is known, so two workers that
-    // know the person by userId and by email (before either learnt both) count them alike.
-    const countAs = input.userId === undefined ? input.key : `user:${input.userId}`
-    for (const [key, attributed] of attributeToCompanies(model, state, countAs, input.email, applied.accepted)) {
+    for (const [key, attributed] of attributeToCompanies(model, state, countedAs(input), input.email, applied.accepted)) {
       let company = result.companyEvents.get(key)
       if (!company) {
         company = { attributed: [], events: [] }
@@ -128,6 +133,14 @@ function companyInfo(state: SubjectState): Record<string, string> {
   return info
 }
 
+/** A company's events onto its state, then the company evaluated at `now`. */
+function companyStep(section: Section, model: string, state: SubjectState, attributed: AttributedEvent[], now: number, detail: boolean) {
+  const result = applyEvents(section, state, attributed, now)
+  const evaluation = evaluateSection(section, state, now, detail)
+  state.model = model
+  return { result, evaluation }
+}
+
 /**
  * Stage two: the companies' events onto their states (`companies` holds every company to
  * evaluate, stored or new), then every subject evaluated at `now`, hand-offs included.
@@ -145,13 +158,11 @@ export function finishBatch(
     for (const [key, stored] of companies) {
       const state = stored?.state ?? emptyState()
       const { attributed = [], events = [] } = applied.companyEvents.get(key) ?? {}
-      const result = applyEvents(model.company, state, attributed, now)
+      const { result, evaluation } = companyStep(model.company, model.fingerprint, state, attributed, now, detail)
       if (result.rejected.length > 0) {
         const indexOf = indexer(events)
         for (const { event, error } of result.rejected) outcome.rejected.push({ index: indexOf(event), error })
       }
-      const evaluation = evaluateSection(model.company, state, now, detail)
-      state.model = model.fingerprint
       outcome.companies.push({
         key,
         state,
@@ -182,4 +193,33 @@ export function finishBatch(
     })
   }
   return outcome
+}
+
+/** A contact as the offline replay keeps it between events. */
+export type ReplayContact = { key: string; email?: string; userId?: string; state: SubjectState }
+
+/**
+ * The batch step on one contact's one event at the event's time, as the offline replay runs
+ * it after every event: the same as `applyToContacts` then `finishBatch` without detail for a
+ * contact whose state is kept, with nothing made that the replay does not keep (no outcomes,
+ * no properties). `companyState` gives the state of a company the event counts for.
+ */
+export function replayEvent(
+  model: Model,
+  contact: ReplayContact,
+  event: ValidEvent,
+  companyState: (key: string) => SubjectState
+): { rejected: ValidationError[]; handoffs: HandoffIntent[] } {
+  const now = event.at
+  const applied = applyEvents(model.contact, contact.state, [{ event, contact: contact.key }], now)
+  const rejected = applied.rejected.map(({ error }) => error)
+  if (model.company) {
+    for (const [key, attributed] of attributeToCompanies(model, contact.state, countedAs(contact), contact.email, applied.accepted)) {
+      const { result } = companyStep(model.company, model.fingerprint, companyState(key), attributed, now, false)
+      for (const { error } of result.rejected) rejected.push(error)
+    }
+  }
+  const evaluation = evaluateContact(model, contact.state, now, handoffProperties(undefined, contact.email), false)
+  contact.state.model = model.fingerprint
+  return { rejected, handoffs: evaluation.handoffs }
 }

@@ -251,7 +251,10 @@ function compositeReasons(score: Score, earlier: Map<string, number>): { raw: nu
   return { raw, reasons, contributions: [] }
 }
 
-/** A section's signal values (in the section's order) and scores, before they are written out as properties. */
+/** A signal value not worked out yet. */
+const UNREAD = Symbol('unread')
+
+/** A section's signal values (in the section's order; with `detail`, all of them) and scores, before they are written out as properties. */
 type Scored = { values: SignalValue[]; scores: ScoreResult[] }
 
 /** A lean score's reasons and contributions: none made (frozen, so nothing adds to them). */
@@ -266,11 +269,16 @@ const NOT_MADE: never[] = Object.freeze([]) as never[]
 function scoreSection(section: Section, state: SubjectState, now: number, detail: boolean): Scored {
   const plan = sectionPlan(section)
   const signals = section.signals
-  const values: SignalValue[] = new Array(signals.length)
-  for (let index = 0; index < signals.length; index++) values[index] = signalValue(signals[index], state, now)
+  // Each signal's value is worked out when first read: a lean scoring reads only the signals its rules name.
+  const values: (SignalValue | typeof UNREAD)[] = new Array(signals.length).fill(UNREAD)
+  const valueAt = (index: number): SignalValue => {
+    let value = values[index]
+    if (value === UNREAD) value = values[index] = signalValue(signals[index], state, now)
+    return value
+  }
   const resolve = (name: string): ConditionValue => {
     const index = plan.position.get(name)
-    return index === undefined ? undefined : values[index]
+    return index === undefined ? undefined : valueAt(index)
   }
   const scoreValues = plan.composite ? new Map<string, number>() : undefined
   const scores: ScoreResult[] = []
@@ -285,7 +293,7 @@ function scoreSection(section: Section, state: SubjectState, now: number, detail
     else ({ raw, reasons, contributions } = compositeReasons(score, scoreValues!))
     let result = raw
     const activityIndex = plan.activity[position]
-    const activity = activityIndex === undefined ? undefined : values[activityIndex]
+    const activity = activityIndex === undefined ? undefined : valueAt(activityIndex)
     if (score.decay && typeof activity === 'object') {
       const inactivityMs = Math.max(0, now - activity.at)
       result = decayed(score.decay, raw, inactivityMs)
@@ -302,7 +310,8 @@ function scoreSection(section: Section, state: SubjectState, now: number, detail
     } else state.lastScores[score.property] = [value, updatedAt]
     scores.push({ property: score.property, value, tier: tierOf(score.tiers, value), reasons, contributions, updatedAt })
   }
-  return { values, scores }
+  if (detail) for (let index = 0; index < signals.length; index++) valueAt(index)
+  return { values: values as SignalValue[], scores }
 }
 
 /** Every signal that is set, then each score with its _tier (when in a tier), _reasons and _updated_at. */

@@ -1,5 +1,5 @@
 import type { Model, SubjectKind } from '../model/compile'
-import { applyToContacts, finishBatch, IndexedEvent, StoredSubject, SubjectOutcome } from './batch'
+import { applyToContacts, finishBatch, replayEvent, StoredSubject } from './batch'
 import { ValidationError } from './errors'
 import type { Evaluation, HandoffIntent, PropertyValue, Reason } from './evaluate'
 import { compareReplayOrder, ProductEvent, ValidEvent, validateEvent } from './event'
@@ -145,26 +145,22 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
     }
     return subject
   }
-  const stored = (subject: ReplaySubject): StoredSubject => ({ state: subject.state, properties: {} })
-  const record = (subject: ReplaySubject, evaluated: SubjectOutcome, handoffs: HandoffIntent[]): Evaluation => {
+  const noteHandoffs = (subject: ReplaySubject, handoffs: HandoffIntent[]) => {
     for (const intent of handoffs) subject.handoffs.push({ on: intent.on, at: new Date(intent.at).toISOString() })
-    subject.last = { properties: evaluated.properties, scores: evaluated.scores, handoffs }
-    return subject.last
   }
 
-  /**
-   * The batch step on one contact (with its event, or none) and the given companies, at `at`;
-   * with `detail`, the subjects' properties too (the scores and states are the same without).
-   */
-  const step = (contact: ReplaySubject | undefined, events: IndexedEvent[], companyKeys: Iterable<string> | undefined, at: number, detail: boolean) => {
-    const inputs = contact ? [{ key: contact.key, email: contact.email, userId: contact.userId, stored: stored(contact), events }] : []
-    const applied = applyToContacts(model, inputs, at)
-    const touched = new Map<string, StoredSubject>()
-    for (const key of companyKeys ?? applied.companyEvents.keys()) touched.set(key, stored(subjectOf(companies, key)))
-    const outcome = finishBatch(model, applied, touched, at, detail)
-    for (const { error } of outcome.rejected) rejected.push({ index: events[0].index, messageId: events[0].event.messageId, error })
-    for (const company of outcome.companies) record(companies.get(company.key)!, company, [])
-    for (const evaluated of outcome.contacts) record(contact!, evaluated, evaluated.handoffs)
+  /** The batch step without events on one contact or one company at `at`, with the subject's properties. */
+  const evaluate = (contact: ReplaySubject | undefined, company: ReplaySubject | undefined, at: number): Evaluation => {
+    const stored = (subject: ReplaySubject): StoredSubject => ({ state: subject.state, properties: {} })
+    const inputs = contact ? [{ key: contact.key, email: contact.email, userId: contact.userId, stored: stored(contact), events: [] }] : []
+    const touched = new Map(company ? [[company.key, stored(company)]] : [])
+    const outcome = finishBatch(model, applyToContacts(model, inputs, at), touched, at)
+    const [evaluated] = contact ? outcome.contacts : outcome.companies
+    const handoffs = contact ? outcome.contacts[0].handoffs : []
+    const subject = (contact ?? company)!
+    noteHandoffs(subject, handoffs)
+    subject.last = { properties: evaluated.properties, scores: evaluated.scores, handoffs }
+    return subject.last
   }
 
   const apply = (event: ValidEvent, index: number): void => {
@@ -180,16 +176,12 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
     const contact = subjectOf(contacts, key)
     contact.email = person.email
     contact.userId = person.userId
-    step(contact, [{ index, event }], undefined, event.at, false)
+    const outcome = replayEvent(model, contact, event, (company) => subjectOf(companies, company).state)
+    for (const error of outcome.rejected) rejected.push({ index, messageId: event.messageId, error })
+    noteHandoffs(contact, outcome.handoffs)
   }
-  const evaluateContact = (contact: ReplaySubject, at: number): Evaluation => {
-    step(contact, [], [], at, true)
-    return contact.last!
-  }
-  const evaluateCompany = (company: ReplaySubject, at: number): Evaluation => {
-    step(undefined, [], [company.key], at, true)
-    return company.last!
-  }
+  const evaluateContact = (contact: ReplaySubject, at: number): Evaluation => evaluate(contact, undefined, at)
+  const evaluateCompany = (company: ReplaySubject, at: number): Evaluation => evaluate(undefined, company, at)
   return { contacts, companies, apply, evaluateContact, evaluateCompany }
 }
 
