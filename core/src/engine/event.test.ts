@@ -138,6 +138,14 @@ describe('validateEvent: size and shape limits', () => {
     expect(() => validateEvent(track({ properties: { blob: 'x'.repeat(MAX_EVENT_BYTES - 300) } }), NOW)).not.toThrow()
   })
 
+  it("measures an event made large by many small values, a list's holes or control characters", () => {
+    expect(rejection(track({ properties: { list: new Array(20_000).fill(1) } })).field).toBe('event')
+    expect(rejection(track({ properties: { list: new Array(10_000) } })).field).toBe('event')
+    expect(rejection(track({ properties: Object.fromEntries(Array.from({ length: 5_000 }, (_, index) => [`k${index}`, true])) })).field).toBe('event')
+    // Each written as the six characters \u0001.
+    expect(rejection(track({ properties: { text: '\u0001'.repeat(6_000) } })).field).toBe('event')
+  })
+
   it('counts multi-byte characters by their UTF-8 size', () => {
     // 11,000 three-byte characters: 33,000 bytes though only 11,000 UTF-16 units.
     expect(rejection(track({ properties: { text: '€'.repeat(11_000) } })).field).toBe('event')

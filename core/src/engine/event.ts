@@ -40,13 +40,14 @@ export function normalizeEmail(email: string): string {
  * field and the problem; never throws anything else.
  */
 export function validateEvent(input: unknown, now: number): ValidEvent {
-  const unsafe = unsafeKey(input, 0)
+  const bound = { bytes: 0 }
+  const unsafe = unsafeKey(input, 0, bound)
   if (unsafe) throw new ValidationError(unsafe.path.join('.'), `uses the key "${unsafe.key}", which pqlkit does not accept (it names object internals)`)
   const event = wellFormed(input) ? input : parsedEvent(input)
   if (event.messageId.trim() === '' || event.messageId.length > MAX_ID_LENGTH) {
     throw new ValidationError('messageId', `must be 1 to ${MAX_ID_LENGTH} characters`)
   }
-  const size = oversize(input)
+  const size = bound.bytes <= MAX_EVENT_BYTES ? undefined : oversize(input)
   if (size !== undefined) {
     throw new ValidationError('event', `is ${size} bytes; at most ${MAX_EVENT_BYTES} are accepted`)
   }
@@ -185,12 +186,49 @@ function oversize(value: unknown): number | undefined {
 
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
-/** The first own key, at any depth pqlkit reads, that names object internals (JSON.parse makes `__proto__` an own key), with its path. */
-function unsafeKey(value: unknown, depth: number): { path: string[]; key: string } | undefined {
-  if (depth > MAX_DEPTH + 1 || typeof value !== 'object' || value === null) return undefined
+/**
+ * The most UTF-8 bytes a scalar's JSON can take: an escaped UTF-16 unit (`\u001f`) is 6, a
+ * number at most 25 characters; a value JSON would call `toJSON` on, or cannot write, has no bound.
+ */
+function scalarBound(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return 6 * value.length + 2
+    case 'number':
+      return 25
+    case 'boolean':
+      return 5
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return 0
+    default:
+      return value === null ? 4 : Number.POSITIVE_INFINITY
+  }
+}
+
+/**
+ * The first own key, at any depth pqlkit reads, that names object internals (JSON.parse makes
+ * `__proto__` an own key), with its path. The same walk adds to `bound.bytes` an upper bound
+ * of the UTF-8 size of the value's JSON (unbounded past that depth), so that an event well
+ * under MAX_EVENT_BYTES is not written out as JSON to be measured.
+ */
+function unsafeKey(value: unknown, depth: number, bound: { bytes: number }): { path: string[]; key: string } | undefined {
+  if (typeof value !== 'object' || value === null) {
+    bound.bytes += scalarBound(value)
+    return undefined
+  }
+  if (depth > MAX_DEPTH + 1 || (!Array.isArray(value) && !isPlain(value))) {
+    bound.bytes = Number.POSITIVE_INFINITY
+    return undefined
+  }
+  // A list's holes are written as `null`, each element with a comma.
+  bound.bytes += 2 + (Array.isArray(value) ? 5 * value.length : 0)
   for (const key of Object.keys(value)) {
     if (UNSAFE_KEYS.has(key)) return { path: [key], key }
-    const found = unsafeKey((value as Record<string, unknown>)[key], depth + 1)
+    if (key === 'toJSON') bound.bytes = Number.POSITIVE_INFINITY
+    bound.bytes += 6 * key.length + 4
+    const found = unsafeKey((value as Record<string, unknown>)[key], depth + 1, bound)
     if (found) {
       found.path.unshift(key)
       return found
