@@ -1,7 +1,7 @@
 import type { Model, Score, Section, SubjectKind } from '../model/compile'
 import { evaluateSection } from '../engine/evaluate'
 import type { ProductEvent } from '../engine/event'
-import { createReplay, eventList, RejectedEvent, ReplayInput } from '../engine/simulate'
+import { createReplay, eventList, RejectedEvent, Replay, ReplayInput, ReplaySubject } from '../engine/simulate'
 import { emptyState } from '../engine/state'
 import type { Outcome } from './outcomes'
 
@@ -11,7 +11,7 @@ export type ReferenceOptions = {
   leadMs: number
   /** When the others are scored; default: the latest event's timestamp (the end of the data). */
   asOf?: number
-  /** Called as the replay goes, with events done and events in all. */
+  /** Called as the replay goes, with how much of the input is done and how much there is (in the input's units: events of a list, bytes of a file). */
   onProgress?: (done: number, total: number) => void
 }
 
@@ -39,6 +39,9 @@ export type ReferenceScores = {
   unlisted: number
 }
 
+/** An outcome's subject, scored at `referenceAt`. */
+type Checkpoint = { outcome: Outcome; referenceAt: number }
+
 /** The section a backtest of `subject` measures, or why there is none. */
 export function backtestSection(model: Model, subject: SubjectKind): Section | string {
   const section = subject === 'company' ? model.company : model.contact
@@ -59,20 +62,20 @@ export function scoreAtReference(model: Model, events: ProductEvent[] | ReplayIn
   if (typeof section === 'string') throw new RangeError(section)
   const score = section.scores[0]
   const input = Array.isArray(events) ? eventList(events) : events
-  const endOfData = input.endOfData
-  const checkpoints = outcomes
-    .map((outcome) => ({
-      outcome,
-      referenceAt: outcome.convertedAt === undefined ? options.asOf ?? endOfData : outcome.convertedAt - options.leadMs
-    }))
-    .sort((a, b) => a.referenceAt - b.referenceAt || (a.outcome.id < b.outcome.id ? -1 : 1))
-  const now = checkpoints.reduce((latest, checkpoint) => Math.max(latest, checkpoint.referenceAt), endOfData)
-  const { valid, count, rejected } = input.ordered(now)
-  const replay = createReplay(model, rejected)
-  const subjects = options.subject === 'company' ? replay.companies : replay.contacts
+  // Scored at the end of the data: after every event, once the input has told when that is.
+  const atEnd = (outcome: Outcome) => outcome.convertedAt === undefined && options.asOf === undefined
+  const byTime = (a: Checkpoint, b: Checkpoint) => a.referenceAt - b.referenceAt || (a.outcome.id < b.outcome.id ? -1 : 1)
+  const during: Checkpoint[] = outcomes
+    .filter((outcome) => !atEnd(outcome))
+    .map((outcome) => ({ outcome, referenceAt: outcome.convertedAt === undefined ? options.asOf! : outcome.convertedAt - options.leadMs }))
+    .sort(byTime)
 
-  const scored: ScoredSubject[] = []
-  const scoreAt = ({ outcome, referenceAt }: (typeof checkpoints)[number]) => {
+  let replay!: Replay
+  let subjects!: Map<string, ReplaySubject>
+  let scored: ScoredSubject[] = []
+  let applied: RejectedEvent[] = []
+  let next = 0
+  const scoreAt = ({ outcome, referenceAt }: Checkpoint) => {
     const subject = subjects.get(outcome.id)
     const evaluation = !subject
       ? evaluateSection(section, emptyState(), referenceAt)
@@ -91,15 +94,24 @@ export function scoreAtReference(model: Model, events: ProductEvent[] | ReplayIn
     })
   }
 
-  let next = 0
-  let done = 0
-  for (const { event, index } of valid) {
-    while (next < checkpoints.length && checkpoints[next].referenceAt < event.at) scoreAt(checkpoints[next++])
-    replay.apply(event, index)
-    if (done++ % 500 === 0) options.onProgress?.(done - 1, count)
-  }
-  while (next < checkpoints.length) scoreAt(checkpoints[next++])
-  options.onProgress?.(count, count)
+  const played = input.play(
+    undefined,
+    () => {
+      replay = createReplay(model, (applied = []))
+      subjects = options.subject === 'company' ? replay.companies : replay.contacts
+      scored = []
+      next = 0
+      return (event, index) => {
+        while (next < during.length && during[next].referenceAt < event.at) scoreAt(during[next++])
+        replay.apply(event, index)
+      }
+    },
+    options.onProgress
+  )
+  const endOfData = played.endOfData
+  const rest = [...during.slice(next), ...outcomes.filter(atEnd).map((outcome) => ({ outcome, referenceAt: endOfData }))].sort(byTime)
+  for (const checkpoint of rest) scoreAt(checkpoint)
+  const rejected = [...played.rejected, ...applied]
 
   const listed = new Set(outcomes.map((outcome) => outcome.id))
   let unlisted = 0

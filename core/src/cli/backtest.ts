@@ -123,12 +123,12 @@ export function backtestCommand(io: Io, options: BacktestOptions): number {
   const outcomes = parseOutcomes(readText(io, options.outcomes, 'outcomes file'), subject)
   const file = streamEvents(io, options.events)
 
-  const bar = progress(io.stderr, 'replaying events')
+  const bar = progress(io.stderr, 'replaying events (kB read)')
   const scored = scoreAtReference(
     model,
     file.input,
     outcomes.outcomes,
-    { subject, leadMs, asOf, onProgress: (done, total) => bar.update(done, total) }
+    { subject, leadMs, asOf, onProgress: (done, total) => bar.update(Math.ceil(done / 1000), Math.ceil(total / 1000)) }
   )
   bar.stop()
 

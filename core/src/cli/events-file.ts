@@ -1,7 +1,7 @@
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { orderScreened, ReplayInput, Screened, screenEvent } from '../engine/simulate'
-import { ProductEvent, revalidatedEvent, ValidEvent } from '../engine/event'
+import { orderScreened, Played, ReplayInput, Screened, screenEvent, Visit } from '../engine/simulate'
+import { compareReplayOrder, ProductEvent, revalidatedEvent, ValidEvent } from '../engine/event'
 import { cannotRead, Io, parseEventLine } from './io'
 
 export type EventLine = { line: number; event: ProductEvent }
@@ -25,11 +25,16 @@ export function readEvents(io: Io, path: string): EventsFile {
 }
 
 /**
- * An events file for `simulate` and `backtest`, read twice rather than held: the first pass
- * screens every line (`screenEvent`) and keeps, per valid event, its sort key and where its
- * line is; the second reads the valid lines again in replay order. Memory grows with the
- * number of events by a key each (about 100 bytes), not by the events. In the replay's
- * results, an event's `index` is its line number.
+ * An events file for `simulate` and `backtest`, streamed rather than held. A file in time
+ * order (as hosts export and `pqlkit generate` write it) is read once: each line screened
+ * (`screenEvent`) and handed to the replay, events of one time in messageId order. When a
+ * valid event is dated before one handed over, the replay starts over and the file is read
+ * twice: a first pass screens every line and keeps, per valid event, its sort key and where
+ * its line is; the second reads the valid lines again in replay order. Memory grows with the
+ * subjects, and in the second case with the number of events by a key each (about 100
+ * bytes), never by the events. In the replay's results, an event's `index` is its line
+ * number; progress is counted in bytes.
+ * `errors` and `lines` are filled in as the file is read.
  */
 export type StreamedEvents = {
   input: ReplayInput
@@ -107,41 +112,105 @@ class LineReader {
   }
 }
 
+/** Thrown out of the single read when a valid event is dated before one handed over. */
+class OutOfOrder {}
+
 export function streamEvents(io: Io, path: string): StreamedEvents {
-  const errors: StreamedEvents['errors'] = []
-  const keys: Key[] = []
-  const rejections: Screened[] = []
-  let lines = 0
-  let endOfData = 0
-  const fd = open(io, path)
-  try {
-    forEachLine(fd, (text, line, offset, length) => {
-      if (text.trim() === '') return
-      lines++
-      const event = parseEventLine(text)
-      if (typeof event === 'string') {
-        errors.push({ line, message: event })
-        return
-      }
-      const screened = screenEvent(event, line)
-      if (screened.at > endOfData) endOfData = screened.at
-      if (screened.event) keys.push({ at: screened.at, messageId: screened.event.messageId, line, offset, length })
-      else rejections.push(screened)
-    })
-  } finally {
-    closeSync(fd)
-  }
-  return {
-    errors,
-    lines,
+  const file: StreamedEvents = {
+    errors: [],
+    lines: 0,
     input: {
-      endOfData,
-      ordered: (now) => {
-        const ordered = orderScreened(keys, rejections, now)
-        return { valid: replayed(io, path, ordered.keys), count: ordered.keys.length, rejected: ordered.rejected, afterNow: ordered.afterNow }
+      play: (now, start, onProgress) => {
+        try {
+          return readOnce(io, path, file, now, start(), onProgress)
+        } catch (error) {
+          if (!(error instanceof OutOfOrder)) throw error
+          return readTwice(io, path, file, now, start(), onProgress)
+        }
       }
     }
   }
+  return file
+}
+
+/** Each line that is not blank as a screened event (or a line error noted in `file`), with its number and byte range. */
+function screenLines(
+  io: Io,
+  path: string,
+  file: StreamedEvents,
+  visit: (screened: Screened, line: number, offset: number, length: number) => void,
+  onProgress?: (done: number, total: number) => void
+): void {
+  file.errors = []
+  file.lines = 0
+  const fd = open(io, path)
+  try {
+    const size = fstatSync(fd).size
+    forEachLine(fd, (text, line, offset, length) => {
+      if (text.trim() === '') return
+      if (file.lines++ % 1000 === 0) onProgress?.(offset, size)
+      const event = parseEventLine(text)
+      if (typeof event === 'string') file.errors.push({ line, message: event })
+      else visit(screenEvent(event, line), line, offset, length)
+    })
+    onProgress?.(size, size)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * The single read of a file in time order; throws OutOfOrder at the first event dated
+ * before one handed over. Events of the same time are held until a later time comes and
+ * handed over in messageId order (then input order), as the replay orders them: a host's
+ * export often has them in any order.
+ */
+function readOnce(io: Io, path: string, file: StreamedEvents, now: number | undefined, visit: Visit, onProgress?: (done: number, total: number) => void): Played {
+  const rejections: Screened[] = []
+  let endOfData = 0
+  let afterNow = 0
+  let sameTime: { event: ValidEvent; line: number }[] = []
+  const handOver = () => {
+    if (sameTime.length > 1) sameTime.sort((a, b) => compareReplayOrder(a.event, b.event))
+    for (const { event, line } of sameTime) visit(event, line)
+    sameTime = []
+  }
+  screenLines(io, path, file, (screened, line) => {
+    if (screened.at > endOfData) endOfData = screened.at
+    const event = screened.event
+    if (!event) rejections.push(screened)
+    else if (now !== undefined && event.at > now) afterNow++
+    else {
+      const held = sameTime.length === 0 ? undefined : sameTime[0].event.at
+      if (held !== undefined && event.at < held) throw new OutOfOrder()
+      if (held !== undefined && event.at > held) handOver()
+      sameTime.push({ event, line })
+    }
+  }, onProgress)
+  handOver()
+  const ordered = orderScreened([], rejections, now ?? endOfData)
+  return { endOfData, rejected: ordered.rejected, afterNow: afterNow + ordered.afterNow }
+}
+
+/** The two passes over a file out of replay order: keys first, then the valid lines again in replay order. */
+function readTwice(io: Io, path: string, file: StreamedEvents, now: number | undefined, visit: Visit, onProgress?: (done: number, total: number) => void): Played {
+  const keys: Key[] = []
+  const rejections: Screened[] = []
+  let endOfData = 0
+  let size = 0
+  screenLines(io, path, file, (screened, line, offset, length) => {
+    if (screened.at > endOfData) endOfData = screened.at
+    if (screened.event) keys.push({ at: screened.at, messageId: screened.event.messageId, line, offset, length })
+    else rejections.push(screened)
+  }, (done, total) => onProgress?.(done / 2, (size = total)))
+  const ordered = orderScreened(keys, rejections, now ?? endOfData)
+  let done = 0
+  for (const { event, index } of replayed(io, path, ordered.keys)) {
+    if (done++ % 1000 === 0) onProgress?.(size / 2 + (size / 2) * (done / ordered.keys.length), size)
+    visit(event, index)
+  }
+  onProgress?.(size, size)
+  return { endOfData, rejected: ordered.rejected, afterNow: ordered.afterNow }
 }
 
 /**

@@ -34,26 +34,28 @@ export type RejectedEvent = { index: number; messageId?: string; error: Validati
 /** A contact's key: its email, or `user:<id>` until it is seen with one. */
 const keyOf = (person: Person) => person.email ?? `user:${person.userId}`
 
-/** The events of a replay, valid and in replay order, with what was left out. */
-export type Ordered = {
-  valid: Iterable<{ event: ValidEvent; index: number }>
-  /** How many `valid` yields. */
-  count: number
+/** What a replay's input hands each valid event to, in replay order (`index`: the event's position in the input). */
+export type Visit = (event: ValidEvent, index: number) => void
+
+/** What an input left out of a replay, and the latest timestamp it holds (`now` defaults to it). */
+export type Played = {
+  endOfData: number
   rejected: RejectedEvent[]
   /** Events dated after `now`: not applied. */
   afterNow: number
 }
 
 /**
- * The events a replay reads: the latest timestamp among them (`now` defaults to it), and
- * the events up to a `now` in replay order. An in-memory list (`eventList`), or a file the
- * CLI reads twice rather than hold it (`cli/events-file.ts`): a first pass screens each
- * event (`screenEvent`) and keeps its sort key, a second reads the valid events again in
- * replay order.
+ * The events a replay reads. `play` hands the valid events dated up to `now` (all of them
+ * when `now` is undefined) to the visitor `start` returns, in replay order (timestamp, then
+ * messageId, then input order), and calls `onProgress` as it goes. An input that finds
+ * itself out of order once it has begun calls `start` again and hands the events over from
+ * the first, in order: the caller begins its replay afresh at every `start`. An in-memory
+ * list (`eventList`), or a file the CLI reads once when it is in replay order, as hosts and
+ * `pqlkit generate` write it (`cli/events-file.ts`).
  */
 export type ReplayInput = {
-  endOfData: number
-  ordered(now: number): Ordered
+  play(now: number | undefined, start: () => Visit, onProgress?: (done: number, total: number) => void): Played
 }
 
 /** What the first look at an event gives: its time, and the event validated or why it is not. */
@@ -97,22 +99,34 @@ export function orderScreened<K extends { at: number; messageId: string }>(keys:
   return { keys: kept.sort(compareReplayOrder), rejected, afterNow }
 }
 
-/** An in-memory list of events as a replay's input. */
+/** An in-memory list of events as a replay's input; progress is counted in events. */
 export function eventList(events: ProductEvent[]): ReplayInput {
   return {
-    endOfData: latestTimestamp(events),
-    ordered: (now) => {
-      const valid: { event: ValidEvent; index: number; at: number; messageId: string }[] = []
-      const rejections: Screened[] = []
-      events.forEach((input, index) => {
-        const screened = screenEvent(input, index)
-        if (screened.event) valid.push({ event: screened.event, index, at: screened.event.at, messageId: screened.event.messageId })
-        else rejections.push(screened)
+    play: (nowOption, start, onProgress) => {
+      const endOfData = latestTimestamp(events)
+      const { valid, rejected, afterNow } = screenedList(events, nowOption ?? endOfData)
+      const visit = start()
+      valid.forEach(({ event, index }, done) => {
+        if (done % 500 === 0) onProgress?.(done, valid.length)
+        visit(event, index)
       })
-      const { keys, rejected, afterNow } = orderScreened(valid, rejections, now)
-      return { valid: keys, count: keys.length, rejected, afterNow }
+      onProgress?.(valid.length, valid.length)
+      return { endOfData, rejected, afterNow }
     }
   }
+}
+
+/** The events up to `now`, screened and in replay order, with what was left out. */
+function screenedList(events: ProductEvent[], now: number) {
+  const valid: { event: ValidEvent; index: number; at: number; messageId: string }[] = []
+  const rejections: Screened[] = []
+  events.forEach((input, index) => {
+    const screened = screenEvent(input, index)
+    if (screened.event) valid.push({ event: screened.event, index, at: screened.event.at, messageId: screened.event.messageId })
+    else rejections.push(screened)
+  })
+  const { keys, rejected, afterNow } = orderScreened(valid, rejections, now)
+  return { valid: keys, rejected, afterNow }
 }
 
 /**
@@ -123,8 +137,7 @@ export function replayOrder(
   events: ProductEvent[],
   now: number
 ): { valid: { event: ValidEvent; index: number }[]; rejected: RejectedEvent[]; afterNow: number } {
-  const { valid, rejected, afterNow } = eventList(events).ordered(now)
-  return { valid: [...valid], rejected, afterNow }
+  return screenedList(events, now)
 }
 
 /**
@@ -185,6 +198,8 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
   return { contacts, companies, apply, evaluateContact, evaluateCompany }
 }
 
+export type Replay = ReturnType<typeof createReplay>
+
 /**
  * Replays events offline as a real-time stream (SPEC §7): in timestamp order (ties: messageId),
  * evaluating after each event at its own timestamp, then every subject at `now` (default: the
@@ -192,10 +207,15 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
  */
 export function simulate(model: Model, events: ProductEvent[] | ReplayInput, nowOption?: number): SimulationResult {
   const input = Array.isArray(events) ? eventList(events) : events
-  const now = nowOption ?? input.endOfData
-  const { valid, rejected, afterNow } = input.ordered(now)
-  const replay = createReplay(model, rejected)
-  for (const { event, index } of valid) replay.apply(event, index)
+  let replay!: Replay
+  let applied: RejectedEvent[] = []
+  const played = input.play(nowOption, () => {
+    replay = createReplay(model, (applied = []))
+    return replay.apply
+  })
+  const now = nowOption ?? played.endOfData
+  const rejected = [...played.rejected, ...applied]
+  const afterNow = played.afterNow
   for (const contact of replay.contacts.values()) replay.evaluateContact(contact, now)
   for (const company of replay.companies.values()) replay.evaluateCompany(company, now)
 
