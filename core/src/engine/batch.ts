@@ -92,8 +92,9 @@ function indexer(events: IndexedEvent[]): (event: ValidEvent) => number {
  * One person, one count in a company: by userId whenever it is known, so two workers that
  * know the person by userId and by email (before either learnt both) count them alike.
  */
-function countedAs(contact: { key: string; userId?: string }): string {
-  return contact.userId === undefined ? contact.key : `user:${contact.userId}`
+function countedAs(contact: { key: string; userId?: string }, state: SubjectState): string {
+  // A contact counted once is counted by that key for good (`attributeToCompanies`).
+  return state.countedAs ?? (contact.userId === undefined ? contact.key : `user:${contact.userId}`)
 }
 
 /** Stage one: each contact's events onto its state, and the companies they count for. */
@@ -110,7 +111,7 @@ export function applyToContacts(model: Model, inputs: ContactInput[], now: numbe
     if (applied.accepted.length === 0 && !input.stored) continue
     result.contacts.push({ ...input, state, lastEventAt: latest(applied.accepted) })
     if (!model.company) continue
-    for (const [key, attributed] of attributeToCompanies(model, state, countedAs(input), input.email, applied.accepted)) {
+    for (const [key, attributed] of attributeToCompanies(model, state, countedAs(input, state), input.email, applied.accepted)) {
       let company = result.companyEvents.get(key)
       if (!company) {
         company = { attributed: [], events: [] }
@@ -202,11 +203,13 @@ export type ReplayContact = { key: string; email?: string; userId?: string; stat
  * The batch step on one contact's one event at the event's time, as the offline replay runs
  * it after every event: the same as `applyToContacts` then `finishBatch` without detail for a
  * contact whose state is kept, with nothing made that the replay does not keep (no outcomes,
- * no properties). `companyState` gives the state of a company the event counts for.
+ * no properties). `hubspot`: the contact's hand-off properties (`handoffProperties`);
+ * `companyState` gives the state of a company the event counts for.
  */
 export function replayEvent(
   model: Model,
   contact: ReplayContact,
+  hubspot: Record<string, string | undefined>,
   event: ValidEvent,
   companyState: (key: string) => SubjectState
 ): { rejected: ValidationError[]; handoffs: HandoffIntent[] } {
@@ -214,12 +217,12 @@ export function replayEvent(
   const applied = applyEvents(model.contact, contact.state, [{ event, contact: contact.key }], now)
   const rejected = applied.rejected.map(({ error }) => error)
   if (model.company) {
-    for (const [key, attributed] of attributeToCompanies(model, contact.state, countedAs(contact), contact.email, applied.accepted)) {
+    for (const [key, attributed] of attributeToCompanies(model, contact.state, countedAs(contact, contact.state), contact.email, applied.accepted)) {
       const { result } = companyStep(model.company, model.fingerprint, companyState(key), attributed, now, false)
       for (const { error } of result.rejected) rejected.push(error)
     }
   }
-  const evaluation = evaluateContact(model, contact.state, now, handoffProperties(undefined, contact.email), false)
+  const evaluation = evaluateContact(model, contact.state, now, hubspot, false)
   contact.state.model = model.fingerprint
   return { rejected, handoffs: evaluation.handoffs }
 }

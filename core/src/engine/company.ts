@@ -29,7 +29,7 @@ export function attributeToCompanies(
   const byCompany = new Map<string, AttributedEvent[]>()
   if (!model.company) return byCompany
   const identity = (contactState.countedAs ??= contactKey)
-  const ordered = [...events].sort(compareReplayOrder)
+  const ordered = events.length > 1 ? [...events].sort(compareReplayOrder) : events
   for (const event of ordered) {
     const own = ownCompanyKey(model, event, contactEmail)
     if (own !== undefined && (contactState.lastCompany === undefined || event.at >= contactState.lastCompany[1])) {

@@ -1,5 +1,5 @@
 import type { Model, SubjectKind } from '../model/compile'
-import { applyToContacts, finishBatch, replayEvent, StoredSubject } from './batch'
+import { applyToContacts, finishBatch, handoffProperties, replayEvent, StoredSubject } from './batch'
 import { ValidationError } from './errors'
 import type { Evaluation, HandoffIntent, PropertyValue, Reason } from './evaluate'
 import { compareReplayOrder, ProductEvent, ValidEvent, validateEvent } from './event'
@@ -176,20 +176,26 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
     return subject.last
   }
 
+  /** Each person's contact, and the hand-off properties its email gives. */
+  const contactOf = new Map<Person, { contact: ReplaySubject; hubspot: Record<string, string | undefined> }>()
+
   const apply = (event: ValidEvent, index: number): void => {
     const { person } = identities.resolve(event.email, event.userId)
-    const key = keyOf(person)
-    // A contact known by userId alone that an email claimed: the same subject, now by email.
-    const anonymous = contacts.get(`user:${person.userId}`)
-    if (anonymous && key !== anonymous.key) {
-      contacts.delete(anonymous.key)
-      anonymous.key = key
-      contacts.set(key, anonymous)
+    let known = contactOf.get(person)
+    if (!known) {
+      known = { contact: subjectOf(contacts, keyOf(person)), hubspot: handoffProperties(undefined, person.email) }
+      contactOf.set(person, known)
+    } else if (known.contact.key !== keyOf(person)) {
+      // A contact known by userId alone that an email claimed: the same subject, now by email.
+      contacts.delete(known.contact.key)
+      known.contact.key = keyOf(person)
+      contacts.set(known.contact.key, known.contact)
+      known.hubspot = handoffProperties(undefined, person.email)
     }
-    const contact = subjectOf(contacts, key)
+    const contact = known.contact
     contact.email = person.email
     contact.userId = person.userId
-    const outcome = replayEvent(model, contact, event, (company) => subjectOf(companies, company).state)
+    const outcome = replayEvent(model, contact, known.hubspot, event, (company) => subjectOf(companies, company).state)
     for (const error of outcome.rejected) rejected.push({ index, messageId: event.messageId, error })
     noteHandoffs(contact, outcome.handoffs)
   }
