@@ -4,7 +4,7 @@ import { DAY_MS } from '../model/duration'
 import { fingerprint } from '../hash'
 import { ValidationError } from './errors'
 import { readPath, ValidEvent } from './event'
-import { Latest, MessageIds, SignalState, SubjectState } from './state'
+import { Latest, MessageIds, newSignalState, SignalState, SubjectState } from './state'
 import { parseTimestamp } from '../time'
 
 export const MAX_DISTINCT = 1000
@@ -67,7 +67,7 @@ export function scalar(value: unknown): ConditionValue {
 function signalState(state: SubjectState, signal: Signal): SignalState {
   let current = state.signals[signal.name]
   if (!current || current.fingerprint !== signal.fingerprint) {
-    current = { fingerprint: signal.fingerprint }
+    current = newSignalState(signal.fingerprint)
     state.signals[signal.name] = current
   }
   return current

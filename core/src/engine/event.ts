@@ -106,7 +106,7 @@ function identityOf(event: ProductEvent): Pick<ProductEvent, 'email' | 'userId' 
   return {
     email: event.email !== undefined && event.email.trim() !== '' ? normalizeEmail(event.email) : undefined,
     userId: event.userId?.trim() ? event.userId.trim() : undefined,
-    company: event.company && { ...event.company, groupId }
+    company: event.company && { domain: event.company.domain, groupId }
   }
 }
 

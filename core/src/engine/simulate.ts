@@ -153,7 +153,7 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
   const subjectOf = (map: Map<string, ReplaySubject>, key: string): ReplaySubject => {
     let subject = map.get(key)
     if (!subject) {
-      subject = { key, state: emptyState(), handoffs: [] }
+      subject = { key, state: emptyState(), email: undefined, userId: undefined, handoffs: [], last: undefined }
       map.set(key, subject)
     }
     return subject

@@ -255,9 +255,16 @@ function compileMatcher(document: MatcherDocument, path: (string | number)[], is
 
 function compileSignal(name: string, document: SignalDocument, path: (string | number)[], issues: ModelIssue[]): Signal {
   const kind = (Object.keys(SIGNAL_VALUE_TYPES) as SignalKind[]).find((key) => key in document)!
+  // Every field named (unset ones `undefined`): one shape for every signal keeps the engine's reads of them fast.
   const signal: Signal = {
     name,
     kind,
+    matcher: undefined,
+    of: undefined,
+    windowDays: undefined,
+    trait: undefined,
+    traitType: undefined,
+    deliveredPerMapping: undefined,
     fingerprint: fingerprint(JSON.stringify(document)),
     valueType: SIGNAL_VALUE_TYPES[kind],
     source: Object.entries(document)
@@ -356,13 +363,18 @@ function compileScore(
   earlier: Score[],
   issues: ModelIssue[]
 ): Score {
+  // Every field named, in the order they are set below: one shape for every score.
   const score: Score = {
     property: document.property,
     min: document.min ?? 0,
     max: document.max,
     tiers: Object.entries(document.tiers ?? {})
       .map(([name, threshold]) => ({ name, threshold }))
-      .sort((a, b) => a.threshold - b.threshold)
+      .sort((a, b) => a.threshold - b.threshold),
+    activity: undefined,
+    decay: undefined,
+    rules: undefined,
+    composite: undefined
   }
   if (document.activity !== undefined) {
     const type = signalTypes.get(document.activity)
