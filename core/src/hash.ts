@@ -13,24 +13,26 @@ export function fingerprint(text: string): string {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
-  let value = (4294967296 * (2097151 & h2) + (h1 >>> 0)) % 2821109907456
-  // `value.toString(36).padStart(8, '0')`: the digits worked out by hand and made into one
-  // string at once (a third of the time before): this runs for every event (its message id,
-  // for the contact and again for its company) and every distinct value.
-  const d7 = value % 36
-  value = (value - d7) / 36
-  const d6 = value % 36
-  value = (value - d6) / 36
-  const d5 = value % 36
-  value = (value - d5) / 36
-  const d4 = value % 36
-  value = (value - d4) / 36
-  const d3 = value % 36
-  value = (value - d3) / 36
-  const d2 = value % 36
-  value = (value - d2) / 36
-  const d1 = value % 36
-  const d0 = (value - d1) / 36
+  const value = (4294967296 * (2097151 & h2) + (h1 >>> 0)) % 2821109907456
+  // `value.toString(36).padStart(8, '0')`, worked out by hand and made into one string at
+  // once: this runs for every event (its message id) and every distinct value. The value is
+  // below 36^8; split at 36^4, each half fits a 32-bit integer, so its digits come from
+  // integer arithmetic rather than floating-point division.
+  const high = Math.floor(value / 1679616)
+  let low = value - high * 1679616
+  let rest = high
+  const d3 = rest % 36
+  rest = (rest / 36) | 0
+  const d2 = rest % 36
+  rest = (rest / 36) | 0
+  const d1 = rest % 36
+  const d0 = (rest / 36) | 0
+  const d7 = low % 36
+  low = (low / 36) | 0
+  const d6 = low % 36
+  low = (low / 36) | 0
+  const d5 = low % 36
+  const d4 = (low / 36) | 0
   return String.fromCharCode(CODES[d0], CODES[d1], CODES[d2], CODES[d3], CODES[d4], CODES[d5], CODES[d6], CODES[d7])
 }
 

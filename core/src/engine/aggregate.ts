@@ -125,6 +125,22 @@ function matches(signal: Signal, event: ValidEvent): boolean {
   return evaluateCondition(where, (name) => scalar(readPath(event.properties, name)), event.at)
 }
 
+const contactHashes = new Map<string, string>()
+
+/**
+ * A contact key's hash for `distinct_users`, remembered (up to 10,000 keys): every event of a
+ * contact hashes the same key for each such signal of its company.
+ */
+function contactHash(contact: string): string {
+  let hash = contactHashes.get(contact)
+  if (hash === undefined) {
+    if (contactHashes.size >= 10_000) contactHashes.clear()
+    hash = fingerprint(contact)
+    contactHashes.set(contact, hash)
+  }
+  return hash
+}
+
 /** The last event hashed, and its hash: an event applied to its contact and then to its company is hashed once. */
 let lastHashed: ValidEvent | undefined
 let lastHash = ''
@@ -215,16 +231,14 @@ function applyToSignal(signal: Signal, current: SignalState, event: ValidEvent, 
       }
       return
     }
-    case 'distinct':
-    case 'distinct_users': {
-      let raw: unknown = contact
-      if (signal.kind === 'distinct') {
-        raw = scalar(readPath(event.properties, signal.of!))
-        if (raw === undefined) return
-      }
-      addDistinct(signal, current, fingerprint(String(raw)), day)
+    case 'distinct': {
+      const raw = scalar(readPath(event.properties, signal.of!))
+      if (raw !== undefined) addDistinct(signal, current, fingerprint(String(raw)), day)
       return
     }
+    case 'distinct_users':
+      addDistinct(signal, current, contactHash(contact), day)
+      return
     case 'active_days': {
       current.activeDays ??= []
       if (!current.activeDays.includes(day)) current.activeDays.push(day)
