@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm'
 import { ValidationError } from './errors'
 import { MAX_EVENT_BYTES, ProductEvent, readPath, revalidatedEvent, validateEvent } from './event'
 
@@ -149,6 +150,12 @@ describe('validateEvent: size and shape limits', () => {
   it('counts multi-byte characters by their UTF-8 size', () => {
     // 11,000 three-byte characters: 33,000 bytes though only 11,000 UTF-16 units.
     expect(rejection(track({ properties: { text: '€'.repeat(11_000) } })).field).toBe('event')
+  })
+
+  it('rejects a key naming object internals in objects from another realm too (as a sandbox passes them)', () => {
+    const traits = runInNewContext('({ email: "ctor@acme.io", constructor: { prototype: { polluted: true } } })') as Record<string, unknown>
+    const error = rejection(track({ kind: 'identify', traits }))
+    expect(error.problem).toContain('constructor')
   })
 
   it('rejects properties or traits nested deeper than 8 levels', () => {
