@@ -3,7 +3,7 @@ import { CompiledCondition, compiledCondition, ConditionValue, evaluateCondition
 import { DAY_MS } from '../model/duration'
 import { fingerprint } from '../hash'
 import { signalValue, SignalValue } from './aggregate'
-import type { SubjectState } from './state'
+import { emptyState, SubjectState } from './state'
 import { parseTimestamp } from '../time'
 
 /** A property value as pqlkit computes it; datetimes are ISO 8601 strings (UTC, milliseconds). */
@@ -142,8 +142,24 @@ function wholePoints(rules: Rule[]): boolean {
   return Number.isSafeInteger(bound)
 }
 
-/** What scoring needs of a section, worked out once per compiled model: each signal's position by name, each score's activity signal by position. */
-type SectionPlan = { position: ReadonlyMap<string, number>; activity: (number | undefined)[]; composite: boolean }
+/**
+ * What scoring needs of a section, worked out once per compiled model: each signal's position
+ * by name, each score's activity signal by position; and the scoring's working values, made
+ * once and reset for every scoring (which runs to its end before another of the section
+ * begins): the subject and time being scored, each signal's value once it is read.
+ */
+type SectionPlan = {
+  position: ReadonlyMap<string, number>
+  activity: (number | undefined)[]
+  composite: boolean
+  state: SubjectState
+  now: number
+  values: (SignalValue | typeof UNREAD)[]
+  /** A signal's value by position, worked out at its first read. */
+  valueAt: (index: number) => SignalValue
+  /** A signal's value by name, for conditions. */
+  resolve: (name: string) => ConditionValue
+}
 
 const sectionPlans = new WeakMap<Section, SectionPlan>()
 
@@ -151,11 +167,25 @@ function sectionPlan(section: Section): SectionPlan {
   let plan = sectionPlans.get(section)
   if (!plan) {
     const position = new Map(section.signals.map((signal, index) => [signal.name, index]))
-    plan = {
+    const signals = section.signals
+    const made: SectionPlan = {
       position,
       activity: section.scores.map((score) => (score.activity === undefined ? undefined : position.get(score.activity))),
-      composite: section.scores.some((score) => score.composite !== undefined)
+      composite: section.scores.some((score) => score.composite !== undefined),
+      state: emptyState(),
+      now: 0,
+      values: new Array(signals.length).fill(UNREAD),
+      valueAt: (index) => {
+        let value = made.values[index]
+        if (value === UNREAD) value = made.values[index] = signalValue(signals[index], made.state, made.now)
+        return value
+      },
+      resolve: (name) => {
+        const index = position.get(name)
+        return index === undefined ? undefined : made.valueAt(index)
+      }
     }
+    plan = made
     sectionPlans.set(section, plan)
   }
   return plan
@@ -254,7 +284,7 @@ function compositeReasons(score: Score, earlier: Map<string, number>): { raw: nu
 /** A signal value not worked out yet. */
 const UNREAD = Symbol('unread')
 
-/** A section's signal values (in the section's order; with `detail`, all of them) and scores, before they are written out as properties. */
+/** A section's signal values (in the section's order; only with `detail`) and scores, before they are written out as properties. */
 type Scored = { values: SignalValue[]; scores: ScoreResult[] }
 
 /** A lean score's reasons and contributions: none made (frozen, so nothing adds to them). */
@@ -270,16 +300,10 @@ function scoreSection(section: Section, state: SubjectState, now: number, detail
   const plan = sectionPlan(section)
   const signals = section.signals
   // Each signal's value is worked out when first read: a lean scoring reads only the signals its rules name.
-  const values: (SignalValue | typeof UNREAD)[] = new Array(signals.length).fill(UNREAD)
-  const valueAt = (index: number): SignalValue => {
-    let value = values[index]
-    if (value === UNREAD) value = values[index] = signalValue(signals[index], state, now)
-    return value
-  }
-  const resolve = (name: string): ConditionValue => {
-    const index = plan.position.get(name)
-    return index === undefined ? undefined : valueAt(index)
-  }
+  plan.state = state
+  plan.now = now
+  plan.values.fill(UNREAD)
+  const { valueAt, resolve } = plan
   const scoreValues = plan.composite ? new Map<string, number>() : undefined
   const scores: ScoreResult[] = []
   for (let position = 0; position < section.scores.length; position++) {
@@ -310,8 +334,9 @@ function scoreSection(section: Section, state: SubjectState, now: number, detail
     } else state.lastScores[score.property] = [value, updatedAt]
     scores.push({ property: score.property, value, tier: tierOf(score.tiers, value), reasons, contributions, updatedAt })
   }
-  if (detail) for (let index = 0; index < signals.length; index++) valueAt(index)
-  return { values: values as SignalValue[], scores }
+  if (!detail) return { values: NOT_MADE, scores }
+  for (let index = 0; index < signals.length; index++) valueAt(index)
+  return { values: plan.values.slice() as SignalValue[], scores }
 }
 
 /** Every signal that is set, then each score with its _tier (when in a tier), _reasons and _updated_at. */
@@ -375,7 +400,8 @@ export function evaluateContact(
   detail = true
 ): Evaluation {
   const plan = handoffPlan(model)
-  const previous = plan.enters ? previousScores(state) : undefined
+  // Each `enters` hand-off's score as it stood before this evaluation.
+  const previous = plan.enters ? model.handoffs.map((handoff) => state.lastScores[handoff.score]?.[0]) : undefined
   let scored = scoreSection(model.contact, state, now, detail)
   // A hand-off's `unless` and its intent read the scores in full: scored again (the same values) when they were lean.
   let full = detail
@@ -385,16 +411,18 @@ export function evaluateContact(
   }
   let properties = detail ? propertiesOf(model.contact, scored) : undefined
   const handoffs: HandoffIntent[] = []
-  const resolve = handoffValues(model, () => (properties ??= propertiesOf(model.contact, detailed())), hubspot)
-  for (const handoff of model.handoffs) {
-    let score = scored.scores.find((candidate) => candidate.property === handoff.score)
-    if (!score) continue
+  let resolve: ((name: string) => ConditionValue) | undefined
+  model.handoffs.forEach((handoff, position) => {
+    const scoreIndex = plan.scoreIndex[position]
+    if (scoreIndex === undefined) return
+    let score = scored.scores[scoreIndex]
     const fired = handoff.trigger.kind === 'enters'
-      ? (previous!.get(score.property) ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold &&
-        score.value >= handoff.trigger.threshold
+      ? (previous![position] ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold && score.value >= handoff.trigger.threshold
       : risesBy(state, handoff, score.value, now)
-    if (!fired || (handoff.unless && evaluateCondition(handoff.unless, resolve, now))) continue
-    score = detailed().scores.find((candidate) => candidate.property === handoff.score)!
+    if (!fired) return
+    resolve ??= handoffValues(model, () => (properties ??= propertiesOf(model.contact, detailed())), hubspot)
+    if (handoff.unless && evaluateCondition(handoff.unless, resolve, now)) return
+    score = detailed().scores[scoreIndex]
     const crossing = `${handoff.key}@${state.handoffMarks[handoff.key] ?? 0}`
     state.handoffMarks[handoff.key] = now
     handoffs.push({
@@ -406,15 +434,9 @@ export function evaluateContact(
       tier: score.tier,
       reasons: formatReasons(score.reasons)
     })
-  }
+  })
   recordRises(plan, state, scored.scores, now)
   return { properties: detail ? properties! : {}, scores: scored.scores, handoffs }
-}
-
-function previousScores(state: SubjectState): Map<string, number> {
-  const previous = new Map<string, number>()
-  for (const property in state.lastScores) previous.set(property, state.lastScores[property][0])
-  return previous
 }
 
 /** What evaluating hand-offs needs of a model, worked out once per compiled model. */
@@ -424,6 +446,8 @@ type HandoffPlan = {
   datetimeSignals: ReadonlySet<string>
   /** Score property → the longest `within` of its `rises_by` hand-offs. */
   riseWindows: ReadonlyMap<string, number>
+  /** Each hand-off's score by its position among the contact's scores (undefined: no such score). */
+  scoreIndex: (number | undefined)[]
 }
 
 const handoffPlans = new WeakMap<Model, HandoffPlan>()
@@ -439,7 +463,11 @@ function handoffPlan(model: Model): HandoffPlan {
     plan = {
       enters: model.handoffs.some((handoff) => handoff.trigger.kind === 'enters'),
       datetimeSignals: new Set(model.contact.signals.filter((signal) => signal.valueType === 'datetime').map((signal) => signal.name)),
-      riseWindows
+      riseWindows,
+      scoreIndex: model.handoffs.map((handoff) => {
+        const index = model.contact.scores.findIndex((score) => score.property === handoff.score)
+        return index === -1 ? undefined : index
+      })
     }
     handoffPlans.set(model, plan)
   }
