@@ -1,5 +1,5 @@
 import type { Decay, Handoff, Model, Rule, Score, Section, Tier } from '../model/compile'
-import { CompiledCondition, compiledCondition, ConditionValue, evaluateCondition, isNumeric } from '../model/condition'
+import { CompiledCondition, compiledConditionBy, ConditionValue, evaluateCondition, isNumeric } from '../model/condition'
 import { DAY_MS } from '../model/duration'
 import { fingerprint } from '../hash'
 import { signalValue, SignalValue } from './aggregate'
@@ -101,12 +101,12 @@ function ruleKey(rule: Rule, index: number): string {
 }
 
 /**
- * A score's once-rule keys, compiled `when` conditions and property names, made once per
+ * A score's once-rule keys and property names, made once per
  * compiled model rather than per evaluation. `whole`: a rule score whose rules' points can
  * only be whole numbers that sum exactly (`wholePoints`), so its raw value is the same summed
  * in any order.
  */
-type ScoreNames = { ruleKeys: string[]; when: (CompiledCondition | undefined)[]; whole: boolean; tier: string; reasons: string; updatedAt: string }
+type ScoreNames = { ruleKeys: string[]; whole: boolean; tier: string; reasons: string; updatedAt: string }
 
 const scoreNames = new WeakMap<Score, ScoreNames>()
 
@@ -115,7 +115,6 @@ function namesOf(score: Score): ScoreNames {
   if (!names) {
     names = {
       ruleKeys: score.rules?.map(ruleKey) ?? [],
-      when: score.rules?.map((rule) => (rule.when === undefined ? undefined : compiledCondition(rule.when))) ?? [],
       whole: score.rules !== undefined && wholePoints(score.rules),
       tier: `${score.property}_tier`,
       reasons: `${score.property}_reasons`,
@@ -143,23 +142,25 @@ function wholePoints(rules: Rule[]): boolean {
 }
 
 /**
- * What scoring needs of a section, worked out once per compiled model: each signal's position
- * by name, each score's activity signal by position; and the scoring's working values, made
+ * What scoring needs of a section, worked out once per compiled model: each score's activity
+ * signal and rules, reading signals by their position; and the scoring's working values, made
  * once and reset for every scoring (which runs to its end before another of the section
  * begins): the subject and time being scored, each signal's value once it is read.
  */
 type SectionPlan = {
-  position: ReadonlyMap<string, number>
   activity: (number | undefined)[]
+  /** Each score's rules (empty for a composite). */
+  rules: RulesPlan[]
   composite: boolean
   state: SubjectState
   now: number
   values: (SignalValue | typeof UNREAD)[]
   /** A signal's value by position, worked out at its first read. */
   valueAt: (index: number) => SignalValue
-  /** A signal's value by name, for conditions. */
-  resolve: (name: string) => ConditionValue
 }
+
+/** A score's rules' conditions, compiled to read signals by position, and the position of each `per` signal (-1: none). */
+type RulesPlan = { when: (CompiledCondition<number> | undefined)[]; per: number[] }
 
 const sectionPlans = new WeakMap<Section, SectionPlan>()
 
@@ -167,22 +168,24 @@ function sectionPlan(section: Section): SectionPlan {
   let plan = sectionPlans.get(section)
   if (!plan) {
     const position = new Map(section.signals.map((signal, index) => [signal.name, index]))
+    // A name that is not a signal (never in a valid model) reads as unset.
+    const positionOf = (name: string) => position.get(name) ?? -1
     const signals = section.signals
     const made: SectionPlan = {
-      position,
       activity: section.scores.map((score) => (score.activity === undefined ? undefined : position.get(score.activity))),
+      rules: section.scores.map((score) => ({
+        when: (score.rules ?? []).map((rule) => (rule.when === undefined ? undefined : compiledConditionBy(rule.when, positionOf))),
+        per: (score.rules ?? []).map((rule) => (rule.per === undefined ? -1 : positionOf(rule.per)))
+      })),
       composite: section.scores.some((score) => score.composite !== undefined),
       state: emptyState(),
       now: 0,
       values: new Array(signals.length).fill(UNREAD),
       valueAt: (index) => {
+        if (index < 0) return undefined
         let value = made.values[index]
         if (value === UNREAD) value = made.values[index] = signalValue(signals[index], made.state, made.now)
         return value
-      },
-      resolve: (name) => {
-        const index = position.get(name)
-        return index === undefined ? undefined : made.valueAt(index)
       }
     }
     plan = made
@@ -216,25 +219,26 @@ export function isoTime(at: number): string {
  */
 function rulePoints(
   score: Score,
+  { when, per }: RulesPlan,
   state: SubjectState,
-  resolve: (name: string) => ConditionValue,
+  read: (index: number) => SignalValue,
   now: number,
   reasons?: Reason[],
   byRule?: number[]
 ): number {
   // Made only when a once-rule first holds, and dropped again when empty.
   let marks: Record<string, number> | undefined = state.onceMarks[score.property]
-  const { ruleKeys: keys, when } = namesOf(score)
+  const keys = namesOf(score).ruleKeys
   const rules = score.rules!
   let raw = 0
   for (let order = 0; order < rules.length; order++) {
     const rule = rules[order]
     let points = 0
     const condition = when[order]
-    const holds = condition === undefined || condition(resolve, now)
+    const holds = condition === undefined || condition(read, now)
     if (rule.per !== undefined) {
       if (holds) {
-        points = rule.points * Math.floor(numeric(resolve(rule.per) as SignalValue) / rule.every)
+        points = rule.points * Math.floor(numeric(read(per[order])) / rule.every)
         if (rule.cap !== undefined) points = Math.max(-rule.cap, Math.min(rule.cap, points))
       }
     } else if (rule.once) {
@@ -303,7 +307,7 @@ function scoreSection(section: Section, state: SubjectState, now: number, detail
   plan.state = state
   plan.now = now
   plan.values.fill(UNREAD)
-  const { valueAt, resolve } = plan
+  const valueAt = plan.valueAt
   const scoreValues = plan.composite ? new Map<string, number>() : undefined
   const scores: ScoreResult[] = []
   for (let position = 0; position < section.scores.length; position++) {
@@ -312,8 +316,8 @@ function scoreSection(section: Section, state: SubjectState, now: number, detail
     let raw: number
     let reasons: Reason[] = NOT_MADE
     let contributions: number[] = NOT_MADE
-    if (lean) raw = rulePoints(score, state, resolve, now)
-    else if (score.rules) raw = rulePoints(score, state, resolve, now, (reasons = []), (contributions = []))
+    if (lean) raw = rulePoints(score, plan.rules[position], state, valueAt, now)
+    else if (score.rules) raw = rulePoints(score, plan.rules[position], state, valueAt, now, (reasons = []), (contributions = []))
     else ({ raw, reasons, contributions } = compositeReasons(score, scoreValues!))
     let result = raw
     const activityIndex = plan.activity[position]

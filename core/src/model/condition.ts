@@ -319,8 +319,12 @@ export type ConditionValue = number | string | boolean | { at: number } | undefi
 
 const DAY_MS = 86_400_000
 
-/** A condition compiled to a function: literals converted once, no tree walked per call. */
-export type CompiledCondition = (resolve: (name: string) => ConditionValue, now: number) => boolean
+/**
+ * A condition compiled to a function: literals converted once, no tree walked per call. It
+ * reads each name's value by a key: the name itself, or what `compiledConditionBy` was given
+ * for it (a signal's position in its section).
+ */
+export type CompiledCondition<K = string> = (resolve: (key: K) => ConditionValue, now: number) => boolean
 
 const compiled = new WeakMap<Condition, CompiledCondition>()
 
@@ -328,10 +332,15 @@ const compiled = new WeakMap<Condition, CompiledCondition>()
 export function compiledCondition(condition: Condition): CompiledCondition {
   let run = compiled.get(condition)
   if (!run) {
-    run = compile(condition)
+    run = compile(condition, (name) => name)
     compiled.set(condition, run)
   }
   return run
+}
+
+/** The condition as a function that reads each name by `keyOf(name)`; not remembered, so the caller keeps it. */
+export function compiledConditionBy<K>(condition: Condition, keyOf: (name: string) => K): CompiledCondition<K> {
+  return compile(condition, keyOf)
 }
 
 export function evaluateCondition(
@@ -342,42 +351,42 @@ export function evaluateCondition(
   return compiledCondition(condition)(resolve, now)
 }
 
-function operandReader(operand: Operand): (resolve: (name: string) => ConditionValue, now: number) => ConditionValue {
-  const name = operand.name
-  if (operand.kind === 'name') return (resolve) => resolve(name)
+function operandReader<K>(operand: Operand, keyOf: (name: string) => K): (resolve: (key: K) => ConditionValue, now: number) => ConditionValue {
+  const key = keyOf(operand.name)
+  if (operand.kind === 'name') return (resolve) => resolve(key)
   return (resolve, now) => {
-    const at = datetimeOf(resolve(name))
+    const at = datetimeOf(resolve(key))
     return at === undefined ? undefined : Math.floor((now - at) / DAY_MS)
   }
 }
 
-function compile(condition: Condition): CompiledCondition {
+function compile<K>(condition: Condition, keyOf: (name: string) => K): CompiledCondition<K> {
   switch (condition.kind) {
     case 'and': {
-      const left = compile(condition.left)
-      const right = compile(condition.right)
+      const left = compile(condition.left, keyOf)
+      const right = compile(condition.right, keyOf)
       return (resolve, now) => left(resolve, now) && right(resolve, now)
     }
     case 'or': {
-      const left = compile(condition.left)
-      const right = compile(condition.right)
+      const left = compile(condition.left, keyOf)
+      const right = compile(condition.right, keyOf)
       return (resolve, now) => left(resolve, now) || right(resolve, now)
     }
     case 'not': {
-      const operand = compile(condition.operand)
+      const operand = compile(condition.operand, keyOf)
       return (resolve, now) => !operand(resolve, now)
     }
     case 'truthy': {
-      const read = operandReader(condition.operand)
+      const read = operandReader(condition.operand, keyOf)
       return (resolve, now) => isTruthy(read(resolve, now))
     }
     case 'compare': {
-      const read = operandReader(condition.operand)
+      const read = operandReader(condition.operand, keyOf)
       const test = comparison(condition.op, condition.value)
       return (resolve, now) => test(read(resolve, now))
     }
     case 'contains': {
-      const read = operandReader(condition.operand)
+      const read = operandReader(condition.operand, keyOf)
       const needle = String(condition.value).toLowerCase()
       return (resolve, now) => {
         const value = read(resolve, now)
@@ -386,7 +395,7 @@ function compile(condition: Condition): CompiledCondition {
       }
     }
     case 'in': {
-      const read = operandReader(condition.operand)
+      const read = operandReader(condition.operand, keyOf)
       const tests = condition.values.map((literal) => comparison('==', literal))
       return (resolve, now) => {
         const value = read(resolve, now)
