@@ -291,6 +291,9 @@ const UNREAD = Symbol('unread')
 /** A section's signal values (in the section's order; only with `detail`) and scores, before they are written out as properties. */
 type Scored = { values: SignalValue[]; scores: ScoreResult[] }
 
+/** The properties of an evaluation without `detail`: none (frozen, so nothing adds to them). */
+const NO_PROPERTIES: Record<string, PropertyValue> = Object.freeze({})
+
 /** A lean score's reasons and contributions: none made (frozen, so nothing adds to them). */
 const NOT_MADE: never[] = Object.freeze([]) as never[]
 
@@ -370,7 +373,7 @@ function propertiesOf(section: Section, { values, scores }: Scored): Record<stri
  */
 export function evaluateSection(section: Section, state: SubjectState, now: number, detail = true): Omit<Evaluation, 'handoffs'> {
   const scored = scoreSection(section, state, now, detail)
-  return { properties: detail ? propertiesOf(section, scored) : {}, scores: scored.scores }
+  return { properties: detail ? propertiesOf(section, scored) : NO_PROPERTIES, scores: scored.scores }
 }
 
 /**
@@ -416,16 +419,17 @@ export function evaluateContact(
   let properties = detail ? propertiesOf(model.contact, scored) : undefined
   const handoffs: HandoffIntent[] = []
   let resolve: ((name: string) => ConditionValue) | undefined
-  model.handoffs.forEach((handoff, position) => {
+  for (let position = 0; position < model.handoffs.length; position++) {
+    const handoff = model.handoffs[position]
     const scoreIndex = plan.scoreIndex[position]
-    if (scoreIndex === undefined) return
+    if (scoreIndex === undefined) continue
     let score = scored.scores[scoreIndex]
     const fired = handoff.trigger.kind === 'enters'
       ? (previous![position] ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold && score.value >= handoff.trigger.threshold
       : risesBy(state, handoff, score.value, now)
-    if (!fired) return
+    if (!fired) continue
     resolve ??= handoffValues(model, () => (properties ??= propertiesOf(model.contact, detailed())), hubspot)
-    if (handoff.unless && evaluateCondition(handoff.unless, resolve, now)) return
+    if (handoff.unless && evaluateCondition(handoff.unless, resolve, now)) continue
     score = detailed().scores[scoreIndex]
     const crossing = `${handoff.key}@${state.handoffMarks[handoff.key] ?? 0}`
     state.handoffMarks[handoff.key] = now
@@ -438,9 +442,9 @@ export function evaluateContact(
       tier: score.tier,
       reasons: formatReasons(score.reasons)
     })
-  })
+  }
   recordRises(plan, state, scored.scores, now)
-  return { properties: detail ? properties! : {}, scores: scored.scores, handoffs }
+  return { properties: detail ? properties! : NO_PROPERTIES, scores: scored.scores, handoffs }
 }
 
 /** What evaluating hand-offs needs of a model, worked out once per compiled model. */
@@ -508,8 +512,10 @@ function recordRises(plan: HandoffPlan, state: SubjectState, scores: ScoreResult
     const samples = (state.scoreChanges[score.property] ??= [])
     if (samples.length === 0 || samples[samples.length - 1][1] !== score.value) samples.push([now, score.value])
     const start = now - window
-    const firstInside = samples.findIndex(([at]) => at > start)
-    const keepFrom = firstInside === -1 ? samples.length - 1 : Math.max(0, firstInside - 1)
-    samples.splice(0, Math.max(keepFrom, samples.length - MAX_RISE_SAMPLES))
+    let firstInside = 0
+    while (firstInside < samples.length && samples[firstInside][0] <= start) firstInside++
+    const keepFrom = firstInside === samples.length ? samples.length - 1 : Math.max(0, firstInside - 1)
+    const drop = Math.max(keepFrom, samples.length - MAX_RISE_SAMPLES)
+    if (drop > 0) samples.splice(0, drop)
   }
 }
