@@ -176,6 +176,8 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
     return subject.last
   }
 
+  const companyState = (key: string) => subjectOf(companies, key).state
+
   /** Each person's contact, and the hand-off properties its email gives. */
   const contactOf = new Map<Person, { contact: ReplaySubject; hubspot: Record<string, string | undefined> }>()
 
@@ -195,7 +197,7 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
     const contact = known.contact
     contact.email = person.email
     contact.userId = person.userId
-    const outcome = replayEvent(model, contact, known.hubspot, event, (company) => subjectOf(companies, company).state)
+    const outcome = replayEvent(model, contact, known.hubspot, event, companyState)
     for (const error of outcome.rejected) rejected.push({ index, messageId: event.messageId, error })
     noteHandoffs(contact, outcome.handoffs)
   }
