@@ -101,10 +101,9 @@ function ruleKey(rule: Rule, index: number): string {
 }
 
 /**
- * A score's once-rule keys and property names, made once per
- * compiled model rather than per evaluation. `whole`: a rule score whose rules' points can
- * only be whole numbers that sum exactly (`wholePoints`), so its raw value is the same summed
- * in any order.
+ * A score's once-rule keys and property names, made once per compiled model rather than per
+ * evaluation. `whole`: a rule score whose rules' points can only be whole numbers that sum
+ * exactly (`wholePoints`), so its raw value is the same summed in any order.
  */
 type ScoreNames = { ruleKeys: string[]; whole: boolean; tier: string; reasons: string; updatedAt: string }
 

@@ -51,7 +51,7 @@ export type Played = {
  * messageId, then input order), and calls `onProgress` as it goes. An input that finds
  * itself out of order once it has begun calls `start` again and hands the events over from
  * the first, in order: the caller begins its replay afresh at every `start`. An in-memory
- * list (`eventList`), or a file the CLI reads once when it is in replay order, as hosts and
+ * list (`eventList`), or a file the CLI reads once when it is in time order, as hosts and
  * `pqlkit generate` write it (`cli/events-file.ts`).
  */
 export type ReplayInput = {
