@@ -25,7 +25,7 @@ export type DrainParts = { db: Database; pipeline: Pipeline; store: DatabaseStat
 /**
  * One drain round, under the lease: the oldest due events (up to `batchSize`, every subject's
  * burst coalesced into one pipeline batch and one write), then one transaction that commits
- * the subjects whose events all went through, marks those events processed, dead-letters the
+ * the subjects HubSpot took, marks the events that went through processed, dead-letters the
  * rejected ones, schedules the retryable ones and puts the fired hand-offs in the outbox.
  * Undefined when another process holds the lease. `now` is the time the model evaluates at,
  * `due` the schedule's (retries become due by it): the same wall clock, but for tests that pin
@@ -44,8 +44,10 @@ export async function drainRound(parts: DrainParts, now: number, due = now): Pro
     )
     const settled = parts.store.take()
     const intents = parts.outbox.take()
-    const retrying = new Set(sync.results.flatMap((result, index) => (result.status === 'retryable' ? [index] : [])))
-    const committed = settled.filter((subject) => !subject.failed && !subject.events.some((index) => retrying.has(index)))
+    // Every subject HubSpot took is committed, whatever became of the round's other subjects:
+    // an event retried for another of its subjects is a duplicate here (its id is in the
+    // state), so a company keeps the events of its contacts that landed.
+    const committed = settled.filter((subject) => !subject.failed)
     await parts.db.transaction(async (sql) => {
       await commitSubjects(sql, committed)
       await enqueueHandoffs(sql, intents, committed, due)

@@ -203,6 +203,24 @@ it('is not ready while HubSpot rejects the token, and still stores what it is se
   }
 }, 60_000)
 
+describe('a round in which HubSpot takes some of its subjects and refuses others', () => {
+  it('commits every subject HubSpot took, so a company whose other contacts are retried keeps the events that landed', async () => {
+    const setup = await setUp('sqlite')
+    try {
+      // Per-record errors in HubSpot's batch answers: in one round a company and some of its
+      // contacts are written while others are refused and retried.
+      setup.emulator.setFaults({ seed: 5, partialRate: 0.3 })
+      for (const batch of chunked(MESSAGES, 200)) expect((await postSegment(setup.running.url, batch)).status).toBe(200)
+      await drained(setup.db)
+      expect(setup.emulator.stats().status['207'] ?? 0).toBeGreaterThan(0)
+      setup.emulator.setFaults(undefined)
+      expect(differencesFromSimulate(await serverSnapshot(setup.emulator, setup.db), EXPECTED)).toEqual([])
+    } finally {
+      await tearDown(setup)
+    }
+  }, 120_000)
+})
+
 describe('a HubSpot 429 storm', () => {
   it('every webhook is answered 2xx while HubSpot throttles for 60 s; nothing is lost and HubSpot catches up', async () => {
     const setup = await setUp('sqlite')
