@@ -14,26 +14,21 @@ export function fingerprint(text: string): string {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
   const value = (4294967296 * (2097151 & h2) + (h1 >>> 0)) % 2821109907456
-  // `value.toString(36).padStart(8, '0')`, worked out by hand and made into one string at
-  // once: this runs for every event (its message id) and every distinct value. The value is
-  // below 36^8; split at 36^4, each half fits a 32-bit integer, so its digits come from
-  // integer arithmetic rather than floating-point division.
+  // `value.toString(36).padStart(8, '0')`, worked out by hand: this runs for every event (its
+  // message id) and every distinct value. The value is below 36^8; split at 36^4, each half
+  // fits a 32-bit integer, so its digits come from integer arithmetic rather than
+  // floating-point division.
   const high = Math.floor(value / 1679616)
-  let low = value - high * 1679616
-  let rest = high
-  const d3 = rest % 36
-  rest = (rest / 36) | 0
-  const d2 = rest % 36
-  rest = (rest / 36) | 0
-  const d1 = rest % 36
-  const d0 = (rest / 36) | 0
-  const d7 = low % 36
-  low = (low / 36) | 0
-  const d6 = low % 36
-  low = (low / 36) | 0
-  const d5 = low % 36
-  const d4 = (low / 36) | 0
-  return String.fromCharCode(CODES[d0], CODES[d1], CODES[d2], CODES[d3], CODES[d4], CODES[d5], CODES[d6], CODES[d7])
+  return fourDigits(high) + fourDigits(value - high * 1679616)
+}
+
+/** A number below 36^4 as four base-36 digits. */
+function fourDigits(value: number): string {
+  const d3 = value % 36
+  value = (value / 36) | 0
+  const d2 = value % 36
+  value = (value / 36) | 0
+  return String.fromCharCode(CODES[(value / 36) | 0], CODES[value % 36], CODES[d2], CODES[d3])
 }
 
 /** The character codes of the base-36 digits. */
