@@ -154,6 +154,9 @@ function messageIdHash(event: ValidEvent): string {
   return lastHash
 }
 
+/** What applying one event did: applied, skipped as a duplicate, or rejected with its error. */
+export type Applied = 'applied' | 'duplicate' | ValidationError
+
 /**
  * Applies events to a subject's signal states, in place. Message ids already in state are
  * skipped, so a retried batch never double-counts; the result is the same for any order
@@ -163,51 +166,70 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
   const index = indexOf(section)
   const today = utcDay(now)
   const result: ApplyResult = { accepted: [], duplicates: 0, rejected: [] }
-  const traitKind = section.subject === 'contact' ? 'identify' : 'group'
   const seen = new MessageIds(state)
-
   for (const { event, contact } of events) {
-    const id = messageIdHash(event)
-    if (seen.has(id)) {
-      result.duplicates++
+    const applied = applyOne(section, index, state, seen, event, contact, today)
+    if (applied instanceof ValidationError) result.rejected.push({ event, error: applied })
+    else {
+      if (applied === 'duplicate') result.duplicates++
       result.accepted.push(event)
-      continue
-    }
-    const traitUpdates: [Signal, string | number | boolean][] = event.kind === traitKind ? [] : NO_TRAITS
-    if (event.kind === traitKind) {
-      try {
-        for (const signal of index.traits) {
-          const value = traitValue(signal, event.traits)
-          if (value !== undefined) traitUpdates.push([signal, value])
-        }
-      } catch (error) {
-        if (!(error instanceof ValidationError)) throw error
-        result.rejected.push({ event, error })
-        continue
-      }
-    }
-    seen.add(id)
-    result.accepted.push(event)
-
-    for (const [signal, value] of traitUpdates) {
-      const current = signalState(state, signal)
-      if (isNewer(event.at, event.messageId, current.latest)) current.latest = [value, event.at, event.messageId]
-    }
-    if (section.subject === 'company' && event.kind === 'group') applyCompanyInfo(state, event)
-    if (event.kind !== 'track') continue
-
-    const day = utcDay(event.at)
-    const mapped = event.mapping === undefined ? undefined : index.byName.get(event.mapping)
-    const signals = event.mapping === undefined ? (index.byEvent.get(event.event!) ?? index.anyEvent) : mapped ? [mapped] : []
-    for (const signal of signals) {
-      if (signal.windowDays !== undefined && day <= today - signal.windowDays) continue
-      if (!matches(signal, event)) continue
-      applyToSignal(signal, signalState(state, signal), event, day, contact)
     }
   }
   seen.close()
   pruneWindows(index.windowed, state, today)
   return result
+}
+
+/**
+ * `applyEvents` for a single event, with nothing made for its result: the offline replay
+ * applies every event alone. Rejected, the error; otherwise whether it was a duplicate.
+ */
+export function applyEvent(section: Section, state: SubjectState, event: ValidEvent, contact: string, now: number): Applied {
+  const index = indexOf(section)
+  const today = utcDay(now)
+  const seen = new MessageIds(state)
+  const applied = applyOne(section, index, state, seen, event, contact, today)
+  seen.close()
+  pruneWindows(index.windowed, state, today)
+  return applied
+}
+
+function applyOne(section: Section, index: SectionIndex, state: SubjectState, seen: MessageIds, event: ValidEvent, contact: string, today: number): Applied {
+  const id = messageIdHash(event)
+  if (seen.has(id)) return 'duplicate'
+  const traitKind = section.subject === 'contact' ? 'identify' : 'group'
+  let traitUpdates = NO_TRAITS
+  if (event.kind === traitKind) {
+    try {
+      for (const signal of index.traits) {
+        const value = traitValue(signal, event.traits)
+        if (value === undefined) continue
+        if (traitUpdates === NO_TRAITS) traitUpdates = []
+        traitUpdates.push([signal, value])
+      }
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error
+      return error
+    }
+  }
+  seen.add(id)
+
+  for (const [signal, value] of traitUpdates) {
+    const current = signalState(state, signal)
+    if (isNewer(event.at, event.messageId, current.latest)) current.latest = [value, event.at, event.messageId]
+  }
+  if (section.subject === 'company' && event.kind === 'group') applyCompanyInfo(state, event)
+  if (event.kind !== 'track') return 'applied'
+
+  const day = utcDay(event.at)
+  const mapped = event.mapping === undefined ? undefined : index.byName.get(event.mapping)
+  const signals = event.mapping === undefined ? (index.byEvent.get(event.event!) ?? index.anyEvent) : mapped ? [mapped] : []
+  for (const signal of signals) {
+    if (signal.windowDays !== undefined && day <= today - signal.windowDays) continue
+    if (!matches(signal, event)) continue
+    applyToSignal(signal, signalState(state, signal), event, day, contact)
+  }
+  return 'applied'
 }
 
 function applyToSignal(signal: Signal, current: SignalState, event: ValidEvent, day: number, contact: string): void {
@@ -294,7 +316,11 @@ function pruneWindows(windowed: Signal[], state: SubjectState, today: number): v
     if (!current) continue
     const oldest = today - signal.windowDays!
     if (current.dailyTotals) for (const day in current.dailyTotals) if (Number(day) <= oldest) delete current.dailyTotals[day]
-    if (current.activeDays?.some((day) => day <= oldest)) current.activeDays = current.activeDays.filter((day) => day > oldest)
+    const days = current.activeDays
+    if (days === undefined) continue
+    let inside = 0
+    while (inside < days.length && days[inside] > oldest) inside++
+    if (inside < days.length) current.activeDays = days.filter((day) => day > oldest)
   }
 }
 
@@ -329,7 +355,7 @@ function countInWindow(lastDays: Record<string, number> | undefined, oldest: num
 export function signalValue(signal: Signal, state: SubjectState, now: number): SignalValue {
   const stored = state.signals[signal.name]
   const current = stored?.fingerprint === signal.fingerprint ? stored : undefined
-  const oldest = utcDay(now) - (signal.windowDays ?? 0)
+  const oldest = signal.windowDays === undefined ? 0 : utcDay(now) - signal.windowDays
   switch (signal.kind) {
     case 'flag':
       return current?.total === 1

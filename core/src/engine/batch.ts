@@ -1,8 +1,8 @@
-import { HANDOFF_PROPERTIES, Model, Section } from '../model/compile'
-import { AttributedEvent, applyEvents } from './aggregate'
-import { attributeToCompanies } from './company'
+import { HANDOFF_PROPERTIES, Model } from '../model/compile'
+import { AttributedEvent, applyEvent, applyEvents } from './aggregate'
+import { attributeToCompanies, companyOf } from './company'
 import { evaluateContact, evaluateSection, HandoffIntent, PropertyValue, ScoreResult } from './evaluate'
-import type { ValidationError } from './errors'
+import { ValidationError } from './errors'
 import type { ValidEvent } from './event'
 import { emptyState, SubjectState } from './state'
 
@@ -134,14 +134,6 @@ function companyInfo(state: SubjectState): Record<string, string> {
   return info
 }
 
-/** A company's events onto its state, then the company evaluated at `now`. */
-function companyStep(section: Section, model: string, state: SubjectState, attributed: AttributedEvent[], now: number, detail: boolean) {
-  const result = applyEvents(section, state, attributed, now)
-  const evaluation = evaluateSection(section, state, now, detail)
-  state.model = model
-  return { result, evaluation }
-}
-
 /**
  * Stage two: the companies' events onto their states (`companies` holds every company to
  * evaluate, stored or new), then every subject evaluated at `now`, hand-offs included.
@@ -159,7 +151,9 @@ export function finishBatch(
     for (const [key, stored] of companies) {
       const state = stored?.state ?? emptyState()
       const { attributed = [], events = [] } = applied.companyEvents.get(key) ?? {}
-      const { result, evaluation } = companyStep(model.company, model.fingerprint, state, attributed, now, detail)
+      const result = applyEvents(model.company, state, attributed, now)
+      const evaluation = evaluateSection(model.company, state, now, detail)
+      state.model = model.fingerprint
       if (result.rejected.length > 0) {
         const indexOf = indexer(events)
         for (const { event, error } of result.rejected) outcome.rejected.push({ index: indexOf(event), error })
@@ -203,26 +197,34 @@ export type ReplayContact = { key: string; email?: string; userId?: string; stat
  * The batch step on one contact's one event at the event's time, as the offline replay runs
  * it after every event: the same as `applyToContacts` then `finishBatch` without detail for a
  * contact whose state is kept, with nothing made that the replay does not keep (no outcomes,
- * no properties). `hubspot`: the contact's hand-off properties (`handoffProperties`);
- * `companyState` gives the state of a company the event counts for.
+ * no properties, no lists of one event). `hubspot`: the contact's hand-off properties
+ * (`handoffProperties`); `companyState` gives the state of a company the event counts for;
+ * why the contact or its company refused the event is pushed onto `rejected`. Returns the
+ * hand-offs that fired.
  */
 export function replayEvent(
   model: Model,
   contact: ReplayContact,
   hubspot: Record<string, string | undefined>,
   event: ValidEvent,
-  companyState: (key: string) => SubjectState
-): { rejected: ValidationError[]; handoffs: HandoffIntent[] } {
+  companyState: (key: string) => SubjectState,
+  rejected: ValidationError[]
+): HandoffIntent[] {
   const now = event.at
-  const applied = applyEvents(model.contact, contact.state, [{ event, contact: contact.key }], now)
-  const rejected = applied.rejected.map(({ error }) => error)
-  if (model.company) {
-    for (const [key, attributed] of attributeToCompanies(model, contact.state, countedAs(contact, contact.state), contact.email, applied.accepted)) {
-      const { result } = companyStep(model.company, model.fingerprint, companyState(key), attributed, now, false)
-      for (const { error } of result.rejected) rejected.push(error)
+  const state = contact.state
+  const applied = applyEvent(model.contact, state, event, contact.key, now)
+  if (applied instanceof ValidationError) rejected.push(applied)
+  else if (model.company) {
+    const key = companyOf(model, state, countedAs(contact, state), contact.email, event)
+    if (key !== undefined) {
+      const company = companyState(key)
+      const companyApplied = applyEvent(model.company, company, event, state.countedAs!, now)
+      if (companyApplied instanceof ValidationError) rejected.push(companyApplied)
+      evaluateSection(model.company, company, now, false)
+      company.model = model.fingerprint
     }
   }
-  const evaluation = evaluateContact(model, contact.state, now, hubspot, false)
-  contact.state.model = model.fingerprint
-  return { rejected, handoffs: evaluation.handoffs }
+  const { handoffs } = evaluateContact(model, state, now, hubspot, false)
+  state.model = model.fingerprint
+  return handoffs
 }

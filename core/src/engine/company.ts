@@ -31,18 +31,36 @@ export function attributeToCompanies(
   const identity = (contactState.countedAs ??= contactKey)
   const ordered = events.length > 1 ? [...events].sort(compareReplayOrder) : events
   for (const event of ordered) {
-    const own = ownCompanyKey(model, event, contactEmail)
-    if (own !== undefined && (contactState.lastCompany === undefined || event.at >= contactState.lastCompany[1])) {
-      contactState.lastCompany = [own, event.at]
-    }
-    // Without its own company, an event counts for the company the contact was last seen with
-    // at the event's time: none before the contact's first company. Retries and late events
-    // are attributed as they were in time order, never to a company learned afterwards.
-    const key = own ?? (contactState.lastCompany && event.at >= contactState.lastCompany[1] ? contactState.lastCompany[0] : undefined)
+    const key = companyOf(model, contactState, contactKey, contactEmail, event)
     if (key === undefined) continue
     const list = byCompany.get(key) ?? []
     list.push({ event, contact: identity })
     byCompany.set(key, list)
   }
   return byCompany
+}
+
+/**
+ * The company one event of a contact counts for (`attributeToCompanies` for events in time
+ * order, one at a time), updating the contact's remembered company; the contact counts by
+ * `contactState.countedAs` from then on.
+ */
+export function companyOf(
+  model: Model,
+  contactState: SubjectState,
+  contactKey: string,
+  contactEmail: string | undefined,
+  event: ValidEvent
+): string | undefined {
+  contactState.countedAs ??= contactKey
+  const own = ownCompanyKey(model, event, contactEmail)
+  const last = contactState.lastCompany
+  if (own !== undefined && (last === undefined || event.at >= last[1])) {
+    if (last !== undefined && last[0] === own) last[1] = event.at
+    else contactState.lastCompany = [own, event.at]
+  }
+  // Without its own company, an event counts for the company the contact was last seen with
+  // at the event's time: none before the contact's first company. Retries and late events
+  // are attributed as they were in time order, never to a company learned afterwards.
+  return own ?? (contactState.lastCompany && event.at >= contactState.lastCompany[1] ? contactState.lastCompany[0] : undefined)
 }

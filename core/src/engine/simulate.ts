@@ -180,6 +180,8 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
 
   /** Each person's contact, and the hand-off properties its email gives. */
   const contactOf = new Map<Person, { contact: ReplaySubject; hubspot: Record<string, string | undefined> }>()
+  /** What refused the event being applied, emptied after each. */
+  const refused: ValidationError[] = []
 
   const apply = (event: ValidEvent, index: number): void => {
     const { person } = identities.resolve(event.email, event.userId)
@@ -197,9 +199,9 @@ export function createReplay(model: Model, rejected: RejectedEvent[]) {
     const contact = known.contact
     contact.email = person.email
     contact.userId = person.userId
-    const outcome = replayEvent(model, contact, known.hubspot, event, companyState)
-    for (const error of outcome.rejected) rejected.push({ index, messageId: event.messageId, error })
-    noteHandoffs(contact, outcome.handoffs)
+    noteHandoffs(contact, replayEvent(model, contact, known.hubspot, event, companyState, refused))
+    for (const error of refused) rejected.push({ index, messageId: event.messageId, error })
+    refused.length = 0
   }
   const evaluateContact = (contact: ReplaySubject, at: number): Evaluation => evaluate(contact, undefined, at)
   const evaluateCompany = (company: ReplaySubject, at: number): Evaluation => evaluate(undefined, company, at)

@@ -212,21 +212,33 @@ function idFilterOf(packed: string): IdFilter {
  */
 export class MessageIds {
   private readonly filter: IdFilter | null
+  /** The id `has` last looked for, and its hash, for the `add` that follows a miss. */
+  private hashed = ''
+  private hash = 0
 
   constructor(private readonly state: SubjectState) {
     const known = idFilters.get(state)
     if (known === undefined) {
       this.filter = null
       idFilters.set(state, null)
-    } else {
-      this.filter = known !== null && known.packed === state.messageIds ? known : idFilterOf(state.messageIds)
+    } else if (known !== null && known.packed === state.messageIds) this.filter = known
+    else {
+      this.filter = idFilterOf(state.messageIds)
       idFilters.set(state, this.filter)
     }
   }
 
+  private hashOf(id: string): number {
+    if (this.hashed !== id) {
+      this.hash = idHash(id, 0)
+      this.hashed = id
+    }
+    return this.hash
+  }
+
   has(id: string): boolean {
     if (this.filter) {
-      const hash = idHash(id, 0)
+      const hash = this.hashOf(id)
       const counts = this.filter.counts
       if (counts[hash & FILTER_MASK] === 0 || counts[(hash >>> 13) & FILTER_MASK] === 0) return false
     }
@@ -235,7 +247,7 @@ export class MessageIds {
 
   add(id: string): void {
     this.state.messageIds += id
-    if (this.filter) count(this.filter.counts, idHash(id, 0), 1)
+    if (this.filter) count(this.filter.counts, this.hashOf(id), 1)
   }
 
   close(): void {
