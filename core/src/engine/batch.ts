@@ -109,7 +109,7 @@ export function applyToContacts(model: Model, inputs: ContactInput[], now: numbe
     for (const { event, error } of applied.rejected) result.rejected.push({ index: indexOf(event), error })
     // A contact none of whose events could be applied is not created for nothing.
     if (applied.accepted.length === 0 && !input.stored) continue
-    result.contacts.push({ ...input, state, lastEventAt: latest(applied.accepted) })
+    result.contacts.push({ key: input.key, email: input.email, userId: input.userId, stored: input.stored, events: input.events, state, lastEventAt: latest(applied.accepted) })
     if (!model.company) continue
     for (const [key, attributed] of attributeToCompanies(model, state, countedAs(input, state), input.email, applied.accepted)) {
       let company = result.companyEvents.get(key)

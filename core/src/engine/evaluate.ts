@@ -407,7 +407,8 @@ export function evaluateContact(
 ): Evaluation {
   const plan = handoffPlan(model)
   // Each `enters` hand-off's score as it stood before this evaluation.
-  const previous = plan.enters ? model.handoffs.map((handoff) => state.lastScores[handoff.score]?.[0]) : undefined
+  const previous = plan.previous
+  if (plan.enters) for (let position = 0; position < previous.length; position++) previous[position] = state.lastScores[model.handoffs[position].score]?.[0]
   let scored = scoreSection(model.contact, state, now, detail)
   // A hand-off's `unless` and its intent read the scores in full: scored again (the same values) when they were lean.
   let full = detail
@@ -416,7 +417,7 @@ export function evaluateContact(
     return scored
   }
   let properties = detail ? propertiesOf(model.contact, scored) : undefined
-  const handoffs: HandoffIntent[] = []
+  let handoffs: HandoffIntent[] = NONE_FIRED
   let resolve: ((name: string) => ConditionValue) | undefined
   for (let position = 0; position < model.handoffs.length; position++) {
     const handoff = model.handoffs[position]
@@ -424,7 +425,7 @@ export function evaluateContact(
     if (scoreIndex === undefined) continue
     let score = scored.scores[scoreIndex]
     const fired = handoff.trigger.kind === 'enters'
-      ? (previous![position] ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold && score.value >= handoff.trigger.threshold
+      ? (previous[position] ?? Number.NEGATIVE_INFINITY) < handoff.trigger.threshold && score.value >= handoff.trigger.threshold
       : risesBy(state, handoff, score.value, now)
     if (!fired) continue
     resolve ??= handoffValues(model, () => (properties ??= propertiesOf(model.contact, detailed())), hubspot)
@@ -432,6 +433,7 @@ export function evaluateContact(
     score = detailed().scores[scoreIndex]
     const crossing = `${handoff.key}@${state.handoffMarks[handoff.key] ?? 0}`
     state.handoffMarks[handoff.key] = now
+    if (handoffs === NONE_FIRED) handoffs = []
     handoffs.push({
       handoff,
       crossing,
@@ -455,7 +457,12 @@ type HandoffPlan = {
   riseWindows: ReadonlyMap<string, number>
   /** Each hand-off's score by its position among the contact's scores (undefined: no such score). */
   scoreIndex: (number | undefined)[]
+  /** Room for each hand-off's score before an evaluation, filled by each (`evaluateContact`). */
+  previous: (number | undefined)[]
 }
+
+/** The hand-offs of an evaluation none of which fired (frozen, so nothing adds to them). */
+const NONE_FIRED: never[] = Object.freeze([]) as never[]
 
 const handoffPlans = new WeakMap<Model, HandoffPlan>()
 
@@ -474,7 +481,8 @@ function handoffPlan(model: Model): HandoffPlan {
       scoreIndex: model.handoffs.map((handoff) => {
         const index = model.contact.scores.findIndex((score) => score.property === handoff.score)
         return index === -1 ? undefined : index
-      })
+      }),
+      previous: model.handoffs.map(() => undefined)
     }
     handoffPlans.set(model, plan)
   }

@@ -177,6 +177,8 @@ type IdFilter = { packed: string; counts: Uint8Array }
 const FILTER_SIZE = 8192
 const FILTER_MASK = FILTER_SIZE - 1
 const STUCK = 255
+/** The fewest ids a state holds for a filter to be made for it. */
+const FILTER_FROM = 64
 
 /** `null`: the state was applied to once, without a filter. */
 const idFilters = new WeakMap<SubjectState, IdFilter | null>()
@@ -206,9 +208,10 @@ function idFilterOf(packed: string): IdFilter {
  * the oldest beyond MAX_MESSAGE_IDS. Looking an id up in the packed string is a scan of up to
  * 4,000 characters (about 2 µs, for every event and subject: most of the engine's time), so a
  * state applied to more than once (kept decoded by a worker, or replayed event by event) gets
- * a filter of its ids (`IdFilter`) that answers most look-ups without the scan. A state
- * decoded for one batch is scanned: building its filter would cost more than the batch's few
- * look-ups.
+ * a filter of its ids (`IdFilter`) that answers most look-ups without the scan, once it holds
+ * `FILTER_FROM` ids. A state decoded for one batch is scanned: building its filter would cost
+ * more than the batch's few look-ups; so would a filter for a few ids, whose scan is short
+ * (and its 8 KB, for each of a replay's thousands of small states).
  */
 export class MessageIds {
   private readonly filter: IdFilter | null
@@ -222,6 +225,7 @@ export class MessageIds {
       this.filter = null
       idFilters.set(state, null)
     } else if (known !== null && known.packed === state.messageIds) this.filter = known
+    else if (state.messageIds.length < FILTER_FROM * MESSAGE_ID_CHARS) this.filter = null
     else {
       this.filter = idFilterOf(state.messageIds)
       idFilters.set(state, this.filter)
