@@ -166,7 +166,7 @@ export function applyEvents(section: Section, state: SubjectState, events: Attri
   const index = indexOf(section)
   const today = utcDay(now)
   const result: ApplyResult = { accepted: [], duplicates: 0, rejected: [] }
-  const seen = new MessageIds(state)
+  const seen = new MessageIds(state, events.length)
   for (const { event, contact } of events) {
     const applied = applyOne(section, index, state, seen, event, contact, today)
     if (applied instanceof ValidationError) result.rejected.push({ event, error: applied })

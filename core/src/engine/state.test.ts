@@ -287,6 +287,28 @@ describe('the message-id filter', () => {
     expect(later.has(fingerprint(`new-${MAX_MESSAGE_IDS - 1}`))).toBe(true)
     expect(later.has(fingerprint('never sent'))).toBe(false)
   })
+
+  it('a state decoded for a batch of many events is looked up through counters made for that batch: every held id found, the dropped ones not, and the next state unaffected', () => {
+    const held = Array.from({ length: MAX_MESSAGE_IDS }, (_, i) => fingerprint(`held-${i}`))
+    const state = { ...emptyState(), messageIds: held.join('') }
+    const batch = new MessageIds(state, 20)
+    const fresh = Array.from({ length: 20 }, (_, i) => fingerprint(`fresh-${i}`))
+    for (const id of fresh) {
+      expect(batch.has(id)).toBe(false)
+      batch.add(id)
+      expect(batch.has(id)).toBe(true)
+    }
+    for (const id of held) expect(batch.has(id)).toBe(true)
+    batch.close()
+    const after = new MessageIds(state, 20)
+    for (const id of held.slice(0, 20)) expect(after.has(id)).toBe(false)
+    for (const id of [...held.slice(20), ...fresh]) expect(after.has(id)).toBe(true)
+    after.close()
+    const other = { ...emptyState(), messageIds: fresh.join('').repeat(4) }
+    const next = new MessageIds(other, 20)
+    for (const id of held) expect(next.has(id)).toBe(false)
+    expect(next.has(fresh[3])).toBe(true)
+  })
 })
 
 /** Every field of the wire format in use: all kinds of signal, a company, hand-offs of both kinds. */

@@ -197,11 +197,15 @@ function count(counts: Uint8Array, hash: number, by: 1 | -1): void {
   if (counts[second] !== STUCK) counts[second] += by
 }
 
-function idFilterOf(packed: string): IdFilter {
-  const counts = new Uint8Array(FILTER_SIZE)
+function idFilterOf(packed: string, counts = new Uint8Array(FILTER_SIZE)): IdFilter {
   for (let at = 0; at < packed.length; at += MESSAGE_ID_CHARS) count(counts, idHash(packed, at), 1)
   return { packed, counts }
 }
+
+/** The look-ups of one application from which a state decoded for it is worth a filter. */
+const SCRATCH_FROM = 8
+/** The counters of a filter made for one application only, cleared after it: one set, reused, since applications never overlap. */
+const scratch = new Uint8Array(FILTER_SIZE)
 
 /**
  * A state's message ids while events are applied to it: `has`, `add`, then `close` to drop
@@ -209,23 +213,31 @@ function idFilterOf(packed: string): IdFilter {
  * 4,000 characters (about 2 µs, for every event and subject: most of the engine's time), so a
  * state applied to more than once (kept decoded by a worker, or replayed event by event) gets
  * a filter of its ids (`IdFilter`) that answers most look-ups without the scan, once it holds
- * `FILTER_FROM` ids. A state decoded for one batch is scanned: building its filter would cost
- * more than the batch's few look-ups; so would a filter for a few ids, whose scan is short
- * (and its 8 KB, for each of a replay's thousands of small states).
+ * `FILTER_FROM` ids. A state decoded for one batch is scanned when the batch brings it a few
+ * events (`lookups`): building a filter would cost more than their scans; for more, it gets
+ * a filter in counters kept for one application (`scratch`, no allocation). A filter for a
+ * few ids is not worth it either: their scan is short (and a kept filter is 8 KB, for each
+ * of a replay's thousands of small states).
  */
 export class MessageIds {
   private readonly filter: IdFilter | null
+  private readonly scratch: boolean
   /** The id `has` last looked for, and its hash, for the `add` that follows a miss. */
   private hashed = ''
   private hash = 0
 
-  constructor(private readonly state: SubjectState) {
+  constructor(
+    private readonly state: SubjectState,
+    lookups = 1
+  ) {
     const known = idFilters.get(state)
+    const few = state.messageIds.length < FILTER_FROM * MESSAGE_ID_CHARS
+    this.scratch = known === undefined && lookups >= SCRATCH_FROM && !few
     if (known === undefined) {
-      this.filter = null
+      this.filter = this.scratch ? idFilterOf(state.messageIds, scratch) : null
       idFilters.set(state, null)
     } else if (known !== null && known.packed === state.messageIds) this.filter = known
-    else if (state.messageIds.length < FILTER_FROM * MESSAGE_ID_CHARS) this.filter = null
+    else if (few) this.filter = null
     else {
       this.filter = idFilterOf(state.messageIds)
       idFilters.set(state, this.filter)
@@ -261,7 +273,8 @@ export class MessageIds {
       if (this.filter) for (let at = 0; at < drop; at += MESSAGE_ID_CHARS) count(this.filter.counts, idHash(packed, at), -1)
       this.state.messageIds = packed.slice(drop)
     }
-    if (this.filter) this.filter.packed = this.state.messageIds
+    if (this.scratch) scratch.fill(0)
+    else if (this.filter) this.filter.packed = this.state.messageIds
   }
 }
 
